@@ -1,0 +1,179 @@
+"""The ``fmnist`` command: a thin typer layer over ``fmnist.api``.
+
+Only typer and the standard library load at start-up; torch and friends load inside commands,
+so ``fmnist --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Train, compare and understand neural networks on Fashion-MNIST.")
+data_app = typer.Typer(no_args_is_help=True, help="Fashion-MNIST files: verify them, see augmentations.")
+app.add_typer(data_app, name="data")
+
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field, e.g. --set optim.lr=0.01 (repeatable).")]
+DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder with the four IDX files (default: FMNIST_DATA, the Debian package, or a download).")]
+
+
+def _config(recipe: str | None, config: Path | None, shortcuts: list[str], overrides: list[str] | None):
+    from fmnist.config import build_config, merge, read_yaml
+    from fmnist.recipes import load_recipe
+
+    data: dict = load_recipe(recipe).config if recipe else {}
+    if recipe:
+        data = merge({"name": recipe}, data)
+    if config:
+        data = merge(data, read_yaml(config))
+    return build_config(data, shortcuts + list(overrides or []))
+
+
+@app.command()
+def train(
+    model: Annotated[Optional[str], typer.Option(help="Registered model name (see: fmnist models).")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Start from a shipped recipe (see: fmnist recipes).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML config file; --set overrides win over it.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Shortcut for --set train.epochs=N.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Shortcut for --set seed=N.")] = None,
+    overrides: SetOption = None,
+    data_dir: DataDirOption = None,
+    record: Annotated[Optional[str], typer.Option(help="Comma list of extras to record: filters,histograms,embeddings,tensorboard.")] = None,
+    out: Annotated[Path, typer.Option(help="Parent folder of the run directory.")] = Path("runs"),
+    resume: Annotated[Optional[Path], typer.Option(help="Finish an interrupted run directory from its last checkpoint.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Train one model and write its run directory (config, metrics, checkpoints, summary, predictions)."""
+    from fmnist import api
+
+    if resume:
+        run = api.resume(resume, verbose=not quiet)
+    else:
+        shortcuts = [f"model.name={model}"] if model else []
+        shortcuts += [f"train.epochs={epochs}"] if epochs else []
+        shortcuts += [f"seed={seed}"] if seed is not None else []
+        shortcuts += [f"data.data_dir={data_dir}"] if data_dir else []
+        shortcuts += [f"record.{item.strip()}=true" for item in record.split(",")] if record else []
+        run = api.train(_config(recipe, config, shortcuts, overrides), out=out, verbose=not quiet)
+    _print_result(run)
+
+
+def _print_result(run) -> None:
+    summary = run.summary
+    typer.echo(f"run directory: {run.path}")
+    typer.echo(f"summary: {run.path / 'summary.json'}")
+    typer.echo(f"test accuracy: {summary['test_accuracy']:.4f}  train seconds: {summary['train_seconds']:.1f}  params: {summary['params']:,}")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+) -> None:
+    """Recompute loss and accuracy of a run's final model on a split."""
+    from fmnist import api
+    from fmnist.errors import ConfigError
+
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split must be train, val or test, got {split!r}")
+    metrics = api.load_run(run_dir).evaluate(split)
+    typer.echo(f"{split} loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}")
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    images: Annotated[list[Path], typer.Argument(help="PNG/JPEG photos or .npy arrays of 28x28 uint8 images.")],
+    top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 1,
+) -> None:
+    """Classify your own images with a trained run (photos are greyscaled, squared, resized, inverted if light)."""
+    from fmnist import api
+    from fmnist.data import CLASS_NAMES
+    from fmnist.data.images import load_images
+
+    arrays, names = load_images(images)
+    probabilities = api.load_run(run_dir).predict(arrays)
+    for name, probs in zip(names, probabilities):
+        best = probs.argsort()[::-1][:top]
+        typer.echo(f"{name}: " + ", ".join(f"{CLASS_NAMES[k]} {probs[k]:.1%}" for k in best))
+
+
+@app.command()
+def models(pattern: Annotated[str, typer.Argument(help="Glob filter, e.g. 'vgg*'.")] = "*") -> None:
+    """List registered models with parameter count and MACs per image."""
+    from fmnist.models import count_macs, count_params, create_model, list_models, model_description
+
+    names = list_models(pattern)
+    typer.echo(f"{'model':<10} {'params':>12} {'MACs/image':>14}  description")
+    for name in names:
+        net = create_model(name)
+        typer.echo(f"{name:<10} {count_params(net):>12,} {count_macs(net):>14,}  {model_description(name)}")
+
+
+@app.command()
+def recipes() -> None:
+    """List shipped recipes: study, what they reproduce, and the study's reported accuracy."""
+    from fmnist.recipes import list_recipes
+
+    for r in list_recipes():
+        reported = f"{r.reported:.2f}%" if r.reported is not None else "-"
+        typer.echo(f"{r.name:<24} {r.study or '-':<4} {reported:>7}  {r.description}")
+
+
+@app.command()
+def run(
+    recipe: Annotated[str, typer.Argument(help="Recipe name (see: fmnist recipes).")],
+    seed: Annotated[Optional[int], typer.Option(help="Shortcut for --set seed=N.")] = None,
+    overrides: SetOption = None,
+    out: Annotated[Path, typer.Option(help="Parent folder of the run directory.")] = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run a shipped recipe."""
+    train(recipe=recipe, seed=seed, overrides=overrides, out=out, quiet=quiet)
+
+
+@data_app.command("verify")
+def data_verify(data_dir: DataDirOption = None) -> None:
+    """Check the four IDX files: size, magic number, shape, label range and SHA-256."""
+    from fmnist.data import load_arrays
+
+    arrays, source = load_arrays(data_dir)
+    typer.echo(f"ok: {source} holds the official Fashion-MNIST ({len(arrays['train_labels']):,} train, {len(arrays['test_labels']):,} test images)")
+
+
+@data_app.command("augment")
+def data_augment(
+    show: Annotated[bool, typer.Option("--show", help="Save a grid of augmented training images.")] = True,
+    overrides: SetOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("augment.png"),
+    data_dir: DataDirOption = None,
+) -> None:
+    """See what an augmentation setting does: originals in the first column, augmented copies beside."""
+    from fmnist.viz.augment import save_augment_grid
+
+    shortcuts = [f"data.data_dir={data_dir}"] if data_dir else []
+    cfg = _config(None, None, shortcuts, overrides)
+    if not cfg.augment.enabled:
+        cfg.augment = cfg.augment.model_copy(update={"hflip": True, "shift": 2, "rotate": 10})
+    save_augment_grid(cfg, output)
+    typer.echo(f"augmentation grid: {output}  ({cfg.augment.model_dump(exclude_defaults=True)})")
+
+
+def main() -> None:
+    from fmnist.errors import FmnistError
+
+    try:
+        app()
+    except FmnistError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the run directory keeps its last checkpoint; finish with `fmnist train --resume RUN_DIR`", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Run configuration: pydantic models you can read top to bottom, loadable from YAML.
+
+Every field can be overridden with ``--set section.field=value`` (the value is parsed as YAML).
+Unknown fields are refused, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fmnist.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    data_dir: Path | None = Field(None, description="Directory with the four IDX files; else FMNIST_DATA, the Debian package, then a verified download.")
+    val_size: int = Field(5000, ge=0, le=30000, description="Images held out of training (stratified) for model choice; 0 trains on all 60,000.")
+    split_seed: int = Field(0, description="Seed of the holdout / k-fold split, independent of the training seed.")
+    folds: int | None = Field(None, ge=2, le=20, description="k for k-fold cross validation; with `fold`, validation is that fold.")
+    fold: int | None = Field(None, ge=0, description="Which fold (0-based) is the validation fold when `folds` is set.")
+    train_subset: int | None = Field(None, ge=100, description="Train on only this many images (stratified), for quick runs.")
+    normalize: Literal["standardize", "scale"] = Field("standardize", description="standardize: (x-mean)/std with train-split stats; scale: x/255 in [0,1].")
+
+    @model_validator(mode="after")
+    def _fold_needs_folds(self) -> DataConfig:
+        if (self.fold is None) != (self.folds is None):
+            raise ValueError("data.fold and data.folds go together: set both (e.g. folds=5, fold=0) or neither")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.fold must be in [0, {self.folds - 1}] for folds={self.folds}, got {self.fold}")
+        return self
+
+
+class AugmentConfig(_Strict):
+    """Per-batch augmentations applied on the device to training images only (pixel scale [0,1])."""
+
+    hflip: bool = Field(False, description="Mirror left-right with probability 0.5.")
+    shift: int = Field(0, ge=0, le=8, description="Random translation up to this many pixels (random crop of a zero-padded image).")
+    rotate: float = Field(0.0, ge=0, le=180, description="Random rotation in [-rotate, rotate] degrees.")
+    shear: float = Field(0.0, ge=0, le=45, description="Random shear in [-shear, shear] degrees.")
+    zoom: float = Field(0.0, ge=0, le=0.5, description="Random scale in [1-zoom, 1+zoom].")
+    noise: float = Field(0.0, ge=0, le=1, description="Std of added Gaussian pixel noise.")
+    erase: float = Field(0.0, ge=0, le=1, description="Probability of random erasing of one rectangle.")
+    brightness: float = Field(0.0, ge=0, le=1, description="Random additive brightness in [-b, b].")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast factor in [1-c, 1+c].")
+
+    @property
+    def enabled(self) -> bool:
+        return self != AugmentConfig()
+
+
+class ModelConfig(BaseModel):
+    """``name`` picks a registered model; every other field is passed to its builder (see ``fmnist models``)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    name: str = Field("cnn", description="Registered model name (fmnist models).")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _known_model_and_options(self) -> ModelConfig:
+        from fmnist.models import check_model_options  # torch loads only when a config is validated
+
+        check_model_options(self.name, self.options)
+        return self
+
+
+OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
+
+
+class OptimConfig(_Strict):
+    name: OptimizerName = "adam"
+    lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD/RMSprop momentum.")
+    nesterov: bool = Field(False, description="Nesterov momentum (SGD).")
+    weight_decay: float = Field(0.0, ge=0, description="Decoupled (AdamW) or coupled weight decay, as the optimiser defines it.")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on conv/linear kernels added to the loss (Keras-style regulariser).")
+    l2: float = Field(0.0, ge=0, description="L2 penalty (sum of squares) on conv/linear kernels added to the loss.")
+
+
+class ScheduleConfig(_Strict):
+    name: Literal["constant", "exponential", "step", "plateau", "onecycle", "cosine"] = "constant"
+    gamma: float = Field(0.1, gt=0, le=1, description="exponential: LR factor per epoch (applied smoothly per step); step: factor every step_size epochs.")
+    step_size: int = Field(10, ge=1, description="step: epochs between decays.")
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: LR factor when validation loss stalls.")
+    patience: int = Field(2, ge=0, description="plateau: epochs without improvement before decaying.")
+    warmup: float = Field(0.2, ge=0, le=1, description="onecycle/cosine: fraction of training spent warming up linearly.")
+    start_factor: float = Field(0.1, gt=0, le=1, description="onecycle/cosine: LR at step 0 as a fraction of the peak.")
+    end_factor: float = Field(0.0, ge=0, le=1, description="onecycle/cosine: LR at the last step as a fraction of the peak.")
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(10, ge=1, le=1000)
+    batch_size: int = Field(128, ge=1, le=65536)
+    eval_batch_size: int = Field(1000, ge=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    early_stopping: int | None = Field(None, ge=1, description="Stop after this many epochs without a better validation accuracy.")
+    restore_best: bool = Field(True, description="End with the weights of the epoch with the best validation accuracy (needs val_size > 0).")
+    ema: float | None = Field(None, gt=0, lt=1, description="Decay of an exponential moving average of weights used for evaluation.")
+    tta_flip: bool = Field(False, description="Test-time augmentation: average logits of the image and its mirror.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU.")
+    channels_last: bool = Field(False, description="NHWC memory layout, faster convolutions on recent CPUs and GPUs.")
+    compile: bool = Field(False, description="torch.compile the model (pays off only for long runs).")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
+
+
+class RecordConfig(_Strict):
+    """What to record during training beyond metrics (for reports and TensorBoard)."""
+
+    filters: bool = Field(False, description="First-layer weights every epoch (filters.npz).")
+    histograms: bool = Field(False, description="Weight/bias histograms every epoch (histograms.jsonl).")
+    embeddings: bool = Field(False, description="Penultimate features of test images at the end (embeddings.npz).")
+    tensorboard: bool = Field(False, description="TensorBoard event files in RUN_DIR/tensorboard.")
+
+
+class RunConfig(_Strict):
+    name: str | None = Field(None, description="Run name used in the run directory; default: the model name.")
+    seed: int = Field(0, description="Seeds weights init, shuffling, dropout and augmentation.")
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = AugmentConfig()
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    train: TrainConfig = TrainConfig()
+    record: RecordConfig = RecordConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the resolved config, used to name run directories."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=0.01"`` -> (["optim", "lr"], 0.01); the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not KEY=VALUE; write e.g. --set optim.lr=0.01")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_overrides(base: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict; unknown keys are caught by validation afterwards."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = base
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {'.'.join(path[:-1])} is not a section; sections are {', '.join(RunConfig.model_fields)}")
+            node = child
+        node[path[-1]] = value
+    return base
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; ``update`` wins."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass the path of a YAML file (see recipes with: fmnist recipes)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}; fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (model:, optim:, train: ...), got {type(data).__name__}")
+    return data
+
+
+def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
+    """Validate a nested dict (after applying ``--set`` overrides) into a RunConfig, or raise one clear ConfigError."""
+    data = apply_overrides(json.loads(json.dumps(data, default=str)), list(overrides))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    return build_config(read_yaml(path) if path else {}, overrides)
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        section = _section(err["loc"][:-1])
+        allowed = ", ".join(section.model_fields) if section else "?"
+        return f"unknown config field '{where}'; allowed here: {allowed}"
+    if err["type"] == "literal_error":
+        return f"config field '{where}' got {err.get('input')!r}: {msg}"
+    return f"config field '{where}': {msg} (got {err.get('input')!r})"
+
+
+def _section(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = RunConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model

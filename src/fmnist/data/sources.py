@@ -1,0 +1,73 @@
+"""Where the data comes from: a directory the user names, the Debian package, or a verified download."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.data.idx import SPECS, find_file, read_verified
+from fmnist.errors import DataError
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+MIRROR = "https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FMNIST_CACHE", Path.home() / ".cache" / "fmnist"))
+
+
+def load_arrays(data_dir: str | Path | None = None) -> tuple[dict[str, np.ndarray], Path]:
+    """The four verified arrays and the directory they came from.
+
+    A directory the user names (argument or FMNIST_DATA) is used or refused, never replaced by
+    another source. Otherwise: the Debian package, then the download cache, then a download.
+    """
+    named = data_dir or os.environ.get("FMNIST_DATA")
+    if named:
+        return _read_dir(Path(named), "--data-dir/FMNIST_DATA"), Path(named)
+    for directory in (DEBIAN_DIR, cache_dir()):
+        if all(find_file(directory, spec) for spec in SPECS.values()):
+            return _read_dir(directory, "found"), directory
+    download(cache_dir())
+    return _read_dir(cache_dir(), "downloaded"), cache_dir()
+
+
+def _read_dir(directory: Path, how: str) -> dict[str, np.ndarray]:
+    if not directory.is_dir():
+        raise DataError(f"data directory {directory} ({how}) does not exist; point --data-dir or FMNIST_DATA at the folder holding the four Fashion-MNIST IDX files, or unset it")
+    arrays = {}
+    for key, spec in SPECS.items():
+        path = find_file(directory, spec)
+        if path is None:
+            raise DataError(f"{directory / (spec.stem + '.gz')}: missing (neither .gz nor raw found); put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA to use the Debian package or a download")
+        arrays[key] = read_verified(path, spec)
+    return arrays
+
+
+def download(target: Path, mirror: str | None = None) -> None:
+    """Fetch the four .gz files into ``target``, verifying each before it is moved into place."""
+    mirror = mirror or os.environ.get("FMNIST_MIRROR", MIRROR)
+    target.mkdir(parents=True, exist_ok=True)
+    for spec in SPECS.values():
+        final = target / (spec.stem + ".gz")
+        if final.is_file():
+            continue
+        url = mirror.rstrip("/") + "/" + spec.stem + ".gz"
+        with tempfile.NamedTemporaryFile(dir=target, suffix=".part", delete=False) as tmp:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    shutil.copyfileobj(response, tmp)
+            except OSError as exc:
+                os.unlink(tmp.name)
+                raise DataError(f"could not download {url} ({exc}); install the Debian package dataset-fashion-mnist or pass --data-dir") from None
+        try:
+            read_verified(Path(tmp.name), spec)
+        except DataError:
+            os.unlink(tmp.name)
+            raise
+        os.replace(tmp.name, final)

@@ -1,0 +1,104 @@
+"""Building blocks shared by the model families."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import nn
+
+Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "linear"]
+Pool = Literal["max", "avg", "none"]
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "linear": nn.Identity,  # study 003's "linear activation" CNN: no non-linearity at all
+}
+
+
+def make_activation(name: Activation) -> nn.Module:
+    return _ACTIVATIONS[name]()
+
+
+def make_pool(kind: Pool, size: int = 2) -> nn.Module:
+    return {"max": lambda: nn.MaxPool2d(size), "avg": lambda: nn.AvgPool2d(size), "none": nn.Identity}[kind]()
+
+
+def conv_bn_act(cin: int, cout: int, kernel: int = 3, stride: int = 1, *, batch_norm: bool = True, activation: Activation = "relu", padding: int | None = None) -> nn.Sequential:
+    """Conv -> (BN) -> activation; 'same' padding by default. The conv has no bias when BN follows."""
+    pad = kernel // 2 if padding is None else padding
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, pad, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(make_activation(activation))
+    return nn.Sequential(*layers)
+
+
+def dense_stack(width_in: int, widths: tuple[int, ...], *, activation: Activation, dropout: float = 0.0, batch_norm: bool = False) -> tuple[nn.Sequential, int]:
+    """Linear -> (BN) -> activation -> (dropout) per width; returns the stack and its output width."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers.append(nn.Linear(width_in, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(make_activation(activation))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width_in = width
+    return nn.Sequential(*layers), width_in
+
+
+class Classifier(nn.Module):
+    """``features`` (image -> flat embedding) then ``head`` (embedding -> 10 logits).
+
+    The split gives embeddings for t-SNE/TensorBoard via ``forward_features``.
+    """
+
+    def __init__(self, features: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.head = head
+
+    def forward_features(self, x):
+        return self.features(x)
+
+    def forward_head(self, x):
+        return self.head(x)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs with a shortcut (a 1x1 conv where shape changes).
+
+    ``preact=True`` is the pre-activation order of Wide-ResNets (BN-ReLU-conv); otherwise the
+    original ResNet order (conv-BN-ReLU, ReLU after the sum).
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, *, preact: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.preact = preact
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cin if preact else cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Conv2d(cin, cout, 1, stride, bias=False)
+        self.shortcut_bn = nn.Identity() if preact or isinstance(self.shortcut, nn.Identity) else nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=False)
+
+    def forward(self, x):
+        if self.preact:
+            out = self.relu(self.bn1(x))
+            skip = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(out)
+            out = self.conv2(self.drop(self.relu(self.bn2(self.conv1(out)))))
+            return out + skip
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(self.drop(out)))
+        return self.relu(out + self.shortcut_bn(self.shortcut(x)))

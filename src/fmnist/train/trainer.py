@@ -1,0 +1,223 @@
+"""The training loop: one readable ``fit``, every trick a named config option.
+
+Per epoch: shuffle on the device, augment the batch, forward/backward (optionally bf16 autocast),
+step the LR, then evaluate on validation, keep the best weights and write an atomic checkpoint
+holding everything needed to resume bit-for-bit (weights, optimiser, RNG states, history).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from fmnist.config import RunConfig
+from fmnist.data import FashionMNIST
+from fmnist.errors import TrainingDiverged
+from fmnist.runs import RunDir
+from fmnist.train.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.train.optim import build_optimizer, kernel_penalty
+from fmnist.train.progress import EpochProgress
+from fmnist.train.schedules import build_plateau, lr_factor
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from fmnist.errors import ConfigError
+
+        raise ConfigError("train.device=cuda but no CUDA device is visible; use train.device=auto or cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains ``model`` on ``data`` as ``cfg`` says, recording into ``run`` (if given).
+
+    Args:
+        model: a registered model, already on ``data.device``.
+        data: the splits on the device.
+        cfg: the resolved run config.
+        run: where metrics and checkpoints go; None trains without a record.
+        verbose: show a progress bar and one line per epoch.
+    """
+
+    def __init__(self, model: nn.Module, data: FashionMNIST, cfg: RunConfig, run: RunDir | None = None, *, verbose: bool = True) -> None:
+        self.cfg, self.data, self.run = cfg, data, run
+        self.device = data.device
+        self.model = model
+        if cfg.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # NHWC: faster convs (oneDNN, cuDNN)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        self.plateau = build_plateau(self.optimizer, cfg.schedule)
+        # EMA of weights (and BN buffers): a smoother model to evaluate than the last SGD iterate.
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.train.ema), use_buffers=True) if cfg.train.ema else None
+        self.step_fn = torch.compile(self._train_step) if cfg.train.compile else self._train_step
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.steps_per_epoch = data.steps_per_epoch(cfg.train.batch_size)
+        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+        self.epoch, self.step, self.elapsed = 0, 0, 0.0
+        self.best = {"val_accuracy": -1.0, "epoch": 0}
+        self.bad_epochs = 0
+        self.history: list[dict] = []
+        self.progress = EpochProgress(enabled=verbose)
+
+    # -- precision -----------------------------------------------------------------------------
+    @property
+    def autocast(self):
+        precision = self.cfg.train.precision
+        bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
+
+    # -- one step ------------------------------------------------------------------------------
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with self.autocast:
+            logits = self.model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.train.label_smoothing)
+        total = loss + kernel_penalty(self.model, self.cfg.optim)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    def _set_lr(self) -> float:
+        if self.plateau is not None:
+            return self.optimizer.param_groups[0]["lr"]
+        lr = self.cfg.optim.lr * lr_factor(self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self) -> list[dict]:
+        """Train until ``train.epochs`` or early stopping; returns the per-epoch history."""
+        while self.epoch < self.cfg.train.epochs:
+            start = time.perf_counter()
+            row = self._train_epoch()
+            row.update(self._validate())
+            self.elapsed += time.perf_counter() - start
+            row["seconds"] = round(self.elapsed, 3)
+            self._end_epoch(row)
+            if self.cfg.train.early_stopping and self.bad_epochs >= self.cfg.train.early_stopping:
+                self.progress.note(f"early stopping: no better validation accuracy for {self.bad_epochs} epochs")
+                break
+        self.progress.close()
+        if self.cfg.train.restore_best and self.data.size("val") and self.run and self.run.best_ckpt.is_file():
+            self.eval_model.load_state_dict(load_checkpoint(self.run.best_ckpt, self.device)["model"])
+        return self.history
+
+    def _train_epoch(self) -> dict:
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        lr = self.optimizer.param_groups[0]["lr"]
+        batches = self.data.batches("train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment)
+        for x, y in self.progress.wrap(batches, self.steps_per_epoch, f"epoch {self.epoch + 1}/{self.cfg.train.epochs}"):
+            lr = self._set_lr()
+            loss, hits = self.step_fn(self._input(x), y)
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            loss_sum += loss * len(y)
+            correct += hits
+            seen += len(y)
+            self.step += 1
+        train_loss = loss_sum.item() / seen
+        if not math.isfinite(train_loss):
+            where = f"; the last good checkpoint (epoch {self.epoch}) and metrics are kept in {self.run.path}" if self.run else ""
+            raise TrainingDiverged(f"training diverged: loss is {train_loss} in epoch {self.epoch + 1}{where}; lower optim.lr (now {self.cfg.optim.lr}) or add a warm-up (schedule.name=onecycle)")
+        return {"epoch": self.epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / seen, "lr": lr}
+
+    def _validate(self) -> dict:
+        if not self.data.size("val"):
+            return {}
+        metrics = self.evaluate("val")
+        if self.plateau is not None:
+            self.plateau.step(metrics["loss"])
+        return {"val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"]}
+
+    def _end_epoch(self, row: dict) -> None:
+        self.epoch += 1
+        self.history.append(row)
+        val_acc = row.get("val_accuracy")
+        if val_acc is not None and val_acc > self.best["val_accuracy"]:
+            self.best = {"val_accuracy": val_acc, "epoch": self.epoch}
+            self.bad_epochs = 0
+            if self.run:
+                save_checkpoint({"model": self.eval_model.state_dict(), "epoch": self.epoch}, self.run.best_ckpt)
+        elif val_acc is not None:
+            self.bad_epochs += 1
+        if self.run:
+            # Checkpoint before the metrics line: the checkpoint's history is the source of truth on resume.
+            save_checkpoint(self.state_dict(), self.run.last_ckpt)
+            self.run.append_metrics(row)
+        self.progress.epoch_row(row, best=self.best["epoch"] == self.epoch)
+
+    # -- evaluation ----------------------------------------------------------------------------
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    @torch.no_grad()
+    def logits(self, split: str) -> torch.Tensor:
+        """Logits for every image of ``split`` (in order), with flip TTA if configured."""
+        return torch.cat([self.predict_logits(x) for x, _ in self.data.batches(split, self.cfg.train.eval_batch_size)])
+
+    @torch.no_grad()
+    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of normalised images; averages the mirror image's logits when ``tta_flip`` is on."""
+        model = self.eval_model
+        model.eval()
+        with self.autocast:
+            out = model(self._input(x)).float()
+            if self.cfg.train.tta_flip:
+                out = (out + model(self._input(x.flip(-1))).float()) / 2
+        return out
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        logits = self.logits(split)
+        labels = self.data.labels[split]
+        return {"loss": F.cross_entropy(logits, labels).item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}
+
+    # -- checkpoint state ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "plateau": self.plateau.state_dict() if self.plateau is not None else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+            "rng": {"torch": torch.get_rng_state(), "data": self.gen.get_state(), "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.plateau is not None:
+            self.plateau.load_state_dict(state["plateau"])
+        self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
+        self.best, self.bad_epochs, self.history = state["best"], state["bad_epochs"], state["history"]
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        self.gen.set_state(state["rng"]["data"].cpu())
+        if state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+    def resume(self) -> None:
+        """Continue from ``run``'s last checkpoint; metrics.jsonl is rewritten to match it."""
+        self.load_state_dict(load_checkpoint(self.run.last_ckpt, self.device))
+        self.run.write_metrics(self.history)
