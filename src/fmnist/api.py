@@ -22,8 +22,8 @@ from fmnist.errors import ConfigError
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
-from fmnist.train import Trainer, resolve_device
-from fmnist.train.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.training import Trainer, resolve_device
+from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
 
@@ -162,7 +162,7 @@ class Run:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
-        x = torch.as_tensor(np.asarray(images), dtype=torch.float32).reshape(-1, 1, 28, 28) / 255
+        x = torch.from_numpy(np.array(images, dtype=np.float32)).reshape(-1, 1, 28, 28) / 255
         x = (x - self._final["mean"]) / self._final["std"]
         with torch.no_grad():
             logits = self.model(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -45,8 +46,17 @@ def _read_dir(directory: Path, how: str) -> dict[str, np.ndarray]:
         path = find_file(directory, spec)
         if path is None:
             raise DataError(f"{directory / (spec.stem + '.gz')}: missing (neither .gz nor raw found); put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA to use the Debian package or a download")
-        arrays[key] = read_verified(path, spec)
+        stat = path.stat()
+        arrays[key] = _read_cached(path.resolve(), stat.st_size, stat.st_mtime_ns, spec)
     return arrays
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cached(path: Path, size: int, mtime_ns: int, spec) -> np.ndarray:
+    """Verified arrays are kept per (file, size, mtime): a sweep in one process decompresses once."""
+    array = read_verified(path, spec)
+    array.flags.writeable = False
+    return array
 
 
 def download(target: Path, mirror: str | None = None) -> None:

@@ -20,10 +20,10 @@ from fmnist.config import RunConfig
 from fmnist.data import FashionMNIST
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
-from fmnist.train.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.train.optim import build_optimizer, kernel_penalty
-from fmnist.train.progress import EpochProgress
-from fmnist.train.schedules import build_plateau, lr_factor
+from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.training.optim import build_optimizer, kernel_penalty
+from fmnist.training.progress import EpochProgress
+from fmnist.training.schedules import build_plateau, lr_factor
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,0 +1,31 @@
+# fmnist: `make run` sets everything up and trains the default model; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: run test data bench clean
+
+run: $(BIN)/fmnist data
+	$(BIN)/fmnist train
+
+test: $(BIN)/fmnist data
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/fmnist data
+	$(BIN)/python benchmarks/speed.py
+
+# The virtual environment, re-made when the dependencies change. torch is pinned to 2.13.0 in
+# pyproject.toml: a range could pull a multi-GB CUDA build where the CPU wheel is not local.
+$(BIN)/fmnist: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e ".[test,tensorboard]"
+	touch $@
+
+# The Debian package is the fastest source; without apt (or root) fmnist downloads and verifies the files itself.
+data:
+	@if [ ! -d $(DATA_DIR) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
+
+clean:
+	rm -rf $(VENV) runs test-artifacts .pytest_cache

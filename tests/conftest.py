@@ -1,0 +1,57 @@
+"""Shared fixtures: the real Fashion-MNIST files and small, fast configs on real data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fmnist.data.idx import SPECS, find_file
+from fmnist.data.sources import DEBIAN_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _real_data_dir() -> Path:
+    named = os.environ.get("FMNIST_DATA")
+    directory = Path(named) if named else DEBIAN_DIR
+    if not all(find_file(directory, spec) for spec in SPECS.values()):
+        pytest.exit(f"the tests need the real Fashion-MNIST files in {directory}: apt-get install dataset-fashion-mnist (or set FMNIST_DATA)", returncode=2)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    return _real_data_dir()
+
+
+@pytest.fixture
+def data_copy(tmp_path, real_data_dir) -> Path:
+    """A private copy of the four .gz files that a test may corrupt."""
+    target = tmp_path / "data"
+    target.mkdir()
+    for spec in SPECS.values():
+        shutil.copy(find_file(real_data_dir, spec), target)
+    return target
+
+
+def tiny(**sections) -> dict:
+    """A config that trains in about a second on real data: 1,000 training and 500 validation images."""
+    base = {
+        "data": {"train_subset": 1000, "val_size": 500},
+        "model": {"name": "mlp", "hidden": [64]},
+        "train": {"epochs": 2, "batch_size": 100},
+    }
+    for key, value in sections.items():
+        merge = isinstance(value, dict) and key != "model"  # a new model brings its own options
+        base[key] = {**base.get(key, {}), **value} if merge else value
+    return base
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
