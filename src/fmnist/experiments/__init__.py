@@ -1,0 +1,1 @@
+"""Experiments: many runs (recipes, sweeps, seeds, folds) and what is read back from their run directories."""

@@ -1,0 +1,62 @@
+"""Read finished runs back from an experiment folder: one record per run, grouped with mean and std.
+
+Reports and tables start here; they read run directories and never train.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from fmnist.runs import RunDir
+
+
+def find_runs(root: str | Path) -> list[RunDir]:
+    """Every finished run (a folder with summary.json) under ``root``, ``root`` itself included, sorted by path."""
+    root = Path(root)
+    return [RunDir(p.parent) for p in sorted(root.rglob("summary.json")) if (p.parent / "config.yaml").is_file()]
+
+
+def run_record(run: RunDir) -> dict[str, Any]:
+    """The flat facts of one finished run that tables and plots use."""
+    summary = run.read_summary()
+    config = run.read_config()
+    recipe_file = run.path / "recipe.json"
+    return {
+        "path": str(run.path),
+        "name": summary["name"],
+        "model": summary["model"],
+        "seed": summary["seed"],
+        "fold": config.get("data", {}).get("fold"),
+        "test_accuracy": summary["test_accuracy"],
+        "test_loss": summary["test_loss"],
+        "val_accuracy": summary["val_accuracy"],
+        "params": summary["params"],
+        "macs": summary["macs"],
+        "train_seconds": summary["train_seconds"],
+        "epochs_run": summary["epochs_run"],
+        "best_epoch": summary["best_epoch"],
+        "config": config,
+        "recipe": json.loads(recipe_file.read_text()) if recipe_file.is_file() else None,
+    }
+
+
+def run_records(root: str | Path) -> list[dict[str, Any]]:
+    return [run_record(run) for run in find_runs(root)]
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = list(values)
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def group_records(records: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any] = lambda r: r["name"]) -> dict[Any, list[dict[str, Any]]]:
+    """Records grouped by ``key`` (default: the run name, i.e. one experiment point over seeds/folds)."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    return groups
