@@ -84,6 +84,7 @@ class OptimConfig(_Strict):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD/RMSprop momentum.")
     nesterov: bool = Field(False, description="Nesterov momentum (SGD).")
     weight_decay: float = Field(0.0, ge=0, description="Decoupled (AdamW) or coupled weight decay, as the optimiser defines it.")
+    decay_bias_and_norm: bool = Field(False, description="Apply weight_decay to biases and norm scales too (PyTorch's default; off: kernels only).")
     l1: float = Field(0.0, ge=0, description="L1 penalty on conv/linear kernels added to the loss (Keras-style regulariser).")
     l2: float = Field(0.0, ge=0, description="L2 penalty (sum of squares) on conv/linear kernels added to the loss.")
 

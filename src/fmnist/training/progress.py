@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class EpochProgress:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.console = Console(highlight=False)
+        self.console = Console(highlight=False, soft_wrap=True)  # one line per epoch, also in logs
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.console, transient=True) if enabled and self.console.is_terminal else None
         if self._bar:
             self._bar.start()

@@ -1,0 +1,203 @@
+"""Speed benchmark: fmnist's `fast` recipe against the conventional PyTorch loop, in one invocation.
+
+    python benchmarks/speed.py                 # 5 seeds, the peer for 6 epochs (about 12 minutes on 2 cores)
+    python benchmarks/speed.py --seeds 2 --peer-epochs 3 --budgets ""     # a quick look
+
+Both programs run as fresh processes, one after the other, on the same machine; every wall time
+is measured from process start (interpreter start-up and imports included) to the line reporting
+a result. fmnist evaluates the test set once per run, so its accuracy-vs-time curve is a ladder
+of separate runs with smaller epoch budgets (each a complete one-cycle schedule), not test
+evaluations in the middle of one run.
+
+Prints the table, and writes benchmarks/results/speed-<date>.json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PEER = ROOT.parent / "shared" / "peers" / "plain_torch_cnn.py"
+PEER_LINE = re.compile(r"epoch (\d+) elapsed ([\d.]+) test_accuracy ([\d.]+)")
+
+
+def matmul_peak_gflops(device: str, dtype: torch.dtype, n: int = 4096, repeats: int = 10) -> float:
+    """The machine's practical matmul peak: a large square torch.mm, timed after a warm-up."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
+    """The peer's curve: one point per epoch, wall seconds from its process start."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(peer), str(epochs), str(seed)], stdout=subprocess.PIPE, text=True)
+    curve = []
+    for line in proc.stdout:
+        match = PEER_LINE.search(line)
+        if match:
+            curve.append({"epoch": int(match[1]), "wall": time.perf_counter() - start, "accuracy": float(match[3])})
+            print(f"  peer epoch {match[1]}: {float(match[3]):.4f} at {curve[-1]['wall']:.1f}s", flush=True)
+    if proc.wait():
+        sys.exit(f"the peer {peer} failed with exit code {proc.returncode}")
+    return curve
+
+
+def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dict:
+    """One complete `fmnist train --recipe` process; wall seconds from process start to exit."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "fmnist", "train", "--recipe", recipe, "--seed", str(seed), "--out", out, "--quiet",
+               "--set", f"train.device={device}", *sum((["--set", o] for o in overrides), [])]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        summary = json.loads(next(Path(out).glob("*/summary.json")).read_text())
+    return {"seed": seed, "wall": wall, "accuracy": summary["test_accuracy"], "val_accuracy": summary["val_accuracy"],
+            "train_seconds": summary["train_seconds"], "epochs": summary["epochs_run"], "macs": summary["macs"],
+            "train_images": summary["train_images"], "overrides": overrides}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    t = torch.tensor(values, dtype=torch.float64)
+    return t.mean().item(), (t.std().item() if len(values) > 1 else 0.0)
+
+
+def peer_accuracy_at(curve: list[dict], wall: float) -> float | None:
+    """The peer's test accuracy after its last epoch finished by ``wall`` seconds (None: no epoch yet)."""
+    done = [p["accuracy"] for p in curve if p["wall"] <= wall]
+    return max(done) if done else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="fast")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--peer", type=Path, default=Path(os.environ.get("FMNIST_PEER", DEFAULT_PEER)))
+    parser.add_argument("--peer-epochs", type=int, default=6)
+    parser.add_argument("--budgets", default="2,4", help="Comma list of shorter epoch budgets for the accuracy-vs-time ladder (seed 0).")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    fp32_peak = matmul_peak_gflops(args.device, torch.float32)
+    bf16_peak = matmul_peak_gflops(args.device, torch.bfloat16)
+    print(f"matmul peak on {args.device}: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s  (torch threads {torch.get_num_threads()})", flush=True)
+
+    print(f"peer: {args.peer.name}, {args.peer_epochs} epochs", flush=True)
+    peer = run_peer(args.peer, args.peer_epochs, seed=0)
+    peer_best = max(p["accuracy"] for p in peer)
+    peer_time_to_best = min(p["wall"] for p in peer if p["accuracy"] == peer_best)
+
+    print(f"fmnist: recipe {args.recipe}, {args.seeds} seeds", flush=True)
+    runs = []
+    for seed in range(args.seeds):
+        runs.append(run_fmnist(args.recipe, seed, [], args.device))
+        print(f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['wall']:.1f}s wall", flush=True)
+    ladder = []
+    for epochs in [int(e) for e in args.budgets.split(",") if e.strip()]:
+        ladder.append(run_fmnist(args.recipe, 0, [f"train.epochs={epochs}"], args.device))
+        print(f"  {epochs} epochs: {ladder[-1]['accuracy']:.4f} in {ladder[-1]['wall']:.1f}s wall", flush=True)
+
+    report = summarize(args, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak)
+    print_table(report)
+    save(report, args.out)
+
+
+def summarize(args, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak) -> dict:
+    acc_mean, acc_std = mean_std([r["accuracy"] for r in runs])
+    wall_mean, wall_std = mean_std([r["wall"] for r in runs])
+    reaching = [r for r in runs + ladder if r["accuracy"] >= peer_best]
+    fmnist_time_to_peer_best = min((r["wall"] for r in reaching), default=None)
+    peer_at_equal_time = peer_accuracy_at(peer, wall_mean)
+    first = runs[0]
+    images_per_second = first["epochs"] * first["train_images"] / first["train_seconds"]
+    # fwd + bwd ~ 3x the forward multiply-adds, 2 FLOPs each.
+    achieved_gflops = 6 * first["macs"] * images_per_second / 1e9
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "recipe": args.recipe,
+        "peer": {"script": args.peer.name, "curve": peer, "best_accuracy": peer_best, "time_to_best": peer_time_to_best},
+        "fmnist": {"runs": runs, "ladder": ladder, "accuracy_mean": acc_mean, "accuracy_std": acc_std, "wall_mean": wall_mean,
+                   "wall_std": wall_std, "wall_max": max(r["wall"] for r in runs)},
+        "ratios": {
+            "time_to_peer_best": fmnist_time_to_peer_best,
+            "speedup_to_peer_best": peer_time_to_best / fmnist_time_to_peer_best if fmnist_time_to_peer_best else None,
+            "peer_accuracy_at_fmnist_time": peer_at_equal_time,
+            "accuracy_gain_at_equal_time": acc_mean - peer_at_equal_time if peer_at_equal_time is not None else None,
+        },
+        "throughput": {"train_images_per_second": images_per_second, "achieved_gflops": achieved_gflops,
+                       "matmul_peak_fp32_gflops": fp32_peak, "matmul_peak_bf16_gflops": bf16_peak},
+    }
+
+
+def print_table(r: dict) -> None:
+    f, p, q, t = r["fmnist"], r["peer"], r["ratios"], r["throughput"]
+    fmt = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731
+    print()
+    print(f"| {'':<44} | {'value':>22} |")
+    print(f"|{'-' * 46}|{'-' * 24}|")
+    rows = [
+        (f"peer best test accuracy ({len(p['curve'])} epochs)", f"{p['best_accuracy']:.4f}"),
+        ("peer wall s to its best", f"{p['time_to_best']:.1f}"),
+        (f"fmnist {r['recipe']} test accuracy, {len(f['runs'])} seeds", f"{f['accuracy_mean']:.4f} ± {f['accuracy_std']:.4f}"),
+        ("fmnist wall s per run (mean ± std / max)", f"{f['wall_mean']:.1f} ± {f['wall_std']:.1f} / {f['wall_max']:.1f}"),
+        ("fmnist wall s to the peer's best accuracy", fmt(q["time_to_peer_best"], ".1f")),
+        ("speed-up to the peer's best accuracy", fmt(q["speedup_to_peer_best"], ".2f") + "x"),
+        ("peer accuracy at fmnist's mean wall time", fmt(q["peer_accuracy_at_fmnist_time"], ".4f")),
+        ("accuracy gain at equal time (points)", fmt(None if q["accuracy_gain_at_equal_time"] is None else 100 * q["accuracy_gain_at_equal_time"], "+.2f")),
+        ("training images / s", f"{t['train_images_per_second']:.0f}"),
+        ("achieved GFLOP/s (fwd+bwd ~ 6 x MACs)", f"{t['achieved_gflops']:.1f}"),
+        ("matmul peak GFLOP/s fp32 / bf16", f"{t['matmul_peak_fp32_gflops']:.0f} / {t['matmul_peak_bf16_gflops']:.0f}"),
+    ]
+    for name, value in rows:
+        print(f"| {name:<44} | {value:>22} |")
+
+
+def save(r: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"speed-{r['date']}-{r['device'].replace(' ', '_')}"
+    stem.with_suffix(".json").write_text(json.dumps(r, indent=2))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    peer = r["peer"]["curve"]
+    ax.plot([p["wall"] for p in peer], [100 * p["accuracy"] for p in peer], "o-", label=f"peer: {r['peer']['script']} (per epoch)")
+    points = sorted(r["fmnist"]["ladder"] + r["fmnist"]["runs"], key=lambda x: x["wall"])
+    ax.plot([p["wall"] for p in points], [100 * p["accuracy"] for p in points], "s", label=f"fmnist {r['recipe']} (one run each)")
+    ax.axhline(100 * r["peer"]["best_accuracy"], color="gray", linestyle=":", label="peer's best")
+    ax.set_xlabel("wall time from process start (s)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Fashion-MNIST accuracy vs wall time on {r['device']} ({r['date']})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=120)
+    plt.close(fig)
+    print(f"\nsaved {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
