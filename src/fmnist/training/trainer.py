@@ -68,6 +68,8 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict] = []
         self.progress = EpochProgress(enabled=verbose)
+        if cfg.train.precision == "bf16" and self.device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            self.progress.note("note: this CPU has no native bf16; train.precision=fp32 is likely faster here")
 
     # -- precision -----------------------------------------------------------------------------
     @property
