@@ -166,13 +166,14 @@ def table(
 ) -> None:
     """Results table from run directories (never trains): ours (mean ± std), the study's number, the difference."""
     from fmnist.errors import RunDirError
+    from fmnist.experiments.collect import find_runs
     from fmnist.experiments.table import to_markdown, write_table
 
     if not root.is_dir():
         raise RunDirError(f"{root} is not a folder; pass the folder that holds run directories, e.g. runs/")
-    rows, md, csv_path = write_table(root, output)
-    if not rows:
+    if not find_runs(root):
         raise RunDirError(f"no finished runs (summary.json) under {root}; make some with: fmnist run RECIPE")
+    rows, md, csv_path = write_table(root, output)
     typer.echo(to_markdown(rows))
     typer.echo(f"written: {md}  {csv_path}")
 
