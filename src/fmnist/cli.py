@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Train, compare and understand neural networks on Fashion-MNIST.")
-data_app = typer.Typer(no_args_is_help=True, help="Fashion-MNIST files: verify them, see augmentations.")
+data_app = typer.Typer(no_args_is_help=True, help="Fashion-MNIST files: verify them, see augmentations, audit duplicates and labels.")
 app.add_typer(data_app, name="data")
 
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field, e.g. --set optim.lr=0.01 (repeatable).")]
@@ -24,9 +24,14 @@ def _config(recipe: str | None, config: Path | None, shortcuts: list[str], overr
     from fmnist.config import build_config, merge, read_yaml
     from fmnist.recipes import load_recipe
 
-    data: dict = load_recipe(recipe).config if recipe else {}
+    data: dict = {}
     if recipe:
-        data = merge({"name": recipe}, data)
+        spec = load_recipe(recipe)
+        if spec.is_series or spec.baseline:
+            from fmnist.errors import ConfigError
+
+            raise ConfigError(f"recipe '{recipe}' is a series of runs ({spec.kind()}); run it with: fmnist run {recipe}")
+        data = merge({"name": recipe}, spec.config)
     if config:
         data = merge(data, read_yaml(config))
     return build_config(data, shortcuts + list(overrides or []))
@@ -115,24 +120,62 @@ def models(pattern: Annotated[str, typer.Argument(help="Glob filter, e.g. 'vgg*'
 
 @app.command()
 def recipes() -> None:
-    """List shipped recipes: study, what they reproduce, and the study's reported accuracy."""
+    """List shipped recipes: name, study, the study's reported accuracy, what it reproduces and how many runs."""
     from fmnist.recipes import list_recipes
 
+    typer.echo(f"{'recipe':<28} {'study':<5} {'reported':>8}  what it reproduces [runs]")
     for r in list_recipes():
         reported = f"{r.reported:.2f}%" if r.reported is not None else "-"
-        typer.echo(f"{r.name:<24} {r.study or '-':<4} {reported:>7}  {r.description}")
+        typer.echo(f"{r.name:<28} {r.study or '-':<5} {reported:>8}  {r.description} [{r.kind()}]")
 
 
 @app.command()
 def run(
     recipe: Annotated[str, typer.Argument(help="Recipe name (see: fmnist recipes).")],
-    seed: Annotated[Optional[int], typer.Option(help="Shortcut for --set seed=N.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Runs per point (seeds 0..N-1); default: the recipe's.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer epochs and a training subset (printed); results go to OUT/RECIPE-quick.")] = False,
     overrides: SetOption = None,
-    out: Annotated[Path, typer.Option(help="Parent folder of the run directory.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Parent folder; runs go to OUT/RECIPE/<point>/seed<N>.")] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run a shipped recipe."""
-    train(recipe=recipe, seed=seed, overrides=overrides, out=out, quiet=quiet)
+    """Run a recipe: one run, or a whole sweep x seeds x folds. Finished runs are skipped, interrupted ones resumed."""
+    from fmnist.experiments.sweep import plan, quick_overrides, recipe_root, run_job
+    from fmnist.experiments.table import build_table, to_markdown
+    from fmnist.recipes import load_recipe
+
+    spec = load_recipe(recipe)
+    if seeds is not None and seeds < 1:
+        from fmnist.errors import ConfigError
+
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    if quick:
+        typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()))
+    jobs = plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides or []))
+    root = recipe_root(spec, out, quick=quick)
+    typer.echo(f"{spec.name}: {len(jobs)} run(s) under {root}")
+    for i, job in enumerate(jobs, 1):
+        status = run_job(job, verbose=not quiet)
+        typer.echo(f"[{i}/{len(jobs)}] {status:<8} {job.path}")
+    typer.echo(to_markdown(build_table(root)))
+
+
+@app.command()
+def table(
+    root: Annotated[Path, typer.Argument(help="Folder holding run directories (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where results.md and results.csv go (default: ROOT).")] = None,
+) -> None:
+    """Results table from run directories (never trains): ours (mean ± std), the study's number, the difference."""
+    from fmnist.errors import RunDirError
+    from fmnist.experiments.collect import find_runs
+    from fmnist.experiments.table import to_markdown, write_table
+
+    if not root.is_dir():
+        raise RunDirError(f"{root} is not a folder; pass the folder that holds run directories, e.g. runs/")
+    if not find_runs(root):
+        raise RunDirError(f"no finished runs (summary.json) under {root}; make some with: fmnist run RECIPE")
+    rows, md, csv_path = write_table(root, output)
+    typer.echo(to_markdown(rows))
+    typer.echo(f"written: {md}  {csv_path}")
 
 
 @data_app.command("verify")
@@ -142,6 +185,20 @@ def data_verify(data_dir: DataDirOption = None) -> None:
 
     arrays, source = load_arrays(data_dir)
     typer.echo(f"ok: {source} holds the official Fashion-MNIST ({len(arrays['train_labels']):,} train, {len(arrays['test_labels']):,} test images)")
+
+
+@data_app.command("audit")
+def data_audit(
+    out: Annotated[Path, typer.Option(help="Folder for the audit tables and image grids.")] = Path("runs/audit"),
+    quick: Annotated[bool, typer.Option("--quick", help="Audit a 10,000-image training subset with 3 folds (printed).")] = False,
+    folds: Annotated[int, typer.Option(help="Folds for the out-of-fold probabilities.")] = 5,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Exact and near duplicates (train/train, train/test) and suspected label errors (cleanlab). Changes nothing."""
+    from fmnist.data.audit import run_audit
+
+    report = run_audit(out, quick=quick, folds=folds, data_dir=data_dir, echo=typer.echo)
+    typer.echo(f"audit written to {out}: " + ", ".join(sorted(p.name for p in report)))
 
 
 @data_app.command("augment")

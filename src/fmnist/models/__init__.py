@@ -1,6 +1,6 @@
 """Models: registered by name, built by one factory (``create_model``), listed by ``list_models``."""
 
-from fmnist.models import cnn, fast, mlp, resnet, vgg  # noqa: F401  (registers the families)
+from fmnist.models import cnn, fast, mlp, resnet, spec, vgg  # noqa: F401  (registers the families)
 from fmnist.models._registry import (
     check_model_options,
     count_macs,

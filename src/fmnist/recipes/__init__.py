@@ -1,31 +1,103 @@
 """Recipes: YAML files shipped with fmnist, each one experiment with the number it is meant to reach.
 
-    name: fast                     # = file name
-    study: null                    # 000-004 when it reproduces a study's experiment
+    name: s001_hidden_sweep        # = file name
+    study: "001"                   # 000-004 when it reproduces a study's experiment (quote it)
     description: one line
-    reported: null                 # the study's reported test accuracy (%), shown beside ours
+    reported: 65.9                 # the study's headline test accuracy (%), shown beside ours
+    notes: choices made where the study is ambiguous
     config: {...}                  # RunConfig fields that differ from the defaults
+    sweep:                         # optional; exactly one of param+values, grid, points
+      param: model.hidden          #   1-D:  one run per value
+      values: [[5], [10], [20]]
+      # grid: {model.activation: [relu, elu], optim.name: [adam, sgd]}   every combination
+      # points: [{name: relu, set: {model.activation: relu}, reported: 88.9}, ...]
+      reported: {hidden-5: 65.9}   #   the study's number per point (point names as `fmnist run` prints them)
+    seeds: 1                       # runs per point (seed 0..N-1); `--seeds N` overrides
+    folds: 5                       # optional k-fold cross validation on the training set
+    quick: {train.epochs: 1}       # what `--quick` changes, on top of the default quick settings
+    baseline: {name: knn}          # optional: a scikit-learn baseline instead of a network
 """
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fmnist.config import read_yaml
 from fmnist.errors import ConfigError
 
 
-class Recipe(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SweepPoint(_Strict):
+    name: str = Field(description="Folder name of the point, e.g. 'l1l2'.")
+    set: dict[str, Any] = Field(default_factory=dict, description="Dotted config fields of this point, e.g. {optim.l1: 1e-5}.")
+    reported: float | None = Field(None, description="The study's test accuracy (%) for this point.")
+
+
+class Sweep(_Strict):
+    param: str | None = Field(None, description="1-D sweep: the dotted config field that varies.")
+    values: list[Any] | None = Field(None, description="1-D sweep: its values, one run each.")
+    grid: dict[str, list[Any]] | None = Field(None, description="Grid: dotted field -> values; every combination runs.")
+    points: list[SweepPoint] | None = Field(None, description="Explicit points, each a name and its fields.")
+    reported: dict[str, float] = Field(default_factory=dict, description="The study's test accuracy (%) by point name.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Sweep:
+        kinds = [k for k, on in (("param/values", self.param is not None or self.values is not None), ("grid", self.grid is not None), ("points", self.points is not None)) if on]
+        if len(kinds) != 1:
+            raise ValueError(f"declare exactly one of param+values, grid or points, got {' and '.join(kinds) or 'none'}")
+        if kinds == ["param/values"] and (self.param is None or not self.values):
+            raise ValueError("a 1-D sweep needs both param (e.g. model.hidden) and a non-empty values list")
+        if self.grid is not None and (not self.grid or any(not v for v in self.grid.values())):
+            raise ValueError("every grid field needs a non-empty list of values, e.g. grid: {optim.name: [adam, sgd]}")
+        if self.points is not None and not self.points:
+            raise ValueError("points must list at least one point")
+        return self
+
+
+class Baseline(_Strict):
+    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm"] = Field(description="scikit-learn classifier (see fmnist.experiments.baselines).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}.")
+
+
+class Recipe(_Strict):
     name: str
     description: str
     study: str | None = Field(None, description="Study document number, 000-004.")
     reported: float | None = Field(None, description="The study's reported test accuracy in percent.")
     notes: str | None = Field(None, description="Choices made where the study is ambiguous.")
     config: dict[str, Any] = Field(default_factory=dict)
+    sweep: Sweep | None = None
+    seeds: int = Field(1, ge=1, le=100, description="Runs per point, with seeds 0..N-1.")
+    folds: int | None = Field(None, ge=2, le=20, description="k-fold cross validation: every point runs once per fold.")
+    quick: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides `--quick` adds to the default quick settings.")
+    baseline: Baseline | None = None
+
+    @field_validator("study", mode="before")
+    @classmethod
+    def _study_as_three_digits(cls, value: Any) -> Any:
+        return f"{value:03d}" if isinstance(value, int) else value  # YAML reads an unquoted 001 as 1
+
+    @property
+    def is_series(self) -> bool:
+        """More than one run: a sweep, repeats or folds (run it with `fmnist run`)."""
+        return self.sweep is not None or self.seeds > 1 or self.folds is not None
+
+    def kind(self) -> str:
+        """A few words for listings: 'sweep of 5', 'k-fold 5', 'baseline knn', 'single run'."""
+        parts = [f"baseline {self.baseline.name}"] if self.baseline else []
+        if self.sweep is not None:
+            from fmnist.experiments.sweep import expand_points
+
+            parts.append(f"sweep of {len(expand_points(self))}")
+        parts += [f"{self.folds}-fold"] if self.folds else []
+        parts += [f"{self.seeds} seeds"] if self.seeds > 1 else []
+        return ", ".join(parts) or "single run"
 
 
 def _recipe_dir():
@@ -33,7 +105,7 @@ def _recipe_dir():
 
 
 def list_recipes() -> list[Recipe]:
-    return [load_recipe(p.name.removesuffix(".yaml")) for p in sorted(_recipe_dir().iterdir(), key=lambda p: p.name) if p.name.endswith(".yaml")]
+    return [load_recipe(name) for name in recipe_names()]
 
 
 def recipe_names() -> list[str]:
@@ -44,9 +116,15 @@ def load_recipe(name: str) -> Recipe:
     path = _recipe_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown recipe '{name}'; known: {', '.join(recipe_names())} (run: fmnist recipes)")
-    data = read_yaml(path)
+    return parse_recipe({"name": name, **read_yaml(path)})
+
+
+def parse_recipe(data: dict[str, Any]) -> Recipe:
+    """Validate a recipe mapping, or raise one clear ConfigError naming the field."""
     try:
-        return Recipe.model_validate({"name": name, **data})
+        return Recipe.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"recipe '{name}': field '{'.'.join(map(str, err['loc']))}' {err['msg']}") from None
+        where = ".".join(map(str, err["loc"])) or "recipe"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"recipe '{data.get('name', '?')}': field '{where}': {msg}") from None

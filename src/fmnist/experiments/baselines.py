@@ -1,0 +1,170 @@
+"""Classic baselines with scikit-learn, recorded as ordinary run directories.
+
+A baseline run has the same files a network run has where they make sense (config.yaml, env.json,
+summary.json, predictions.csv, recipe.json), so tables and reports read both alike. Pixels are
+scaled to [0, 1] and flattened; the same stratified holdout/k-fold split and training subset as the
+networks are used (``data.train_subset`` documents the subset the slow kernels are fitted on).
+
+    logreg         LogisticRegression (multinomial, lbfgs)
+    random_forest  RandomForestClassifier
+    knn            KNeighborsClassifier
+    linear_svm     LinearSVC (scores: softmax of decision values, not calibrated probabilities)
+    svm            SVC, any kernel (rbf, poly, linear); same scores
+    hog_svm        HOG features (scikit-image) then SVC
+
+``params`` counts what the fitted model stores to predict (coefficients, tree nodes, support or
+training vectors); ``macs`` is multiply-accumulates per test image where that is a meaningful
+number (linear models, kernel evaluations, neighbour distances) and null for trees and HOG.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fmnist.config import DataConfig
+from fmnist.errors import ConfigError
+from fmnist.recipes import Baseline
+from fmnist.runs import RunDir
+
+# Defaults per baseline; a recipe's `baseline.options` override them.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "logreg": {"C": 1.0, "max_iter": 200},
+    "random_forest": {"n_estimators": 100, "n_jobs": -1},
+    "knn": {"n_neighbors": 5, "n_jobs": -1},
+    "linear_svm": {"C": 0.1, "max_iter": 2000},
+    "svm": {"kernel": "rbf", "C": 10.0, "gamma": "scale"},
+    "hog_svm": {"kernel": "rbf", "C": 10.0, "gamma": "scale", "orientations": 9, "pixels_per_cell": 4, "cells_per_block": 2},
+}
+_HOG_KEYS = ("orientations", "pixels_per_cell", "cells_per_block")
+
+
+class BaselineRunConfig(BaseModel):
+    """What a baseline run directory's config.yaml holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    baseline: Baseline
+
+
+def baseline_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate a baseline run config (a recipe's `config` may only set name, seed and data)."""
+    try:
+        return BaselineRunConfig.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        raise ConfigError(f"baseline config field '{where}': {err['msg']}; a baseline recipe sets only name, seed, data and baseline") from None
+
+
+def build_classifier(name: str, options: dict[str, Any], seed: int):
+    """The scikit-learn estimator for ``name`` with defaults, then ``options``."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    opts = {**DEFAULTS[name], **options}
+    if name == "logreg":
+        return LogisticRegression(random_state=seed, **opts)
+    if name == "random_forest":
+        return RandomForestClassifier(random_state=seed, **opts)
+    if name == "knn":
+        return KNeighborsClassifier(**opts)
+    if name == "linear_svm":
+        return LinearSVC(random_state=seed, **opts)
+    return SVC(random_state=seed, decision_function_shape="ovr", **{k: v for k, v in opts.items() if k not in _HOG_KEYS})
+
+
+def hog_features(images: np.ndarray, orientations: int = 9, pixels_per_cell: int = 4, cells_per_block: int = 2) -> np.ndarray:
+    """Histogram-of-oriented-gradients vectors (scikit-image) of (N, 28, 28) uint8 images."""
+    from skimage.feature import hog
+
+    kw = {"orientations": orientations, "pixels_per_cell": (pixels_per_cell,) * 2, "cells_per_block": (cells_per_block,) * 2, "feature_vector": True}
+    return np.stack([hog(img, **kw) for img in images]).astype(np.float32)
+
+
+def _features(name: str, options: dict[str, Any], images: np.ndarray) -> np.ndarray:
+    if name == "hog_svm":
+        opts = {**DEFAULTS[name], **options}
+        return hog_features(images, **{k: opts[k] for k in _HOG_KEYS})
+    return images.reshape(len(images), -1).astype(np.float32) / 255
+
+
+def _scores(clf, x: np.ndarray) -> np.ndarray:
+    """Class probabilities; for SVMs the softmax of decision values (a ranking, not calibrated)."""
+    if hasattr(clf, "predict_proba") and getattr(clf, "probability", True):
+        return clf.predict_proba(x)
+    d = clf.decision_function(x)
+    e = np.exp(d - d.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _size(clf, n_features: int, n_train: int) -> tuple[int, int | None]:
+    """(stored numbers, MACs per image) of a fitted classifier; see the module docstring."""
+    if hasattr(clf, "coef_") and not hasattr(clf, "support_vectors_"):
+        return int(clf.coef_.size + np.size(clf.intercept_)), int(clf.coef_.size)
+    if hasattr(clf, "support_vectors_"):
+        n_sv = len(clf.support_vectors_)
+        return int(clf.support_vectors_.size + clf.dual_coef_.size + clf.intercept_.size), n_sv * n_features
+    if hasattr(clf, "estimators_"):
+        return int(sum(t.tree_.node_count for t in clf.estimators_)), None
+    return n_train * n_features, n_train * n_features  # k-NN keeps the training set
+
+
+def train_baseline(config: dict[str, Any], run_dir: str | Path, *, verbose: bool = True) -> dict[str, Any]:
+    """Fit a baseline on the training split, score validation, evaluate the test set once, record it all.
+
+    ``run_dir`` may exist from an interrupted baseline (they have no checkpoints): it is refitted.
+    """
+    from fmnist.data import FashionMNIST
+    from fmnist.metrics import classification_summary
+
+    cfg = BaselineRunConfig.model_validate(config)
+    run = RunDir(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(cfg.model_dump(mode="json"))
+    run.write_env("cpu", cfg.seed)
+    data = FashionMNIST(cfg.data, "cpu")
+    name, options = cfg.baseline.name, cfg.baseline.options
+    images = {split: data.images[split][:, 0].numpy() for split in ("train", "val", "test")}
+    labels = {split: data.labels[split].numpy() for split in ("train", "val", "test")}
+    start = time.perf_counter()
+    x_train = _features(name, options, images["train"])
+    clf = build_classifier(name, options, cfg.seed).fit(x_train, labels["train"])
+    seconds = time.perf_counter() - start
+    val_acc = float((clf.predict(_features(name, options, images["val"])) == labels["val"]).mean()) if len(labels["val"]) else None
+    probabilities = _scores(clf, _features(name, options, images["test"]))  # the one test evaluation
+    scores = classification_summary(labels["test"], probabilities)
+    params, macs = _size(clf, x_train.shape[1], len(x_train))
+    summary = {
+        "name": cfg.name or name,
+        "model": f"sklearn_{name}",
+        "seed": cfg.seed,
+        "test_accuracy": scores["accuracy"],
+        "test_loss": float(-np.log(np.clip(probabilities[np.arange(len(probabilities)), labels["test"]], 1e-12, 1)).mean()),
+        "val_accuracy": val_acc,
+        "best_epoch": None,
+        "epochs_run": None,
+        "train_seconds": round(seconds, 3),
+        "params": params,
+        "macs": macs,
+        "train_images": len(labels["train"]),
+        "val_images": len(labels["val"]),
+        "device": "cpu",
+        "baseline": {"name": name, "options": {**DEFAULTS[name], **options}, "scores": "probabilities" if name in ("logreg", "random_forest", "knn") else "softmax of decision values"},
+        "per_class": scores["per_class"],
+        "confusion_matrix": scores["confusion_matrix"],
+    }
+    run.write_predictions(labels["test"], probabilities.argmax(1), probabilities)
+    run.write_summary(summary)
+    if verbose:
+        print(f"{name}: test accuracy {summary['test_accuracy']:.2%}  ({seconds:.1f}s fit)  run: {run.path}")
+    return summary
+

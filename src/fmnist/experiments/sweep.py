@@ -1,0 +1,275 @@
+"""Recipes as series of runs: sweep points x seeds x folds, each a normal run directory.
+
+    runs/<recipe>/seed0                          a single-point recipe
+    runs/<recipe>/<point>/seed0                  a sweep point, e.g. runs/s001_hidden_sweep/hidden-5/seed0
+    runs/<recipe>/<point>/fold2-seed0            k-fold cross validation
+    runs/<recipe>-quick/...                      the same with --quick (never mixed with full runs)
+
+Names are deterministic, so running a recipe again skips finished runs (summary.json exists) and
+resumes interrupted ones from their last checkpoint. A run directory whose config differs from what
+the recipe now asks for is refused rather than silently reused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fmnist.config import apply_overrides, build_config, merge
+from fmnist.errors import ConfigError
+from fmnist.recipes import Recipe
+from fmnist.runs import RunDir, atomic_write
+
+# What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training
+# subset, 1,000 validation images and 2 epochs (the 10,000 test images are always all evaluated).
+DEFAULT_QUICK = {"data.train_subset": 5000, "data.val_size": 1000, "train.epochs": 2}
+BASELINE_QUICK = {"data.train_subset": 2000, "data.val_size": 1000}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a recipe: its folder name ('' for a single-point recipe), fields and reported number."""
+
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    reported: float | None = None
+
+
+@dataclass
+class Job:
+    """One run to make: where it goes and its fully resolved config."""
+
+    recipe: Recipe
+    point: Point
+    seed: int
+    fold: int | None
+    path: Path
+    config: dict[str, Any]
+    quick: bool = False
+
+
+# -- points -------------------------------------------------------------------------------------
+def _label(key: str) -> str:
+    """'model.hidden' -> 'hidden'; 'optim.name' -> 'optim' (the section says more than 'name')."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(_value_text(v) for v in value) or "empty"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return re.sub(r"[^A-Za-z0-9.]+", "_", str(value)).strip("_") or "empty"
+
+
+def point_name(fields: dict[str, Any]) -> str:
+    """Deterministic folder name of a point: 'hidden-5', 'activation-elu__optim-adamax'."""
+    return "__".join(f"{_label(k)}-{_value_text(v)}" for k, v in fields.items())
+
+
+def expand_points(recipe: Recipe) -> list[Point]:
+    """Every point of the recipe in declaration order; a recipe without a sweep has one unnamed point."""
+    sweep = recipe.sweep
+    if sweep is None:
+        return [Point("", {}, recipe.reported)]
+    if sweep.points is not None:
+        raw = [(p.name, p.set, p.reported) for p in sweep.points]
+    else:
+        grid = sweep.grid if sweep.grid is not None else {sweep.param: sweep.values}
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        raw = [(point_name(fields), fields, None) for fields in combos]
+    names = [name for name, _, _ in raw]
+    _check_names(recipe, names)
+    return [Point(name, dict(fields), reported if reported is not None else sweep.reported.get(name)) for name, fields, reported in raw]
+
+
+def _check_names(recipe: Recipe, names: list[str]) -> None:
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n)]
+    if bad:
+        raise ConfigError(f"recipe '{recipe.name}': point name {bad[0]!r} is not a plain folder name; use letters, digits, '.', '_' and '-'")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"recipe '{recipe.name}': sweep has duplicate points {', '.join(duplicates)}; list each value once")
+    unknown = sorted(set(recipe.sweep.reported) - set(names))
+    if unknown:
+        raise ConfigError(f"recipe '{recipe.name}': sweep.reported names unknown points {', '.join(unknown)}; points are: {', '.join(names)}")
+
+
+# -- configs ------------------------------------------------------------------------------------
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``)."""
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"'{key}': {part} is not a section; write a dotted config field such as model.hidden or optim.lr")
+        node = child
+    node[parts[-1]] = value
+    return data
+
+
+def quick_overrides(recipe: Recipe) -> dict[str, Any]:
+    """What --quick changes for this recipe (printed by `fmnist run --quick`)."""
+    return {**(BASELINE_QUICK if recipe.baseline else DEFAULT_QUICK), **recipe.quick}
+
+
+def resolve_config(recipe: Recipe, point: Point, seed: int, fold: int | None, *, quick: bool, overrides: list[str] = ()) -> dict[str, Any]:
+    """The validated config of one run: recipe, then point fields, seed/fold, quick settings, --set overrides."""
+    data = merge(json.loads(json.dumps(recipe.config)), {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed})
+    for key, value in point.fields.items():
+        set_dotted(data, key, value)
+    if fold is not None:
+        set_dotted(set_dotted(data, "data.folds", recipe.folds), "data.fold", fold)
+    for key, value in (quick_overrides(recipe) if quick else {}).items():
+        set_dotted(data, key, value)
+    if recipe.baseline:
+        from fmnist.experiments.baselines import baseline_config
+
+        data["baseline"] = recipe.baseline.model_dump()
+        return baseline_config(apply_overrides(data, list(overrides)))
+    try:
+        return build_config(data, overrides).to_dict()
+    except ConfigError as exc:
+        where = f" point '{point.name}'" if point.name else ""
+        raise ConfigError(f"recipe '{recipe.name}'{where}: {exc}") from None
+
+
+def run_path(root: Path, point: Point, seed: int, fold: int | None) -> Path:
+    leaf = f"fold{fold}-seed{seed}" if fold is not None else f"seed{seed}"
+    return root / point.name / leaf if point.name else root / leaf
+
+
+def recipe_root(recipe: Recipe, out: str | Path = "runs", *, quick: bool = False) -> Path:
+    """The experiment folder of a recipe: OUT/<recipe> or OUT/<recipe>-quick."""
+    return Path(out) / (f"{recipe.name}-quick" if quick else recipe.name)
+
+
+def plan(recipe: Recipe, *, out: str | Path = "runs", seeds: int | None = None, quick: bool = False, overrides: list[str] = ()) -> list[Job]:
+    """Every run of the recipe with its directory and validated config; nothing is trained.
+
+    A bad point, field or value fails here, before the first run starts.
+    """
+    root = recipe_root(recipe, out, quick=quick)
+    folds = range(recipe.folds) if recipe.folds else [None]
+    jobs = []
+    for point in expand_points(recipe):
+        for fold in folds:
+            for seed in range(seeds or recipe.seeds):
+                config = resolve_config(recipe, point, seed, fold, quick=quick, overrides=list(overrides))
+                jobs.append(Job(recipe, point, seed, fold, run_path(root, point, seed, fold), config, quick))
+    return jobs
+
+
+# -- running ------------------------------------------------------------------------------------
+def job_state(job: Job) -> str:
+    """'finished', 'interrupted' or 'new'; refuses a directory made with a different config."""
+    path = job.path
+    if not (path / "config.yaml").is_file():
+        return "new"
+    stored = RunDir(path).read_config()
+    if stored != job.config:
+        key = _first_difference(stored, job.config)
+        raise ConfigError(f"{path} holds a run with a different config ({key}: {_get(stored, key)!r} there, {_get(job.config, key)!r} now); delete that folder or choose another --out")
+    return "finished" if RunDir(path).is_complete else "interrupted"
+
+
+def run_job(job: Job, *, verbose: bool = True) -> str:
+    """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what happened."""
+    from fmnist import api
+
+    state = job_state(job)
+    if state == "new" and job.path.exists():
+        _discard_empty(job.path)
+    if state != "finished":
+        if job.recipe.baseline:
+            from fmnist.experiments.baselines import train_baseline
+
+            train_baseline(job.config, job.path, verbose=verbose)
+        elif state == "interrupted":
+            api.resume(job.path, verbose=verbose)
+        else:
+            api.train(job.config, run_dir=job.path, verbose=verbose)
+    write_recipe_record(job)
+    return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
+
+
+def run_recipe(
+    recipe: Recipe,
+    *,
+    out: str | Path = "runs",
+    seeds: int | None = None,
+    quick: bool = False,
+    overrides: list[str] = (),
+    verbose: bool = True,
+    on_job: Callable[[Job, str], None] | None = None,
+) -> list[tuple[Job, str]]:
+    """Run every point x fold x seed of ``recipe`` in order; finished runs are skipped.
+
+    Args:
+        recipe: a loaded recipe (``fmnist.recipes.load_recipe``).
+        out: parent folder; runs go to ``out/<recipe>[-quick]/...``.
+        seeds: runs per point (default: the recipe's ``seeds``).
+        quick: apply the quick settings (see ``quick_overrides``).
+        overrides: ``--set`` style 'section.field=value' strings applied to every run.
+        verbose: progress bars.
+        on_job: called with (job, 'skipped' | 'resumed' | 'trained') after each run.
+    """
+    results = []
+    for job in plan(recipe, out=out, seeds=seeds, quick=quick, overrides=overrides):
+        status = run_job(job, verbose=verbose)
+        results.append((job, status))
+        if on_job:
+            on_job(job, status)
+    return results
+
+
+def write_recipe_record(job: Job) -> None:
+    """recipe.json beside summary.json: which recipe, point and study number this run belongs to."""
+    recipe = job.recipe
+    record = {
+        "name": recipe.name,
+        "study": recipe.study,
+        "description": recipe.description,
+        "point": job.point.name or None,
+        "reported": job.point.reported,
+        "recipe_reported": recipe.reported,
+        "seed": job.seed,
+        "fold": job.fold,
+        "folds": recipe.folds,
+        "quick": job.quick,
+        "quick_overrides": quick_overrides(recipe) if job.quick else None,
+    }
+    atomic_write(job.path / "recipe.json", json.dumps(record, indent=2))
+
+
+def _discard_empty(path: Path) -> None:
+    """A folder left by a crash before config.yaml was written holds no files: remove it, else refuse."""
+    if any(p.is_file() for p in path.rglob("*")):
+        raise ConfigError(f"{path} exists but is not a run directory (no config.yaml); move it away or choose another --out")
+    shutil.rmtree(path)
+
+
+def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+    return prefix.rstrip(".") or "config"
+
+
+def _get(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data

@@ -1,0 +1,106 @@
+"""One results table from run directories: ours (mean ± std over seeds/folds) beside the study's number.
+
+Tables read run directories; they never train. One row per experiment point: runs made by a recipe
+are grouped by recipe, point and quick/full (from each run's recipe.json); other runs by their name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from fmnist.experiments.collect import group_records, mean_std, run_records
+from fmnist.runs import RunDir
+
+COLUMNS = ["study", "experiment", "point", "model", "params", "macs", "train_seconds", "test_accuracy_mean", "test_accuracy_std", "n", "cv_accuracy_mean", "cv_accuracy_std", "reported", "difference", "settings"]
+
+
+def _group_key(record: dict[str, Any]) -> tuple:
+    recipe = record["recipe"]
+    if recipe:
+        return (recipe["study"] or "", recipe["name"], recipe["point"] or "", bool(recipe["quick"]))
+    return ("", record["name"], "", False)
+
+
+def fold_score(record: dict[str, Any]) -> float | None:
+    """Accuracy on the held-out fold of the model that was kept (the k-fold score), or None."""
+    if record["fold"] is None:
+        return None
+    if record["config"].get("train", {}).get("restore_best", True):
+        return record["val_accuracy"]
+    rows = [r for r in RunDir(record["path"]).read_metrics() if r.get("val_accuracy") is not None]
+    return rows[-1]["val_accuracy"] if rows else record["val_accuracy"]
+
+
+def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per group: accuracy in percent, mean and sample std over its runs."""
+    rows = []
+    for key, group in sorted(group_records(records, _group_key).items()):
+        study, experiment, point, quick = key
+        acc, acc_std = mean_std(100 * r["test_accuracy"] for r in group)
+        folds = [s for s in map(fold_score, group) if s is not None]
+        cv, cv_std = mean_std(100 * s for s in folds) if folds else (None, None)
+        recipe = group[0]["recipe"] or {}
+        reported = recipe.get("reported")
+        rows.append({
+            "study": study,
+            "experiment": experiment,
+            "point": point,
+            "model": group[0]["model"],
+            "params": group[0]["params"],
+            "macs": group[0]["macs"],
+            "train_seconds": mean_std(r["train_seconds"] for r in group)[0],
+            "test_accuracy_mean": acc,
+            "test_accuracy_std": acc_std,
+            "n": len(group),
+            "cv_accuracy_mean": cv,
+            "cv_accuracy_std": cv_std,
+            "reported": reported,
+            "difference": acc - reported if reported is not None else None,
+            "settings": "QUICK" if quick else "full",
+        })
+    return rows
+
+
+def build_table(root: str | Path) -> list[dict[str, Any]]:
+    return table_rows(run_records(root))
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    return "" if value is None else format(value, spec)
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    head = "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) | n | k-fold acc % | reported % | diff | settings |"
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        cv = f"{r['cv_accuracy_mean']:.2f} ± {r['cv_accuracy_std']:.2f}" if r["cv_accuracy_mean"] is not None else ""
+        diff = f"{r['difference']:+.2f}" + (" below" if r["difference"] < 0 else "") if r["difference"] is not None else ""
+        cells = [r["study"], r["experiment"], r["point"], r["model"], _fmt(r["params"], ","), _fmt(r["macs"], ","), f"{r['train_seconds']:.1f}",
+                 f"{r['test_accuracy_mean']:.2f} ± {r['test_accuracy_std']:.2f}", str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row[k] is None else row[k]) for k in COLUMNS})
+    return buffer.getvalue()
+
+
+def write_table(root: str | Path, output: str | Path | None = None) -> tuple[list[dict[str, Any]], Path, Path]:
+    """Write results.md and results.csv (into ``output``, default ``root``) from the runs under ``root``."""
+    from fmnist.runs import atomic_write
+
+    rows = build_table(root)
+    folder = Path(output or root)
+    folder.mkdir(parents=True, exist_ok=True)
+    md, csv_path = folder / "results.md", folder / "results.csv"
+    atomic_write(md, to_markdown(rows))
+    atomic_write(csv_path, to_csv(rows))
+    return rows, md, csv_path

@@ -1,0 +1,173 @@
+"""Recipes, sweeps, resume, k-fold, baselines and the results table, on small real runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+
+import numpy as np
+import pytest
+from conftest import tiny
+
+from fmnist.data import FashionMNIST
+from fmnist.config import DataConfig
+from fmnist.errors import ConfigError
+from fmnist.experiments.sweep import expand_points, plan, point_name, run_recipe
+from fmnist.experiments.table import build_table, to_csv, to_markdown
+from fmnist.recipes import list_recipes, load_recipe, parse_recipe
+from fmnist.runs import RunDir
+from fmnist.training import Trainer
+
+
+def recipe(**fields):
+    base = {"name": "t", "description": "test", "config": tiny(train={"epochs": 2, "batch_size": 100})}
+    return parse_recipe({**base, **fields})
+
+
+# -- declarations ---------------------------------------------------------------------------
+def test_one_d_grid_and_point_sweeps_expand_to_named_points():
+    one_d = recipe(sweep={"param": "model.hidden", "values": [[5], [10, 20]], "reported": {"hidden-5": 65.9}})
+    assert [(p.name, p.fields, p.reported) for p in expand_points(one_d)] == [("hidden-5", {"model.hidden": [5]}, 65.9), ("hidden-10x20", {"model.hidden": [10, 20]}, None)]
+    grid = recipe(sweep={"grid": {"model.activation": ["relu", "elu"], "optim.name": ["adam", "sgd", "nadam"]}})
+    names = [p.name for p in expand_points(grid)]
+    assert len(names) == 6 and names[0] == "activation-relu__optim-adam" and names[-1] == "activation-elu__optim-nadam"
+    points = recipe(sweep={"points": [{"name": "l1", "set": {"optim.l1": 1e-5}, "reported": 90.9}]})
+    assert expand_points(points)[0].fields == {"optim.l1": 1e-5}
+    assert point_name({"train.early_stopping": None, "optim.lr": 0.001, "model.batch_norm": True}) == "early_stopping-none__lr-0.001__batch_norm-true"
+
+
+def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
+    jobs = plan(recipe(reported=88.0, seeds=3), out=tmp_path)
+    assert [j.path.relative_to(tmp_path).as_posix() for j in jobs] == ["t/seed0", "t/seed1", "t/seed2"]
+    assert [j.config["seed"] for j in jobs] == [0, 1, 2] and jobs[0].point.reported == 88.0
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"sweep": {"param": "model.hidden"}}, "needs both param"),
+        ({"sweep": {"param": "model.hidden", "values": [[5]], "grid": {"optim.name": ["sgd"]}}}, "exactly one of"),
+        ({"sweep": {}}, "exactly one of"),
+        ({"sweep": {"grid": {"optim.name": []}}}, "non-empty list"),
+        ({"sweep": {"param": "model.hidden", "values": [[5], [5]]}}, "duplicate points hidden-5"),
+        ({"sweep": {"param": "model.hidden", "values": [[5]], "reported": {"hidden-6": 1.0}}}, "unknown points hidden-6"),
+        ({"sweep": {"points": [{"name": "a/b", "set": {}}]}}, "plain folder name"),
+        ({"sweep": {"param": "optim.nme", "values": [1]}}, "unknown config field 'optim.nme'"),
+        ({"sweep": {"param": "optim.lr", "values": [-1]}}, "optim.lr"),
+        ({"sweep": {"param": "model.hiden", "values": [[5]]}}, "has no option 'hiden'"),
+        ({"seeds": 0}, "seeds"),
+        ({"sweeps": {}}, "sweeps"),
+    ],
+)
+def test_bad_declarations_get_one_clear_error(tmp_path, fields, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        plan(recipe(**fields), out=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_every_shipped_recipe_validates_full_and_quick(tmp_path):
+    recipes = list_recipes()
+    assert {r.study for r in recipes} >= {"000", "001", "002", "003", "004"}
+    for r in recipes:
+        assert r.description and (r.notes or r.baseline or r.study is None), r.name
+        for quick in (False, True):
+            jobs = plan(r, out=tmp_path, quick=quick)
+            assert len({j.path for j in jobs}) == len(jobs) >= 1
+
+
+def test_quick_changes_are_declared_and_kept_apart(tmp_path):
+    vgg = load_recipe("s002_vgg16")
+    full, quick = plan(vgg, out=tmp_path)[0], plan(vgg, out=tmp_path, quick=True)[0]
+    assert full.config["train"]["epochs"] == 50 and quick.config["train"]["epochs"] == 1
+    assert quick.config["data"]["train_subset"] == 2000 and quick.path.parent.name == "s002_vgg16-quick"
+
+
+# -- running, skipping, resuming ------------------------------------------------------------
+def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, monkeypatch):
+    r = recipe(sweep={"param": "model.hidden", "values": [[16], [32]]})
+    original = Trainer._end_epoch
+    calls = {"n": 0}
+
+    def crash_in_second_point(self, row):
+        original(self, row)
+        calls["n"] += 1
+        if calls["n"] == 3:  # point 1 did epochs 1-2; die after point 2's first epoch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_end_epoch", crash_in_second_point)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(r, out=tmp_path, verbose=False)
+    monkeypatch.setattr(Trainer, "_end_epoch", original)
+    first, second = tmp_path / "t/hidden-16/seed0", tmp_path / "t/hidden-32/seed0"
+    assert RunDir(first).is_complete and not RunDir(second).is_complete and len(RunDir(second).read_metrics()) == 1
+    first_summary = (first / "summary.json").read_text()
+
+    statuses = [status for _, status in run_recipe(r, out=tmp_path, verbose=False)]
+    assert statuses == ["skipped", "resumed"]
+    assert (first / "summary.json").read_text() == first_summary
+    resumed = json.loads((second / "summary.json").read_text())
+    clean = run_recipe(r, out=tmp_path / "clean", verbose=False)[1][0].path
+    assert resumed["test_accuracy"] == json.loads((clean / "summary.json").read_text())["test_accuracy"]
+    timeless = lambda path: [{k: v for k, v in row.items() if k != "seconds"} for row in RunDir(path).read_metrics()]  # noqa: E731
+    assert timeless(second) == timeless(clean) and len(timeless(second)) == 2
+    assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped", "skipped"]
+
+
+def test_a_run_directory_with_another_config_is_refused(tmp_path):
+    run_recipe(recipe(), out=tmp_path, verbose=False)
+    with pytest.raises(ConfigError, match="different config .*optim.lr"):
+        run_recipe(recipe(), out=tmp_path, overrides=["optim.lr=0.5"], verbose=False)
+
+
+# -- k-fold ---------------------------------------------------------------------------------
+def test_kfold_recipe_folds_are_disjoint_stratified_and_cover_the_training_set(tmp_path):
+    jobs = plan(load_recipe("s004_kfold"), out=tmp_path)
+    assert [j.fold for j in jobs] == [0, 1, 2, 3, 4]
+    vals = [FashionMNIST(DataConfig.model_validate(j.config["data"])) for j in jobs]
+    indices = [v.indices["val"] for v in vals]
+    everything = np.concatenate(indices)
+    assert len(everything) == len(set(everything)) == 60000
+    for v in vals:
+        assert not set(v.indices["train"]) & set(v.indices["val"])
+        counts = np.bincount(v.labels["val"].numpy(), minlength=10)
+        assert counts.min() == counts.max() == 1200  # 6,000 per class / 5 folds
+
+
+# -- table ----------------------------------------------------------------------------------
+def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
+    r = recipe(seeds=2, reported=80.0, folds=2, config=tiny(data={"train_subset": 1000}, train={"epochs": 1, "batch_size": 100}))
+    results = run_recipe(r, out=tmp_path, verbose=False)
+    accs = [100 * json.loads((job.path / "summary.json").read_text())["test_accuracy"] for job, _ in results]
+    folds = [100 * RunDir(job.path).read_metrics()[-1]["val_accuracy"] for job, _ in results]
+    (row,) = build_table(tmp_path)
+    assert row["n"] == 4 and row["experiment"] == "t" and row["reported"] == 80.0
+    assert row["test_accuracy_mean"] == pytest.approx(statistics.fmean(accs))
+    assert row["test_accuracy_std"] == pytest.approx(statistics.stdev(accs))
+    assert row["difference"] == pytest.approx(statistics.fmean(accs) - 80.0)
+    assert row["cv_accuracy_mean"] == pytest.approx(statistics.fmean(folds))  # restore_best: that fold's best epoch = its only epoch
+    summary = json.loads((results[0][0].path / "summary.json").read_text())
+    assert row["params"] == summary["params"] and row["macs"] == summary["macs"]
+    assert f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}" in to_markdown([row])
+    parsed = next(csv.DictReader(to_csv([row]).splitlines()))
+    assert float(parsed["test_accuracy_mean"]) == pytest.approx(row["test_accuracy_mean"])
+
+
+# -- baselines ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["logreg", "hog_svm"])
+def test_baseline_writes_a_valid_run_directory(tmp_path, name, real_data_dir):
+    r = parse_recipe({"name": f"b_{name}", "description": "d", "baseline": {"name": name}, "config": {"data": {"train_subset": 500, "val_size": 500}}})
+    ((job, status),) = run_recipe(r, out=tmp_path, verbose=False)
+    summary = json.loads((job.path / "summary.json").read_text())
+    assert status == "trained" and summary["model"] == f"sklearn_{name}" and summary["train_images"] == 500
+    with open(job.path / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 10000
+    from fmnist.data import load_arrays
+
+    labels = load_arrays(real_data_dir)[0]["test_labels"]
+    assert summary["test_accuracy"] == pytest.approx(np.mean([int(row["predicted"]) == y for row, y in zip(rows, labels)]))
+    assert summary["test_accuracy"] > 0.5
+    (table_row,) = build_table(tmp_path)
+    assert table_row["model"] == f"sklearn_{name}" and table_row["params"] == summary["params"]
+    assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped"]
