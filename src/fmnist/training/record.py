@@ -68,7 +68,8 @@ def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict
             if param is None:
                 continue
             values = param.detach().float().cpu().numpy().ravel()
-            counts, edges = np.histogram(values, bins=bins)
+            # ~sqrt(n) bins: 8 biases get 5 bins, not 40 mostly-empty ones
+            counts, edges = np.histogram(values, bins=int(np.clip(np.sqrt(values.size), 5, bins)))
             out[f"{module_name}.{kind}"] = {"counts": counts.tolist(), "edges": edges.round(6).tolist(), "mean": float(values.mean()), "std": float(values.std())}
     return out
 
@@ -93,17 +94,23 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -
     return out.cpu()
 
 
-def filter_grid(filters: np.ndarray, pad: int = 1) -> np.ndarray:
-    """Tile (N, h, w) filters, each scaled to [0, 1], into one (H, W) image for TensorBoard."""
-    n, h, w = filters.shape
-    cols = int(np.ceil(np.sqrt(n)))
+def tile(images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | None = None) -> np.ndarray:
+    """Tile (N, h, w) images into one (H, W) image with ``pad`` pixels of ``fill`` between them."""
+    n, h, w = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.float32)
-    for i, f in enumerate(filters):
-        lo, hi = f.min(), f.max()
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), fill, dtype=np.float32)
+    for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = (f - lo) / (hi - lo + 1e-12)
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = image
     return grid
+
+
+def filter_grid(filters: np.ndarray) -> np.ndarray:
+    """Filters each scaled to [0, 1], tiled on a white background: TensorBoard's image of the first layer."""
+    lo = filters.min(axis=(1, 2), keepdims=True)
+    hi = filters.max(axis=(1, 2), keepdims=True)
+    return tile((filters - lo) / (hi - lo + 1e-12), fill=1.0)
 
 
 # -- reading records back ----------------------------------------------------------------------
