@@ -74,7 +74,7 @@ def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict
     return out
 
 
-def stratified_test_sample(labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED) -> np.ndarray:
+def stratified_sample(labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED) -> np.ndarray:
     """Sorted indices of ``size`` images, the same number per class (all of them if size >= len)."""
     if size >= len(labels):
         return np.arange(len(labels))
@@ -237,7 +237,7 @@ class Recorder:
     # -- embeddings ----------------------------------------------------------------------------
     def _embeddings(self, trainer, model: nn.Module) -> None:
         labels = trainer.data.labels["test"].cpu().numpy()
-        index = stratified_test_sample(labels)
+        index = stratified_sample(labels)
         x = trainer.data.normalize(trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255)
         features = penultimate_features(model, trainer._input(x))
         if self.cfg.embeddings:
