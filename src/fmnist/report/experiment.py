@@ -9,9 +9,9 @@ group. Figures:
   with the builder's defaults filled in, and ``optim.*``). Groups that agree on every option but one
   form a *sweep* of that option: with >= 3 numeric values it is drawn as a curve (e.g. accuracy vs
   hidden size; a one-element list such as ``hidden: [64]`` counts as the number 64). Groups that
-  agree on every categorical option (strings/booleans) but two, e.g. activation x optimiser, each
-  with >= 2 values and one group per cell, form a grid drawn as a heat map (a numeric option that
-  follows one of the two, e.g. a learning rate per optimiser, may differ too);
+  agree on every option but two categorical ones (strings/booleans), e.g. activation x optimiser, each
+  with >= 2 values and one group per cell, form a grid drawn as a heat map (numeric ``optim.*``
+  options may differ between cells, since studies tune the learning rate per optimiser);
 - k-fold box plots for groups whose runs have a ``data.fold``.
 """
 
@@ -124,31 +124,21 @@ def find_sweeps(options: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]
     return sweeps[:MAX_SWEEPS]
 
 
-def _follows(options: dict[str, dict[str, Any]], family: list[str], key: str, axis: str) -> bool:
-    """Whether ``key``'s value is fixed by ``axis``'s value within ``family`` (e.g. a learning rate per optimiser)."""
-    seen: dict[Any, Any] = {}
-    return all(seen.setdefault(options[g].get(axis, MISSING), options[g].get(key, MISSING)) == options[g].get(key, MISSING) for g in family)
-
-
 def find_grids(options: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
     """(row option, column option, groups) for groups differing in exactly two categorical options.
 
-    Numeric options that follow one of the two (a learning rate chosen per optimiser) go with it;
-    other numeric options split the candidates further. Each cell must hold exactly one group.
+    Numeric ``optim.*`` options (learning rate, momentum) may differ between the cells: studies tune
+    them per optimiser. Every other option must agree, and each cell must hold exactly one group.
     """
-    categorical = {g: {k: v for k, v in opts.items() if isinstance(v, (str, bool))} for g, opts in options.items()}
-    keys = sorted(set().union(*categorical.values())) if categorical else []
+    keys = sorted(k for k in set().union(*options.values()) if all(isinstance(o.get(k, MISSING), (str, bool)) for o in options.values())) if options else []
+    tuned = tuple(sorted(k for k in set().union(*options.values()) if k.startswith("optim.") and k not in keys)) if options else ()
     grids = []
     for a, b in itertools.combinations(keys, 2):
-        for candidates in _families(categorical, (a, b)):
-            numeric = sorted({k for g in candidates for k in options[g]} - set(categorical[candidates[0]]) - {a, b})
-            free = tuple(k for k in numeric if _follows(options, candidates, k, a) or _follows(options, candidates, k, b))
-            sub = {g: options[g] for g in candidates}
-            for family in _families(sub, (a, b, *free)):
-                cells = [(options[g].get(a, MISSING), options[g].get(b, MISSING)) for g in family]
-                va, vb = {c[0] for c in cells}, {c[1] for c in cells}
-                if len(va) >= 2 and len(vb) >= 2 and MISSING not in va | vb and len(set(cells)) == len(cells):
-                    grids.append((a, b, family))
+        for family in _families(options, (a, b, *tuned)):
+            cells = [(options[g].get(a, MISSING), options[g].get(b, MISSING)) for g in family]
+            va, vb = {c[0] for c in cells}, {c[1] for c in cells}
+            if len(va) >= 2 and len(vb) >= 2 and MISSING not in va | vb and len(set(cells)) == len(cells):
+                grids.append((a, b, family))
     return grids[:MAX_GRIDS]
 
 

@@ -62,7 +62,7 @@ def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None, path:
 def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
     cm = np.asarray(cm)
     rows = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.8))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.9))
     for ax, values, title, fmt in ((axes[0], cm, "Counts (test images)", "{:d}"), (axes[1], rows * 100, "Row-normalised (% of each true class)", "{:.0f}")):
         image = ax.imshow(values, cmap="Blues")
         ax.grid(False)
@@ -74,7 +74,7 @@ def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
         threshold = values.max() / 2
         for (i, j), v in np.ndenumerate(values):
             if v:
-                ax.text(j, i, fmt.format(int(v) if fmt == "{:d}" else v), ha="center", va="center", fontsize=7.5, color="white" if v > threshold else "black")
+                ax.text(j, i, fmt.format(int(v) if fmt == "{:d}" else v), ha="center", va="center", fontsize=8, color="white" if v > threshold else "black")
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="images" if fmt == "{:d}" else "% of true class")
     fig.suptitle("Confusion matrix: rows are the true class, columns what the model predicted", fontweight="bold")
     fig.tight_layout()
@@ -92,7 +92,7 @@ def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path
     ax.set_xlim(0, 100)
     ax.set_xlabel("score on the test set (%)")
     ax.set_title("Precision, recall and F1 per class")
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return save(fig, path)
 
 
@@ -213,6 +213,7 @@ def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 
                     density = np.array(h["counts"]) / max(1, sum(h["counts"]))
                     ax.plot(centres, density * 100, color=color, lw=1.2)
             ax.set_title(f"{key}", fontsize=9)
+            ax.set_ylim(bottom=0)
             ax.set_ylabel("% of values")
             if i == len(layers) - 1:
                 ax.set_xlabel("value")

@@ -19,9 +19,10 @@ from fmnist.errors import ConfigError
 from fmnist.report import figures
 from fmnist.report.html import Page
 from fmnist.runs import RunDir
-from fmnist.training.record import first_layer_filters, read_embeddings, read_filters, read_histograms, weight_histograms
+from fmnist.training.record import first_layer_filters, read_embeddings, read_filters, read_histograms, stratified_sample, weight_histograms
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
+MAP_POINTS = 1000  # test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
 
 
 def build_run_report(run_dir: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:
@@ -98,7 +99,7 @@ def _errors_section(page: Page, summary: dict[str, Any], images: np.ndarray, lab
     page.section("Confusion matrix")
     page.figure(figures.confusion_matrices(summary["confusion_matrix"], out / "confusion_matrix.png"), "Left: counts of the 10,000 test images; right: each row as a share of its true class (the diagonal is the recall).")
     page.section("Precision, recall and F1 per class")
-    page.figure(figures.per_class_scores(summary["per_class"], out / "per_class.png"), "From summary.json; the lowest bars are the classes the model confuses most.", half=True)
+    page.figure(figures.per_class_scores(summary["per_class"], out / "per_class.png"), "From summary.json; the lowest bars are the classes the model confuses most.")
     rows = [[name, f"{s['precision']:.2%}", f"{s['recall']:.2%}", f"{s['f1']:.2%}", f"{s['support']:,}"] for name, s in summary["per_class"].items()]
     page.table(["class", "precision", "recall", "F1", "test images"], rows, table_id="per-class")
     page.section("Most confidently wrong test images")
@@ -133,7 +134,7 @@ def _feature_map_section(page: Page, run, images: np.ndarray, labels: np.ndarray
     predicted = int(probabilities[index].argmax())
     title = f"Feature maps of test image #{index} (true: {CLASS_NAMES[labels[index]]}, predicted: {CLASS_NAMES[predicted]} {probabilities[index, predicted]:.0%})"
     path = figures.feature_maps(images[index], maps, out / f"feature_maps_{index}.png", title)
-    page.figure(path, "Each row is one convolution layer's output after its normalisation and activation (first 8 channels); bright: strong response. Choose another image with --image INDEX.")
+    page.figure(path, f"{title}. Each row is one convolution layer's output after its normalisation and activation (first 8 channels); bright: strong response. Choose another image with --image INDEX.")
 
 
 def _histogram_section(page: Page, model: nn.Module, run_path: Path, out: Path) -> None:
@@ -153,7 +154,8 @@ def _embedding_section(page: Page, run_path: Path, out: Path) -> None:
     from fmnist.report.maps import pca_and_tsne
 
     page.section("Learned features of test images")
-    for path, caption in pca_and_tsne(embeddings["features"], embeddings["labels"], out, "the penultimate-layer features", "embedding"):
+    pick = stratified_sample(embeddings["labels"], MAP_POINTS)
+    for path, caption in pca_and_tsne(embeddings["features"][pick], embeddings["labels"][pick], out, "the penultimate-layer features", "embedding"):
         page.figure(path, caption, half=True)
 
 
