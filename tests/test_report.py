@@ -207,7 +207,7 @@ def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
     captions = _figure_captions(report.read_text())
     assert "model.hidden from 16 to 64: groups mlp-h16, relu-adam, mlp-h32, mlp-h64." in captions  # relu-adam has hidden [24]
     assert "of groups relu-adam, relu-sgd, tanh-adam, tanh-sgd." in captions
-    assert "held-out fold" in captions
+    assert "accuracy on the fold held out from training" in captions
     assert len(_rows(page, "runs")) == 12
 
 
