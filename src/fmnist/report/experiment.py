@@ -151,6 +151,8 @@ def accuracy_vs_time(summaries: list[dict[str, Any]], path: Path) -> Path:
     seconds = [s["seconds_mean"] for s in summaries]
     if min(seconds) > 0 and max(seconds) / min(seconds) > 20:
         ax.set_xscale("log")  # recipe sets span softmax to VGG16: seconds differ by orders of magnitude
+    else:
+        ax.set_xlim(left=0)  # a wide error bar must not suggest negative seconds
     ax.set_xlabel("training time (s, mean ± std over runs)")
     ax.set_ylabel("test accuracy (%, mean ± std)")
     ax.set_title("Test accuracy vs training time")
