@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test data bench clean
+.PHONY: run test data browser bench clean
 
 run: $(BIN)/fmnist data
 	$(BIN)/fmnist train
 
-test: $(BIN)/fmnist data
+test: $(BIN)/fmnist data browser
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/fmnist data
@@ -26,6 +26,12 @@ $(BIN)/fmnist: pyproject.toml
 data:
 	@if [ ! -d $(DATA_DIR) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
+
+# The report test opens report.html in Debian's Chromium (driven by Playwright's Python package;
+# `playwright install` would download a browser, which fails here). Installed when apt and root are there.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q chromium; fi
 
 clean:
 	rm -rf $(VENV) runs test-artifacts .pytest_cache

@@ -160,10 +160,14 @@ class Run:
         trainer = Trainer(self.model, data, cfg, None, verbose=False)
         return trainer.evaluate(split)
 
+    def inputs(self, images: np.ndarray) -> torch.Tensor:
+        """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
+        x = torch.from_numpy(np.array(images, dtype=np.float32)).reshape(-1, 1, 28, 28) / 255
+        return (x - self._final["mean"]) / self._final["std"]
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
-        x = torch.from_numpy(np.array(images, dtype=np.float32)).reshape(-1, 1, 28, 28) / 255
-        x = (x - self._final["mean"]) / self._final["std"]
+        x = self.inputs(images)
         with torch.no_grad():
             logits = self.model(x)
             if self.config.train.tta_flip:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Train, compare and understand neural networks on Fashion-MNIST.")
-data_app = typer.Typer(no_args_is_help=True, help="Fashion-MNIST files: verify them, see augmentations, audit duplicates and labels.")
+data_app = typer.Typer(no_args_is_help=True, help="Fashion-MNIST files: verify, explore, see augmentations, audit duplicates and labels.")
 app.add_typer(data_app, name="data")
 
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field, e.g. --set optim.lr=0.01 (repeatable).")]
@@ -199,6 +199,32 @@ def data_audit(
 
     report = run_audit(out, quick=quick, folds=folds, data_dir=data_dir, echo=typer.echo)
     typer.echo(f"audit written to {out}: " + ", ".join(sorted(p.name for p in report)))
+
+@data_app.command("explore")
+def data_explore(
+    out: Annotated[Path, typer.Option(help="Folder for the PNG files and index.html.")] = Path("explore"),
+    sample: Annotated[int, typer.Option(help="Stratified training images in the PCA and t-SNE maps.")] = 2000,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Look at the data: class counts per split, sample grid, mean image per class, PCA and t-SNE maps."""
+    from fmnist.errors import ConfigError
+    from fmnist.viz.explore import explore
+
+    if not 100 <= sample <= 20000:
+        raise ConfigError(f"--sample must be in [100, 20000] images (t-SNE slows down beyond that), got {sample}")
+    typer.echo(f"data explore page: {explore(out, data_dir=data_dir, sample=sample)}")
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="A run directory, or a folder holding finished runs at any depth (an experiment).")],
+    image: Annotated[Optional[int], typer.Option(help="Test image index whose feature maps a run report shows (default 0).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: PATH/report).")] = None,
+) -> None:
+    """Write report.html (one self-contained file) and its figures for a run or an experiment folder."""
+    from fmnist.report import build_report
+
+    typer.echo(f"report: {build_report(path, image=image, out=out)}")
 
 
 @data_app.command("augment")

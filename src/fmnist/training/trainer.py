@@ -23,6 +23,7 @@ from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from fmnist.training.progress import EpochProgress
+from fmnist.training.record import Recorder
 from fmnist.training.schedules import build_plateau, lr_factor
 
 
@@ -70,6 +71,7 @@ class Trainer:
         self.progress = EpochProgress(enabled=verbose)
         if cfg.train.precision == "bf16" and self.device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             self.progress.note("note: this CPU has no native bf16; train.precision=fp32 is likely faster here")
+        self.recorder = Recorder(cfg.record, run)  # filters/histograms/embeddings/TensorBoard, if asked
 
     # -- precision -----------------------------------------------------------------------------
     @property
@@ -103,6 +105,7 @@ class Trainer:
     # -- fit -----------------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         """Train until ``train.epochs`` or early stopping; returns the per-epoch history."""
+        self.recorder.begin(self)
         while self.epoch < self.cfg.train.epochs:
             start = time.perf_counter()
             row = self._train_epoch()
@@ -116,6 +119,7 @@ class Trainer:
         self.progress.close()
         if self.cfg.train.restore_best and self.data.size("val") and self.run and self.run.best_ckpt.is_file():
             self.eval_model.load_state_dict(load_checkpoint(self.run.best_ckpt, self.device)["model"])
+        self.recorder.end(self)
         return self.history
 
     def _train_epoch(self) -> dict:
@@ -160,6 +164,7 @@ class Trainer:
         elif val_acc is not None:
             self.bad_epochs += 1
         if self.run:
+            self.recorder.epoch_end(self, row)  # before the checkpoint: resume drops records the checkpoint lacks
             # Checkpoint before the metrics line: the checkpoint's history is the source of truth on resume.
             save_checkpoint(self.state_dict(), self.run.last_ckpt)
             self.run.append_metrics(row)

@@ -1,0 +1,29 @@
+"""Reports: figures and one self-contained HTML page from run directories (they never train).
+
+``build_report(path)`` decides what ``path`` is: a run directory (it holds config.yaml) gets a run
+report; a folder holding finished runs at any depth gets an experiment report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fmnist.errors import RunDirError
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / "config.yaml").is_file()
+
+
+def build_report(path: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:
+    """Write the report of a run or experiment directory; returns the path of report.html."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"{path} is not a directory; pass a run directory (runs/<date>-<name>-<hash>) or a folder of runs")
+    if is_run_dir(path):
+        from fmnist.report.run import build_run_report
+
+        return build_run_report(path, image=image, out=out)
+    from fmnist.report.experiment import build_experiment_report
+
+    return build_experiment_report(path, out=out)

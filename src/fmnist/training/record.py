@@ -1,0 +1,265 @@
+"""Optional recording during training, for reports and TensorBoard (``--record filters,histograms,embeddings,tensorboard``).
+
+    RUN_DIR/
+      filters.npz        epochs (E,), filters (E, N, h, w): first-layer weights at init (epoch 0) and after every epoch
+      histograms.jsonl   one line per epoch: {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
+      embeddings.npz     features (n, d), labels (n,), index (n,): penultimate features of a stratified test sample
+      tensorboard/       event files: scalars, histograms, filter images, embedding projector
+
+The recorder only reads weights and runs forward passes in eval mode without gradients, and never
+draws from torch's random generators, so a run gives the same metrics with and without it.
+
+Resume: records are written *before* the epoch's checkpoint. A crash between the two leaves a record
+of an epoch the checkpoint does not hold; ``begin`` drops every record after the checkpoint's epoch
+(and TensorBoard's ``purge_step`` hides those events), so the resumed run rewrites them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fmnist.config import RecordConfig
+from fmnist.errors import ConfigError
+from fmnist.runs import RunDir, atomic_write
+
+MAX_FILTERS = 64  # an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the bytes
+HIST_BINS = 40
+EMBED_SAMPLES = 2000  # stratified test images in embeddings.npz and the projector: enough for t-SNE, small on disk
+EMBED_SEED = 0  # a numpy generator of its own: sampling must not touch torch's RNG
+
+
+# -- what to record (pure functions of a model, reused by reports) -----------------------------
+def first_layer(model: nn.Module) -> nn.Module | None:
+    """The first Conv2d or Linear layer in module order: the one that looks at pixels."""
+    return next((m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))), None)
+
+
+def first_layer_filters(model: nn.Module, limit: int = MAX_FILTERS) -> np.ndarray | None:
+    """(N, h, w) images of the first layer's weights: conv kernels (input channels averaged), or a
+    Linear layer's 784 weights per unit seen as a 28x28 template. None if it takes neither shape."""
+    layer = first_layer(model)
+    if layer is None:
+        return None
+    w = layer.weight.detach().float().cpu()
+    if isinstance(layer, nn.Conv2d):
+        w = w.mean(1)
+    elif w.shape[1] == 28 * 28:
+        w = w.reshape(-1, 28, 28)
+    else:
+        return None
+    return w[:limit].numpy().copy()
+
+
+def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict[str, Any]]:
+    """Histogram and moments of every weight and bias of conv/linear layers (BN scales are left out)."""
+    out = {}
+    for module_name, module in model.named_modules():
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            continue
+        for kind in ("weight", "bias"):
+            param = getattr(module, kind, None)
+            if param is None:
+                continue
+            values = param.detach().float().cpu().numpy().ravel()
+            # ~sqrt(n) bins: 8 biases get 5 bins, not 40 mostly-empty ones
+            counts, edges = np.histogram(values, bins=int(np.clip(np.sqrt(values.size), 5, bins)))
+            out[f"{module_name}.{kind}"] = {"counts": counts.tolist(), "edges": edges.round(6).tolist(), "mean": float(values.mean()), "std": float(values.std())}
+    return out
+
+
+def stratified_sample(labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED) -> np.ndarray:
+    """Sorted indices of ``size`` images, the same number per class (all of them if size >= len)."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = size // len(classes)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in classes]))
+
+
+@torch.no_grad()
+def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """``forward_features`` of normalised images in eval mode (no dropout, BN running stats)."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model.forward_features(x[i : i + batch]).float().flatten(1) for i in range(0, len(x), batch)])
+    model.train(was_training)
+    return out.cpu()
+
+
+def tile(images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | None = None) -> np.ndarray:
+    """Tile (N, h, w) images into one (H, W) image with ``pad`` pixels of ``fill`` between them."""
+    n, h, w = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), fill, dtype=np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = image
+    return grid
+
+
+def filter_grid(filters: np.ndarray) -> np.ndarray:
+    """Filters each scaled to [0, 1], tiled on a white background: TensorBoard's image of the first layer."""
+    lo = filters.min(axis=(1, 2), keepdims=True)
+    hi = filters.max(axis=(1, 2), keepdims=True)
+    return tile((filters - lo) / (hi - lo + 1e-12), fill=1.0)
+
+
+# -- reading records back ----------------------------------------------------------------------
+def read_filters(run_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(epochs, filters) from filters.npz, or None if the run did not record them."""
+    path = Path(run_path) / "filters.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        return f["epochs"], f["filters"]
+
+
+def read_histograms(run_path: Path) -> list[dict[str, Any]]:
+    """Lines of histograms.jsonl (a torn last line from a crash is ignored)."""
+    path = Path(run_path) / "histograms.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return rows
+
+
+def read_embeddings(run_path: Path) -> dict[str, np.ndarray] | None:
+    path = Path(run_path) / "embeddings.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+# -- the recorder the trainer calls ------------------------------------------------------------
+class Recorder:
+    """Writes what ``cfg`` asks for into ``run``; every hook is a no-op when nothing is asked.
+
+    The trainer calls ``begin`` at the start of ``fit`` (fresh or resumed), ``epoch_end`` after each
+    epoch (before its checkpoint) and ``end`` after training with the final weights in place.
+    """
+
+    def __init__(self, cfg: RecordConfig, run: RunDir | None) -> None:
+        self.cfg, self.run = cfg, run
+        self.enabled = run is not None and cfg != RecordConfig()
+        self.writer = None
+        self._filters: list[np.ndarray] = []
+        self._filter_epochs: list[int] = []
+
+    def begin(self, trainer) -> None:
+        if not self.enabled:
+            return
+        epoch = trainer.epoch
+        if self.cfg.filters:
+            self._restore_filters(epoch)
+            if epoch == 0:
+                self._add_filters(trainer.eval_model, 0)
+        if self.cfg.histograms:
+            kept = [r for r in read_histograms(self.run.path) if r["epoch"] <= epoch]
+            atomic_write(self.run.path / "histograms.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+            if epoch == 0:
+                self._append_histograms(trainer.eval_model, 0)
+        if self.cfg.tensorboard:
+            self.writer = _summary_writer(self.run.path / "tensorboard", purge_step=epoch + 1 if epoch else None)
+            if epoch == 0:
+                self._tensorboard_weights(trainer.eval_model, 0)
+
+    def epoch_end(self, trainer, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        model, epoch = trainer.eval_model, trainer.epoch
+        if self.cfg.filters:
+            self._add_filters(model, epoch)
+        if self.cfg.histograms:
+            self._append_histograms(model, epoch)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(_scalar_tag(key), value, epoch)
+            self._tensorboard_weights(model, epoch)
+            self.writer.flush()
+
+    def end(self, trainer) -> None:
+        if not self.enabled:
+            return
+        if self.cfg.embeddings or self.writer is not None:
+            self._embeddings(trainer, trainer.eval_model)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    # -- filters -------------------------------------------------------------------------------
+    def _restore_filters(self, epoch: int) -> None:
+        old = read_filters(self.run.path)
+        self._filters, self._filter_epochs = [], []
+        if old is not None:
+            keep = old[0] <= epoch
+            self._filter_epochs, self._filters = old[0][keep].tolist(), list(old[1][keep])
+
+    def _add_filters(self, model: nn.Module, epoch: int) -> None:
+        filters = first_layer_filters(model)
+        if filters is None:
+            return
+        self._filters.append(filters)
+        self._filter_epochs.append(epoch)
+        # The whole history is rewritten atomically each epoch: npz cannot be appended to, and a few
+        # hundred kB per rewrite is nothing next to the checkpoint.
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, epochs=np.array(self._filter_epochs), filters=np.stack(self._filters))
+        atomic_write(self.run.path / "filters.npz", buffer.getvalue())
+
+    # -- histograms ----------------------------------------------------------------------------
+    def _append_histograms(self, model: nn.Module, epoch: int) -> None:
+        with open(self.run.path / "histograms.jsonl", "a") as f:
+            f.write(json.dumps({"epoch": epoch, "params": weight_histograms(model)}) + "\n")
+
+    # -- TensorBoard ---------------------------------------------------------------------------
+    def _tensorboard_weights(self, model: nn.Module, epoch: int) -> None:
+        for name, param in model.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", param.detach().float().cpu(), epoch)
+        filters = first_layer_filters(model)
+        if filters is not None:
+            self.writer.add_image("first_layer_filters", filter_grid(filters), epoch, dataformats="HW")
+
+    # -- embeddings ----------------------------------------------------------------------------
+    def _embeddings(self, trainer, model: nn.Module) -> None:
+        labels = trainer.data.labels["test"].cpu().numpy()
+        index = stratified_sample(labels)
+        x = trainer.data.normalize(trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255)
+        features = penultimate_features(model, trainer._input(x))
+        if self.cfg.embeddings:
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, features=features.numpy(), labels=labels[index], index=index)
+            atomic_write(self.run.path / "embeddings.npz", buffer.getvalue())
+        if self.writer is not None:
+            from fmnist.data import CLASS_NAMES
+
+            thumbs = trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float().cpu() / 255
+            self.writer.add_embedding(features, metadata=[CLASS_NAMES[k] for k in labels[index]], label_img=thumbs, global_step=trainer.epoch, tag="test_features")
+
+
+def _scalar_tag(key: str) -> str:
+    """train_loss -> loss/train, val_accuracy -> accuracy/val: TensorBoard puts train and val on one chart."""
+    split, _, metric = key.partition("_")
+    return f"{metric}/{split}" if split in ("train", "val") and metric else key
+
+
+def _summary_writer(logdir: Path, purge_step: int | None):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("record.tensorboard needs the tensorboard package; install it with: pip install 'fmnist[tensorboard]' (or set record.tensorboard=false)") from None
+    return SummaryWriter(str(logdir), purge_step=purge_step)
