@@ -105,7 +105,8 @@ class TrainConfig(_Strict):
     batch_size: int = Field(128, ge=1, le=65536)
     eval_batch_size: int = Field(1000, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    early_stopping: int | None = Field(None, ge=1, description="Stop after this many epochs without a better validation accuracy.")
+    validation_freq: int = Field(1, ge=0, description="Validate every N epochs and after the last (0: only after the last), as in Keras; early stopping counts validations.")
+    early_stopping: int | None = Field(None, ge=1, description="Stop after this many validations without a better validation accuracy.")
     restore_best: bool = Field(True, description="End with the weights of the epoch with the best validation accuracy (needs val_size > 0).")
     ema: float | None = Field(None, gt=0, lt=1, description="Decay of an exponential moving average of weights used for evaluation.")
     tta_flip: bool = Field(False, description="Test-time augmentation: average logits of the image and its mirror.")
@@ -153,17 +154,24 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``); unknown keys are caught by validation later."""
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"'{key}': {part} is not a section; write a dotted config field such as optim.lr (sections: {', '.join(RunConfig.model_fields)})")
+        node = child
+    node[parts[-1]] = value
+    return data
+
+
 def apply_overrides(base: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Set dotted keys in a nested dict; unknown keys are caught by validation afterwards."""
+    """Apply ``--set KEY=VALUE`` overrides to a nested dict."""
     for text in overrides:
         path, value = parse_override(text)
-        node = base
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {'.'.join(path[:-1])} is not a section; sections are {', '.join(RunConfig.model_fields)}")
-            node = child
-        node[path[-1]] = value
+        set_dotted(base, ".".join(path), value)
     return base
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmnist.config import apply_overrides, build_config, merge
+from fmnist.config import apply_overrides, build_config, merge, set_dotted
 from fmnist.errors import ConfigError
 from fmnist.recipes import Recipe
 from fmnist.runs import RunDir, atomic_write
@@ -107,19 +107,6 @@ def _check_names(recipe: Recipe, names: list[str]) -> None:
 
 
 # -- configs ------------------------------------------------------------------------------------
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``)."""
-    node = data
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"'{key}': {part} is not a section; write a dotted config field such as model.hidden or optim.lr")
-        node = child
-    node[parts[-1]] = value
-    return data
-
-
 def quick_overrides(recipe: Recipe) -> dict[str, Any]:
     """What --quick changes for this recipe (printed by `fmnist run --quick`)."""
     return {**(BASELINE_QUICK if recipe.baseline else DEFAULT_QUICK), **recipe.quick}
