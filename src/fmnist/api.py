@@ -23,6 +23,7 @@ from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
 from fmnist.training import Trainer, resolve_device
+from fmnist.training.trainer import flip_tta_logits
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -173,9 +174,7 @@ class Run:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
         x = self.inputs(images)
         with torch.no_grad():
-            logits = self.model(x)
-            if self.config.train.tta_flip:
-                logits = (logits + self.model(x.flip(-1))) / 2
+            logits = flip_tta_logits(self.model, x, self.config.train.tta_flip)
         return torch.softmax(logits, 1).numpy()
 
 

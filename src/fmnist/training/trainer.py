@@ -37,6 +37,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def flip_tta_logits(model: nn.Module, x: torch.Tensor, tta_flip: bool) -> torch.Tensor:
+    """Float logits of ``x``; with ``tta_flip``, averaged with the mirror image's (clothes are left-right symmetric)."""
+    out = model(x).float()
+    return (out + model(x.flip(-1)).float()) / 2 if tta_flip else out
+
+
 class Trainer:
     """Trains ``model`` on ``data`` as ``cfg`` says, recording into ``run`` (if given).
 
@@ -185,10 +191,7 @@ class Trainer:
         model = self.eval_model
         model.eval()
         with self.autocast:
-            out = model(self._input(x)).float()
-            if self.cfg.train.tta_flip:
-                out = (out + model(self._input(x.flip(-1))).float()) / 2
-        return out
+            return flip_tta_logits(model, self._input(x), self.cfg.train.tta_flip)
 
     def evaluate(self, split: str) -> dict[str, float]:
         logits = self.logits(split)
