@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -49,6 +50,10 @@ def test_schedule_shapes():
     assert cosine[0] == 1.0 and cosine == sorted(cosine, reverse=True)
     assert lr_factor(ScheduleConfig(name="step", gamma=0.1, step_size=3), 35, total, per_epoch) == pytest.approx(0.1)
     assert lr_factor(ScheduleConfig(name="exponential", gamma=0.5), 20, total, per_epoch) == pytest.approx(0.25)
+    # Study 000's lr = 0.0001 + 0.003 * e^(-step/2000), as peak 0.0031 decaying towards 1/31 of it.
+    floored = ScheduleConfig(name="exponential", gamma=math.exp(-550 / 2000), end_factor=1 / 31)
+    for step in (0, 1000, 10_000):
+        assert 0.0031 * lr_factor(floored, step, 10_000, 550) == pytest.approx(0.0001 + 0.003 * math.exp(-step / 2000))
 
 
 def test_label_smoothing_l1_l2_ema_and_tta_train(tmp_path):

@@ -97,7 +97,7 @@ class ScheduleConfig(_Strict):
     patience: int = Field(2, ge=0, description="plateau: epochs without improvement before decaying.")
     warmup: float = Field(0.2, ge=0, le=1, description="onecycle/cosine: fraction of training spent warming up linearly.")
     start_factor: float = Field(0.1, ge=0, le=1, description="onecycle/cosine: LR at step 0 as a fraction of the peak.")
-    end_factor: float = Field(0.0, ge=0, le=1, description="onecycle/cosine: LR at the last step as a fraction of the peak.")
+    end_factor: float = Field(0.0, ge=0, le=1, description="onecycle/cosine: LR at the last step as a fraction of the peak; exponential: the floor it decays towards.")
 
 
 class TrainConfig(_Strict):

@@ -15,7 +15,9 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
     if cfg.name in ("constant", "plateau"):
         return 1.0
     if cfg.name == "exponential":
-        return cfg.gamma**epoch  # smooth per-step decay, like tf.train.exponential_decay
+        # Smooth per-step decay like tf.train.exponential_decay, towards a floor of end_factor
+        # (study 000: lr = 0.0001 + 0.003 * e^(-step/2000)).
+        return cfg.end_factor + (1 - cfg.end_factor) * cfg.gamma**epoch
     if cfg.name == "step":
         return cfg.gamma ** (int(epoch) // cfg.step_size)
     # onecycle / cosine: 1) linear warm-up from start_factor to 1, 2) linear or cosine decay to end_factor.
