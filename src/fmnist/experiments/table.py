@@ -59,7 +59,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "cv_accuracy_std": cv_std,
             "reported": reported,
             "difference": acc - reported if reported is not None else None,
-            "settings": "QUICK" if quick else "full",
+            "settings": ("QUICK" if quick else "full") + (", bf16" if group[0]["config"].get("train", {}).get("precision") == "bf16" else ""),
         })
     return rows
 
