@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from conftest import tiny
 
+import fmnist
+
 from fmnist.data import FashionMNIST
 from fmnist.config import DataConfig
-from fmnist.errors import ConfigError
+from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments.sweep import expand_points, plan, point_name, run_recipe
 from fmnist.experiments.table import build_table, to_csv, to_markdown
-from fmnist.recipes import list_recipes, load_recipe, parse_recipe
+from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
 from fmnist.runs import RunDir
 from fmnist.training import Trainer
 
@@ -64,6 +66,15 @@ def test_bad_declarations_get_one_clear_error(tmp_path, fields, message):
     with pytest.raises(ConfigError, match=message) as info:
         plan(recipe(**fields), out=tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_recipe_names_and_patterns_select_recipes_in_order_once():
+    assert match_recipes(["s000_softmax", "s000_*"])[:2] == ["s000_softmax", "s000_cnn"]
+    assert len(match_recipes(["s000_*"])) == 9 and match_recipes(["*"]) == recipe_names()
+    with pytest.raises(ConfigError, match="no recipe matches 's9\\*'"):
+        match_recipes(["s9*"])
+    with pytest.raises(ConfigError, match="unknown recipe 's000_cnm'"):
+        match_recipes(["s000_cnm"])
 
 
 def test_every_shipped_recipe_validates_full_and_quick(tmp_path):
@@ -154,9 +165,13 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
 
 
 # -- baselines ------------------------------------------------------------------------------
+def baseline_recipe(name):
+    return parse_recipe({"name": f"b_{name}", "description": "d", "baseline": {"name": name}, "config": {"data": {"train_subset": 500, "val_size": 500}}})
+
+
 @pytest.mark.parametrize("name", ["logreg", "hog_svm"])
 def test_baseline_writes_a_valid_run_directory(tmp_path, name, real_data_dir):
-    r = parse_recipe({"name": f"b_{name}", "description": "d", "baseline": {"name": name}, "config": {"data": {"train_subset": 500, "val_size": 500}}})
+    r = baseline_recipe(name)
     ((job, status),) = run_recipe(r, out=tmp_path, verbose=False)
     summary = json.loads((job.path / "summary.json").read_text())
     assert status == "trained" and summary["model"] == f"sklearn_{name}" and summary["train_images"] == 500
@@ -171,3 +186,14 @@ def test_baseline_writes_a_valid_run_directory(tmp_path, name, real_data_dir):
     (table_row,) = build_table(tmp_path)
     assert table_row["model"] == f"sklearn_{name}" and table_row["params"] == summary["params"]
     assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped"]
+
+
+def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_dir):
+    from fmnist.report import build_report
+
+    ((job, _),) = run_recipe(baseline_recipe("logreg"), out=tmp_path, verbose=False)
+    run = fmnist.load_run(job.path)
+    with pytest.raises(RunDirError, match="baseline run .* keeps no fitted model"):
+        run.evaluate()
+    page = build_report(job.path).read_text()
+    assert f"{run.summary['test_accuracy']:.2%}" in page and "Confusion matrix" in page and "Learning curves" not in page

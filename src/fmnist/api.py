@@ -18,7 +18,7 @@ import torch
 
 from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
-from fmnist.errors import ConfigError
+from fmnist.errors import ConfigError, RunDirError
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
@@ -135,9 +135,21 @@ class Run:
         acc = self.summary.get("test_accuracy") if self.dir.is_complete else None
         return f"Run({str(self.path)!r}, test_accuracy={acc})"
 
+    @property
+    def is_baseline(self) -> bool:
+        """A scikit-learn baseline run: summary, predictions and config, but no model."""
+        return "baseline" in self.dir.read_config()
+
     @cached_property
     def config(self) -> RunConfig:
-        return build_config(self.dir.read_config())
+        config = self.dir.read_config()
+        if "baseline" in config:
+            # Fitted scikit-learn estimators could only be kept as pickles, which fmnist never loads.
+            raise RunDirError(
+                f"{self.path} is a scikit-learn baseline run ({config['baseline'].get('name')}): it keeps no fitted model to "
+                "evaluate or predict with; its test scores are in summary.json and predictions.csv (fmnist table, fmnist report)"
+            )
+        return build_config(config)
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -131,32 +131,35 @@ def recipes() -> None:
 
 @app.command()
 def run(
-    recipe: Annotated[str, typer.Argument(help="Recipe name (see: fmnist recipes).")],
+    recipes: Annotated[list[str], typer.Argument(help="Recipe names or shell patterns, e.g. s000_cnn 's003_*' '*' (see: fmnist recipes).")],
     seeds: Annotated[Optional[int], typer.Option(help="Runs per point (seeds 0..N-1); default: the recipe's.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer epochs and a training subset (printed); results go to OUT/RECIPE-quick.")] = False,
     overrides: SetOption = None,
     out: Annotated[Path, typer.Option(help="Parent folder; runs go to OUT/RECIPE/<point>/seed<N>.")] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run a recipe: one run, or a whole sweep x seeds x folds. Finished runs are skipped, interrupted ones resumed."""
+    """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""
     from fmnist.experiments.sweep import plan, quick_overrides, recipe_root, run_job
     from fmnist.experiments.table import build_table, to_markdown
-    from fmnist.recipes import load_recipe
+    from fmnist.recipes import load_recipe, match_recipes
 
-    spec = load_recipe(recipe)
     if seeds is not None and seeds < 1:
         from fmnist.errors import ConfigError
 
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    if quick:
-        typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()))
-    jobs = plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides or []))
-    root = recipe_root(spec, out, quick=quick)
-    typer.echo(f"{spec.name}: {len(jobs)} run(s) under {root}")
-    for i, job in enumerate(jobs, 1):
-        status = run_job(job, verbose=not quiet)
-        typer.echo(f"[{i}/{len(jobs)}] {status:<8} {job.path}")
-    typer.echo(to_markdown(build_table(root)))
+    # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
+    plans = [(spec, plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides or []))) for spec in map(load_recipe, match_recipes(recipes))]
+    rows = []
+    for spec, jobs in plans:
+        if quick:
+            typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()))
+        root = recipe_root(spec, out, quick=quick)
+        typer.echo(f"{spec.name}: {len(jobs)} run(s) under {root}")
+        for i, job in enumerate(jobs, 1):
+            status = run_job(job, verbose=not quiet)
+            typer.echo(f"[{i}/{len(jobs)}] {status:<8} {job.path}")
+        rows += build_table(root)
+    typer.echo(to_markdown(rows))
 
 
 @app.command()

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from importlib import resources
 from typing import Any, Literal
 
@@ -110,6 +111,19 @@ def list_recipes() -> list[Recipe]:
 
 def recipe_names() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in _recipe_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def match_recipes(patterns: list[str]) -> list[str]:
+    """Recipe names matching names or shell patterns ('s003_*', '*'), in order, each once."""
+    names = recipe_names()
+    matched: list[str] = []
+    for pattern in patterns:
+        hits = fnmatch.filter(names, pattern)
+        if not hits:
+            what = f"no recipe matches '{pattern}'" if any(c in pattern for c in "*?[") else f"unknown recipe '{pattern}'"
+            raise ConfigError(f"{what}; known: {', '.join(names)} (run: fmnist recipes)")
+        matched += [name for name in hits if name not in matched]
+    return matched
 
 
 def load_recipe(name: str) -> Recipe:

@@ -38,7 +38,7 @@ def build_run_report(run_dir: str | Path, *, image: int | None = None, out: str 
     run = Run(run_dir)
     summary = run.summary  # a clear error if the run has not finished
     out = Path(out) if out else run.path / "report"
-    arrays, _ = load_arrays(run.config.data.data_dir)
+    arrays, _ = load_arrays(run.dir.read_config()["data"].get("data_dir"))
     test_images, test_labels = arrays["test_images"], arrays["test_labels"]
     image = 0 if image is None else image
     if not 0 <= image < len(test_images):
@@ -48,6 +48,10 @@ def build_run_report(run_dir: str | Path, *, image: int | None = None, out: str 
 
     page = Page(f"Run report: {summary['name']}", f"{run.path}  ·  model {summary['model']}  ·  seed {summary['seed']}")
     _summary_section(page, summary)
+    if run.is_baseline:
+        page.text("A scikit-learn baseline keeps no model (fmnist never pickles), so this report has no learning curves, filters or feature maps.", "note")
+        _errors_section(page, summary, test_images, test_labels, probabilities, out)
+        return page.write(out / "report.html")
     _learning_section(page, run.metrics, summary, out)
     _errors_section(page, summary, test_images, test_labels, probabilities, out)
     _filters_section(page, run.model, run.path, out)
@@ -65,7 +69,7 @@ def summary_cards(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("test accuracy", f"{summary['test_accuracy']:.2%}"),
         ("test loss", f"{summary['test_loss']:.4f}"),
         ("best val accuracy", f"{val:.2%}" if val is not None else "no validation split"),
-        ("best epoch", f"{summary['best_epoch']} of {summary['epochs_run']}"),
+        ("best epoch", f"{summary['best_epoch']} of {summary['epochs_run']}" if summary.get("epochs_run") else "not trained in epochs"),
         ("parameters", f"{summary['params']:,}"),
         ("MACs per image", f"{summary['macs']:,}"),
         ("training time", f"{summary['train_seconds']:.1f} s"),
