@@ -193,7 +193,7 @@ def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_di
 
     ((job, _),) = run_recipe(baseline_recipe("logreg"), out=tmp_path, verbose=False)
     run = fmnist.load_run(job.path)
-    with pytest.raises(RunDirError, match="baseline run .* keeps no fitted model"):
+    with pytest.raises(RunDirError, match="is a scikit-learn baseline run: it keeps no fitted model"):
         run.evaluate()
     page = build_report(job.path).read_text()
     assert f"{run.summary['test_accuracy']:.2%}" in page and "Confusion matrix" in page and "Learning curves" not in page

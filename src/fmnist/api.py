@@ -142,14 +142,13 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
-        config = self.dir.read_config()
-        if "baseline" in config:
+        if self.is_baseline:
             # Fitted scikit-learn estimators could only be kept as pickles, which fmnist never loads.
             raise RunDirError(
-                f"{self.path} is a scikit-learn baseline run ({config['baseline'].get('name')}): it keeps no fitted model to "
-                "evaluate or predict with; its test scores are in summary.json and predictions.csv (fmnist table, fmnist report)"
+                f"{self.path} is a scikit-learn baseline run: it keeps no fitted model to evaluate or predict with; "
+                "its test scores are in summary.json and predictions.csv (fmnist table, fmnist report)"
             )
-        return build_config(config)
+        return build_config(self.dir.read_config())
 
     @property
     def summary(self) -> dict[str, Any]:
