@@ -16,7 +16,7 @@ from fmnist.data import FashionMNIST
 from fmnist.config import DataConfig
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments.sweep import expand_points, plan, point_name, run_recipe
-from fmnist.experiments.table import build_table, to_csv, to_markdown
+from fmnist.experiments.table import build_table, table_rows, to_csv, to_markdown
 from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
 from fmnist.runs import RunDir
 from fmnist.training import Trainer
@@ -162,6 +162,15 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
     assert f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}" in to_markdown([row])
     parsed = next(csv.DictReader(to_csv([row]).splitlines()))
     assert float(parsed["test_accuracy_mean"]) == pytest.approx(row["test_accuracy_mean"])
+
+
+def test_table_orders_sweep_points_by_their_numbers():
+    def record(point):
+        recipe_record = {"study": "001", "name": "s001_hidden_sweep", "point": point, "quick": False, "reported": None}
+        return {"recipe": recipe_record, "test_accuracy": 0.8, "fold": None, "config": {}, "model": "mlp", "params": 1, "macs": 1, "train_seconds": 1.0}
+
+    rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
+    assert [r["point"] for r in rows] == ["hidden-5", "hidden-20", "hidden-100"]
 
 
 # -- baselines ------------------------------------------------------------------------------

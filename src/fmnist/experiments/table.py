@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ def _group_key(record: dict[str, Any]) -> tuple:
     return ("", record["name"], "", False)
 
 
+def _natural(key: tuple) -> tuple:
+    """Sort key that orders 'hidden-5' before 'hidden-10' (numbers by value, not by text)."""
+    return tuple(tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(item))) for item in key)
+
+
 def fold_score(record: dict[str, Any]) -> float | None:
     """Accuracy on the held-out fold of the model that was kept (the k-fold score), or None."""
     if record["fold"] is None:
@@ -37,7 +43,7 @@ def fold_score(record: dict[str, Any]) -> float | None:
 def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per group: accuracy in percent, mean and sample std over its runs."""
     rows = []
-    for key, group in sorted(group_records(records, _group_key).items()):
+    for key, group in sorted(group_records(records, _group_key).items(), key=lambda item: _natural(item[0])):
         study, experiment, point, quick = key
         acc, acc_std = mean_std(100 * r["test_accuracy"] for r in group)
         folds = [s for s in map(fold_score, group) if s is not None]
