@@ -174,13 +174,14 @@ def test_table_orders_sweep_points_by_their_numbers():
 
 
 # -- baselines ------------------------------------------------------------------------------
-def baseline_recipe(name):
-    return parse_recipe({"name": f"b_{name}", "description": "d", "baseline": {"name": name}, "config": {"data": {"train_subset": 500, "val_size": 500}}})
+def baseline_recipe(name, **options):
+    baseline = {"name": name, "options": options}
+    return parse_recipe({"name": f"b_{name}", "description": "d", "baseline": baseline, "config": {"data": {"train_subset": 500, "val_size": 500}}})
 
 
-@pytest.mark.parametrize("name", ["logreg", "hog_svm"])
-def test_baseline_writes_a_valid_run_directory(tmp_path, name, real_data_dir):
-    r = baseline_recipe(name)
+@pytest.mark.parametrize(("name", "options"), [("logreg", {}), ("hog_svm", {}), ("svm", {"kernel": "poly", "standardize": True})])
+def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_data_dir):
+    r = baseline_recipe(name, **options)
     ((job, status),) = run_recipe(r, out=tmp_path, verbose=False)
     summary = json.loads((job.path / "summary.json").read_text())
     assert status == "trained" and summary["model"] == f"sklearn_{name}" and summary["train_images"] == 500

@@ -2,7 +2,7 @@
 
 A baseline run has the same files a network run has where they make sense (config.yaml, env.json,
 summary.json, predictions.csv, recipe.json), so tables and reports read both alike. Pixels are
-scaled to [0, 1] and flattened; the same stratified holdout/k-fold split and training subset as the
+scaled to [0, 1] and flattened (and standardised per pixel with the option ``standardize: true``); the same stratified holdout/k-fold split and training subset as the
 networks are used (``data.train_subset`` documents the subset the slow kernels are fitted on).
 
     logreg         LogisticRegression (multinomial, lbfgs)
@@ -64,13 +64,25 @@ def baseline_config(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_classifier(name: str, options: dict[str, Any], seed: int):
-    """The scikit-learn estimator for ``name`` with defaults, then ``options``."""
+    """The scikit-learn estimator for ``name`` with defaults, then ``options``.
+
+    ``standardize: true`` (any baseline) puts a per-feature StandardScaler, fitted on the training
+    split, in front, as Zalando's benchmark did for every classifier.
+    """
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    opts = {**DEFAULTS[name], **options}
+    estimator = _estimator(name, {k: v for k, v in opts.items() if k != "standardize"}, seed)
+    return make_pipeline(StandardScaler(), estimator) if opts.get("standardize") else estimator
+
+
+def _estimator(name: str, opts: dict[str, Any], seed: int):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.svm import SVC, LinearSVC
 
-    opts = {**DEFAULTS[name], **options}
     if name == "logreg":
         return LogisticRegression(random_state=seed, **opts)
     if name == "random_forest":
@@ -108,6 +120,7 @@ def _scores(clf, x: np.ndarray) -> np.ndarray:
 
 def _size(clf, n_features: int, n_train: int) -> tuple[int, int | None]:
     """(stored numbers, MACs per image) of a fitted classifier; see the module docstring."""
+    clf = clf[-1] if hasattr(clf, "steps") else clf  # the estimator after a StandardScaler
     if hasattr(clf, "coef_") and not hasattr(clf, "support_vectors_"):
         return int(clf.coef_.size + np.size(clf.intercept_)), int(clf.coef_.size)
     if hasattr(clf, "support_vectors_"):
