@@ -2,8 +2,9 @@
 
 A baseline run has the same files a network run has where they make sense (config.yaml, env.json,
 summary.json, predictions.csv, recipe.json), so tables and reports read both alike. Pixels are
-scaled to [0, 1] and flattened (and standardised per pixel with the option ``standardize: true``); the same stratified holdout/k-fold split and training subset as the
-networks are used (``data.train_subset`` documents the subset the slow kernels are fitted on).
+scaled to [0, 1] and flattened (then standardised per pixel with the option ``standardize: true``);
+the same stratified holdout/k-fold split and training subset as the networks are used
+(``data.train_subset`` documents the subset the slow kernels are fitted on).
 
     logreg         LogisticRegression (multinomial, lbfgs)
     random_forest  RandomForestClassifier
