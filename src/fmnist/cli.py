@@ -152,7 +152,8 @@ def run(
     rows = []
     for spec, jobs in plans:
         if quick:
-            typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()))
+            then = f"; then --set {', '.join(overrides)}" if overrides else ""
+            typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()) + then)
         root = recipe_root(spec, out, quick=quick)
         typer.echo(f"{spec.name}: {len(jobs)} run(s) under {root}")
         for i, job in enumerate(jobs, 1):
