@@ -137,9 +137,10 @@ def run(
     overrides: SetOption = None,
     out: Annotated[Path, typer.Option(help="Parent folder; runs go to OUT/RECIPE/<point>/seed<N>.")] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Runs trained at once, each in its own process: on a GPU a few small runs fill it better than one; on a CPU keep 1.")] = 1,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""
-    from fmnist.experiments.sweep import plan, quick_overrides, recipe_root, run_job
+    from fmnist.experiments.sweep import plan, quick_overrides, recipe_root, run_jobs
     from fmnist.experiments.table import build_table, to_markdown
     from fmnist.recipes import load_recipe, match_recipes
 
@@ -149,18 +150,15 @@ def run(
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
     plans = [(spec, plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides or []))) for spec in map(load_recipe, match_recipes(recipes))]
-    rows = []
-    for spec, jobs in plans:
+    for spec, planned in plans:
         if quick:
             then = f"; then --set {', '.join(overrides)}" if overrides else ""
             typer.echo("QUICK settings (not the study's): " + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items()) + then)
-        root = recipe_root(spec, out, quick=quick)
-        typer.echo(f"{spec.name}: {len(jobs)} run(s) under {root}")
-        for i, job in enumerate(jobs, 1):
-            status = run_job(job, verbose=not quiet)
-            typer.echo(f"[{i}/{len(jobs)}] {status:<8} {job.path}")
-        rows += build_table(root)
-    typer.echo(to_markdown(rows))
+        typer.echo(f"{spec.name}: {len(planned)} run(s) under {recipe_root(spec, out, quick=quick)}")
+    every_job = [job for _, planned in plans for job in planned]
+    done = iter(range(1, len(every_job) + 1))
+    run_jobs(every_job, workers=jobs, verbose=not quiet, on_job=lambda job, status: typer.echo(f"[{next(done)}/{len(every_job)}] {status:<8} {job.path}"))
+    typer.echo(to_markdown([row for spec, _ in plans for row in build_table(recipe_root(spec, out, quick=quick))]))
 
 
 @app.command()
