@@ -14,10 +14,11 @@ import torch
 import yaml
 
 import fmnist
-from fmnist.config import ScheduleConfig
+from fmnist.config import OptimConfig, ScheduleConfig
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint
+from fmnist.training.optim import build_optimizer
 from fmnist.training.schedules import lr_factor
 from tests.conftest import tiny
 
@@ -27,6 +28,12 @@ def test_every_optimiser_learns(tmp_path, optimizer):
     lr = {"adadelta": 1.0, "sgd": 0.05}.get(optimizer, 1e-3)
     run = fmnist.train(tiny(optim={"name": optimizer, "lr": lr, "nesterov": True}), out=tmp_path, verbose=False)
     assert run.summary["test_accuracy"] > 0.5, optimizer
+
+
+def test_momentum_defaults_to_0_9_for_sgd_and_to_0_for_rmsprop_unless_set():
+    model = torch.nn.Linear(4, 2)
+    momentum = lambda **optim: build_optimizer(model, OptimConfig(**optim)).param_groups[0]["momentum"]  # noqa: E731
+    assert momentum(name="sgd") == 0.9 and momentum(name="rmsprop") == 0.0 and momentum(name="rmsprop", momentum=0.5) == 0.5
 
 
 @pytest.mark.parametrize("schedule", ["constant", "exponential", "step", "plateau", "onecycle", "cosine"])

@@ -81,12 +81,20 @@ OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"
 class OptimConfig(_Strict):
     name: OptimizerName = "adam"
     lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
-    momentum: float = Field(0.9, ge=0, lt=1, description="SGD/RMSprop momentum.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD/RMSprop momentum: 0.9 for SGD, 0 for RMSprop unless set (the RMSprop default of PyTorch and Keras).")
     nesterov: bool = Field(False, description="Nesterov momentum (SGD).")
     weight_decay: float = Field(0.0, ge=0, description="Decoupled (AdamW) or coupled weight decay, as the optimiser defines it.")
     decay_bias_and_norm: bool = Field(False, description="Apply weight_decay to biases and norm scales too (PyTorch's default; off: kernels only).")
     l1: float = Field(0.0, ge=0, description="L1 penalty on conv/linear kernels added to the loss (Keras-style regulariser).")
     l2: float = Field(0.0, ge=0, description="L2 penalty (sum of squares) on conv/linear kernels added to the loss.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rmsprop_without_momentum_unless_asked(cls, data: Any) -> Any:
+        # 0.9 suits SGD; on RMSprop it multiplies the step by ten, which neither PyTorch nor Keras does by default.
+        if isinstance(data, dict) and data.get("name") == "rmsprop" and "momentum" not in data:
+            return {**data, "momentum": 0.0}
+        return data
 
 
 class ScheduleConfig(_Strict):
