@@ -188,6 +188,9 @@ def test_table_orders_sweep_points_by_their_numbers():
 
     rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
     assert [r["point"] for r in rows] == ["hidden-5", "hidden-20", "hidden-100"]
+    single = rows[0]
+    assert single["test_accuracy_std"] is None and "| 80.00 | 1 |" in to_markdown([single])  # one run: no "± 0.00"
+    assert next(csv.DictReader(to_csv([single]).splitlines()))["test_accuracy_std"] == ""
 
 
 # -- baselines ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fmnist.experiments.collect import group_records, mean_std, run_records
+from fmnist.experiments.collect import group_records, mean_std, plus_minus, run_records
 from fmnist.runs import RunDir
 
 COLUMNS = ["study", "experiment", "point", "model", "params", "macs", "train_seconds", "test_accuracy_mean", "test_accuracy_std", "n", "cv_accuracy_mean", "cv_accuracy_std", "reported", "difference", "settings"]
@@ -59,7 +59,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "macs": group[0]["macs"],
             "train_seconds": mean_std(r["train_seconds"] for r in group)[0],
             "test_accuracy_mean": acc,
-            "test_accuracy_std": acc_std,
+            "test_accuracy_std": acc_std if len(group) > 1 else None,
             "n": len(group),
             "cv_accuracy_mean": cv,
             "cv_accuracy_std": cv_std,
@@ -82,10 +82,10 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     head = "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) | n | k-fold acc % | reported % | diff | settings |"
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
-        cv = f"{r['cv_accuracy_mean']:.2f} ± {r['cv_accuracy_std']:.2f}" if r["cv_accuracy_mean"] is not None else ""
+        cv = plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"], 2) if r["cv_accuracy_mean"] is not None else ""
         diff = f"{r['difference']:+.2f}" + (" below" if r["difference"] < 0 else "") if r["difference"] is not None else ""
         cells = [r["study"], r["experiment"], r["point"], r["model"], _fmt(r["params"], ","), _fmt(r["macs"], ","), f"{r['train_seconds']:.1f}",
-                 f"{r['test_accuracy_mean']:.2f} ± {r['test_accuracy_std']:.2f}", str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
+                 plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"], r["n"]), str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
