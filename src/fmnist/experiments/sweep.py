@@ -206,7 +206,8 @@ def run_jobs(
 
     With one worker the runs go in order in this process. With more, each run is trained in its own
     process: on a GPU one small run leaves it mostly idle, so several at once finish a sweep sooner.
-    Every run directory is written by one process only, so the records are the same either way.
+    Every run directory is written by one process only, so the records are the same either way, up to
+    float rounding: each worker gets cores // workers CPU threads.
     If a run fails, runs not yet started are cancelled, the ones in progress finish, and the error is raised.
     """
     if workers < 1:
