@@ -54,9 +54,9 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def plus_minus(mean: float, std: float | None, n: int) -> str:
-    """'91.92 ± 0.13' over several runs, '91.92' for one: a single run shows no spread, not a spread of zero."""
-    return f"{mean:.2f} ± {std:.2f}" if n > 1 and std is not None else f"{mean:.2f}"
+def plus_minus(mean: float, std: float | None) -> str:
+    """'91.92 ± 0.13', or '91.92' where ``std`` is None: one run measures no spread, which is not a spread of zero."""
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def group_records(records: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any] = lambda r: r["name"]) -> dict[Any, list[dict[str, Any]]]:

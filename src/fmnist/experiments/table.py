@@ -62,7 +62,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "test_accuracy_std": acc_std if len(group) > 1 else None,
             "n": len(group),
             "cv_accuracy_mean": cv,
-            "cv_accuracy_std": cv_std,
+            "cv_accuracy_std": cv_std if len(folds) > 1 else None,
             "reported": reported,
             "difference": acc - reported if reported is not None else None,
             "settings": ("QUICK" if quick else "full") + (", bf16" if group[0]["config"].get("train", {}).get("precision") == "bf16" else ""),
@@ -82,10 +82,10 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     head = "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) | n | k-fold acc % | reported % | diff | settings |"
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
-        cv = plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"], 2) if r["cv_accuracy_mean"] is not None else ""
+        cv = plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"]) if r["cv_accuracy_mean"] is not None else ""
         diff = f"{r['difference']:+.2f}" + (" below" if r["difference"] < 0 else "") if r["difference"] is not None else ""
         cells = [r["study"], r["experiment"], r["point"], r["model"], _fmt(r["params"], ","), _fmt(r["macs"], ","), f"{r['train_seconds']:.1f}",
-                 plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"], r["n"]), str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
+                 plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"]), str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

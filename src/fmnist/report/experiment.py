@@ -60,6 +60,11 @@ def group_summary(name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _accuracy_spread(summary: dict[str, Any]) -> float | None:
+    """Std of the test accuracy in points for the page's text, None for a single run."""
+    return summary["accuracy_std"] * 100 if summary["n"] > 1 else None
+
+
 def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
     header = ["name", "model", "params", "MACs", "train s", "test accuracy (%)", "n", "reported (%)", "difference (pp)"]
     rows, classes = [], {}
@@ -67,7 +72,7 @@ def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[list[st
         diff = s["difference"]
         rows.append([
             s["name"], s["model"], f"{s['params']:,}", f"{s['macs']:,}", _seconds(s["seconds_mean"]),
-            plus_minus(s["accuracy_mean"] * 100, s["accuracy_std"] * 100, s["n"]), str(s["n"]),
+            plus_minus(s["accuracy_mean"] * 100, _accuracy_spread(s)), str(s["n"]),
             f"{s['reported']:.2f}" if s["reported"] is not None else "-",
             f"{diff:+.2f}" if diff is not None else "-",
         ])
@@ -174,13 +179,13 @@ def sweep_curve(key: str, points: list[tuple[float, float, float, int]], path: P
     return save(fig, path)
 
 
-def heat_map(row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float, int]], path: Path) -> Path:
-    """``cells[(row value, column value)] = (mean, std, n)`` accuracy; missing cells stay blank."""
+def heat_map(row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float | None]], path: Path) -> Path:
+    """``cells[(row value, column value)] = (mean, std)`` accuracy in percent (std None: one run); missing cells stay blank."""
     rows = sorted({r for r, _ in cells}, key=str)
     cols = sorted({c for _, c in cells}, key=str)
     values = np.full((len(rows), len(cols)), np.nan)
-    for (r, c), (mean, _, _) in cells.items():
-        values[rows.index(r), cols.index(c)] = mean * 100
+    for (r, c), (mean, _) in cells.items():
+        values[rows.index(r), cols.index(c)] = mean
     fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 3, 0.8 * len(rows) + 2))
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
     ax.grid(False)
@@ -189,10 +194,10 @@ def heat_map(row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[floa
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     lo, hi = np.nanmin(values), np.nanmax(values)
-    for (r, c), (mean, std, n) in cells.items():
+    for (r, c), (mean, std) in cells.items():
         i, j = rows.index(r), cols.index(c)
-        light = hi > lo and (mean * 100 - lo) / (hi - lo) > 0.6
-        ax.text(j, i, plus_minus(mean * 100, std * 100, n).replace(" ± ", "\n± "), ha="center", va="center", fontsize=9, color="black" if light else "white")
+        light = hi > lo and (mean - lo) / (hi - lo) > 0.6
+        ax.text(j, i, plus_minus(mean, std).replace(" ± ", "\n± "), ha="center", va="center", fontsize=9, color="black" if light else "white")
     fig.colorbar(image, ax=ax, label="test accuracy (%)")
     ax.set_title(f"Test accuracy: {row_key} x {col_key}")
     return save(fig, path)
@@ -253,7 +258,7 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
         path = sweep_curve(key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"])
         page.figure(path, f"{key} from {points[0][0]:g} to {points[-1][0]:g}: groups {', '.join(family)}.", half=True)
     for k, (a, b, family) in enumerate(grids):
-        cells = {(options[g].get(a), options[g].get(b)): (by_name[g]["accuracy_mean"], by_name[g]["accuracy_std"], by_name[g]["n"]) for g in family}
+        cells = {(options[g].get(a), options[g].get(b)): (by_name[g]["accuracy_mean"] * 100, _accuracy_spread(by_name[g])) for g in family}
         page.figure(heat_map(a, b, cells, out / f"grid_{k + 1}.png"), f"Mean ± std test accuracy (%) of groups {', '.join(family)}.", half=True)
 
     kfold = {name: recs for name, recs in groups.items() if any(r["fold"] is not None for r in recs)}
