@@ -184,7 +184,7 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
 def test_table_orders_sweep_points_by_their_numbers():
     def record(point):
         recipe_record = {"study": "001", "name": "s001_hidden_sweep", "point": point, "quick": False, "reported": None}
-        return {"recipe": recipe_record, "test_accuracy": 0.8, "fold": None, "config": {}, "model": "mlp", "params": 1, "macs": 1, "train_seconds": 1.0}
+        return {"recipe": recipe_record, "test_accuracy": 0.8, "fold": None, "config": {}, "model": "mlp", "params": 1, "macs": 1, "train_seconds": 1.0, "precision": "fp32"}
 
     rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
     assert [r["point"] for r in rows] == ["hidden-5", "hidden-20", "hidden-100"]

@@ -14,7 +14,7 @@ import yaml
 
 import fmnist
 from fmnist.data import load_arrays
-from fmnist.errors import RunDirError
+from fmnist.errors import ConfigError, RunDirError
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint
 from tests.conftest import tiny
@@ -96,7 +96,6 @@ def test_unfinished_run_says_how_to_finish_it(tmp_path):
         (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
         (["train", "--config", "missing.yaml"], "does not exist"),
         (["evaluate", "not-a-run"], "not an fmnist run directory"),
-        (["evaluate", "not-a-run", "--split", "dev"], "--split must be train, val or test"),
     ],
 )
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, args, message):
@@ -118,6 +117,11 @@ def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     evaluated = fmnist_cli("evaluate", run_dir)
     accuracy = fmnist.load_run(run_dir).summary["test_accuracy"]
     assert evaluated.returncode == 0 and f"accuracy {accuracy:.4f}" in evaluated.stdout
+    # A notebook and the CLI meet the same check.
+    wrong_split = fmnist_cli("evaluate", run_dir, "--split", "dev")
+    assert wrong_split.returncode == 2 and wrong_split.stderr.strip() == "error: split 'dev' is not one of train, val, test; pass one of these (--split val, or run.evaluate('val'))"
+    with pytest.raises(ConfigError, match="split 'dev' is not one of train, val, test"):
+        fmnist.load_run(run_dir).evaluate("dev")
 
     from PIL import Image
 

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "train": "fmnist.api",
     "load_run": "fmnist.api",
+    "resume": "fmnist.api",
     "Run": "fmnist.api",
     "RunConfig": "fmnist.config",
     "load_config": "fmnist.config",

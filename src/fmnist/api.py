@@ -17,13 +17,14 @@ import numpy as np
 import torch
 
 from fmnist.config import RunConfig, build_config
-from fmnist.data import FashionMNIST
+from fmnist.data import SPLITS, FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
 from fmnist.training import Trainer, resolve_device
-from fmnist.training.trainer import flip_tta_logits
+from fmnist.training.hardware import choose_precision, cpu_features, native_bf16
+from fmnist.training.trainer import predict_logits
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -61,7 +62,7 @@ def train(config: ConfigLike = None, *, out: str | Path = "runs", run_dir: str |
         run = RunDir.create(out, cfg.name or cfg.model.name, cfg.fingerprint())
     run.write_config(cfg.to_dict())
     trainer = _build_trainer(cfg, run, verbose)
-    run.write_env(str(trainer.device), cfg.seed)
+    run.write_env(str(trainer.device), cfg.seed, hardware=_hardware_record(trainer))
     return _finish(trainer, run, verbose)
 
 
@@ -70,10 +71,20 @@ def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
     run = RunDir.open(run_dir)
     if run.is_complete:
         return Run(run.path)
-    trainer = _build_trainer(build_config(run.read_config()), run, verbose)
+    trainer = _build_trainer(_recorded_config(run), run, verbose)
     if run.last_ckpt.is_file():
         trainer.resume()
     return _finish(trainer, run, verbose)
+
+
+def _recorded_config(run: RunDir) -> RunConfig:
+    """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json): resuming
+    or re-evaluating it on another machine computes what the run computed, whatever auto means there."""
+    cfg = build_config(run.read_config())
+    recorded = run.read_env().get("precision")
+    if cfg.train.precision == "auto" and recorded:
+        cfg.train.precision = recorded
+    return cfg
 
 
 def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
@@ -88,6 +99,14 @@ def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
     data = FashionMNIST(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)
     return Trainer(model, data, cfg, run, verbose=verbose)
+
+
+def _hardware_record(trainer: Trainer) -> dict[str, Any]:
+    """The precision the run trains in and why, the recipe variant it took, and on a CPU the instruction sets behind them."""
+    record: dict[str, Any] = {"precision": trainer.precision.precision, "precision_reason": trainer.precision.reason, "variant": trainer.cfg.variant}
+    if trainer.device.type == "cpu":
+        record["cpu"] = cpu_features()
+    return record
 
 
 def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
@@ -115,6 +134,7 @@ def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
         "train_images": len(data),
         "val_images": data.size("val"),
         "device": str(trainer.device),
+        "precision": trainer.precision.precision,
         "per_class": scores["per_class"],
         "confusion_matrix": scores["confusion_matrix"],
     }
@@ -148,7 +168,7 @@ class Run:
                 f"{self.path} is a scikit-learn baseline run: it keeps no fitted model to evaluate or predict with; "
                 "its test scores are in summary.json and predictions.csv (fmnist table, fmnist report)"
             )
-        return build_config(self.dir.read_config())
+        return _recorded_config(self.dir)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -164,17 +184,24 @@ class Run:
         return load_checkpoint(self.path / "ckpt" / "final.pt")
 
     @cached_property
+    def device(self) -> torch.device:
+        """Where evaluate and predict compute: a GPU when there is one, else the CPU."""
+        return resolve_device("auto")
+
+    @cached_property
     def model(self) -> torch.nn.Module:
         model = create_model(self.config.model.name, **self.config.model.options)
         model.load_state_dict(self._final["model"])
-        return model.eval()
+        if self.config.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)  # the layout it was evaluated in
+        return model.to(self.device).eval()
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'), recomputed."""
-        cfg = self.config.model_copy(update={"train": self.config.train.model_copy(update={"device": "cpu", "precision": "fp32" if self.config.train.precision == "auto" else self.config.train.precision})})
-        data = FashionMNIST(cfg.data, "cpu")
-        trainer = Trainer(self.model, data, cfg, None, verbose=False)
-        return trainer.evaluate(split)
+        if split not in SPLITS:
+            raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}; pass one of these (--split val, or run.evaluate('val'))")
+        cfg = self.config.model_copy(update={"train": self.config.train.model_copy(update={"device": self.device.type})})
+        return Trainer(self.model, FashionMNIST(cfg.data, self.device), cfg, None, verbose=False).evaluate(split)
 
     def inputs(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
@@ -183,10 +210,11 @@ class Run:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
-        x = self.inputs(images)
-        with torch.no_grad():
-            logits = flip_tta_logits(self.model, x, self.config.train.tta_flip)
-        return torch.softmax(logits, 1).numpy()
+        train = self.config.train
+        precision = choose_precision(train.precision, self.device.type, native_bf16(self.device)).precision
+        batches = self.inputs(images).to(self.device).split(train.eval_batch_size)
+        logits = torch.cat([predict_logits(self.model, x, train, precision) for x in batches])
+        return torch.softmax(logits, 1).cpu().numpy()
 
 
 def load_run(path: str | Path) -> Run:

@@ -22,19 +22,20 @@ DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folde
 
 def _config(recipe: str | None, config: Path | None, shortcuts: list[str], overrides: list[str] | None):
     from fmnist.config import build_config, merge, read_yaml
-    from fmnist.recipes import load_recipe
+    from fmnist.recipes import load_recipe, with_hardware_variant
 
     data: dict = {}
+    overrides = shortcuts + list(overrides or [])
     if recipe:
         spec = load_recipe(recipe)
         if spec.is_series or spec.baseline:
             from fmnist.errors import ConfigError
 
             raise ConfigError(f"recipe '{recipe}' is a series of runs ({spec.kind()}); run it with: fmnist run {recipe}")
-        data = merge({"name": recipe}, spec.config)
+        data = with_hardware_variant(spec, merge({"name": recipe}, spec.config), overrides)
     if config:
         data = merge(data, read_yaml(config))
-    return build_config(data, shortcuts + list(overrides or []))
+    return build_config(data, overrides)
 
 
 @app.command()
@@ -80,10 +81,7 @@ def evaluate(
 ) -> None:
     """Recompute loss and accuracy of a run's final model on a split."""
     from fmnist import api
-    from fmnist.errors import ConfigError
 
-    if split not in ("train", "val", "test"):
-        raise ConfigError(f"--split must be train, val or test, got {split!r}")
     metrics = api.load_run(run_dir).evaluate(split)
     typer.echo(f"{split} loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}")
 

@@ -119,7 +119,7 @@ class TrainConfig(_Strict):
     ema: float | None = Field(None, gt=0, lt=1, description="Decay of an exponential moving average of weights used for evaluation.")
     tta_flip: bool = Field(False, description="Test-time augmentation: average logits of the image and its mirror.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present.")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU.")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast where the device runs it natively (GPUs with bf16, AMX or AVX-512-BF16 CPUs), else fp32.")
     channels_last: bool = Field(False, description="NHWC memory layout, faster convolutions on recent CPUs and GPUs.")
     compile: bool = Field(False, description="torch.compile the model (pays off only for long runs).")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
@@ -144,9 +144,13 @@ class RunConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()
+    variant: str | None = Field(None, description="Set by a recipe that picked its variant for this hardware: which one and why.")
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data["variant"] is None:
+            del data["variant"]  # added later: left out when unset, so earlier run folders keep their config and hash
+        return data
 
     def fingerprint(self) -> str:
         """Short stable hash of the resolved config, used to name run directories."""

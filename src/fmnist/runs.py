@@ -76,7 +76,12 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         return yaml.safe_load((self.path / "config.yaml").read_text())
 
-    def write_env(self, device: str, seed: int) -> None:
+    def read_env(self) -> dict[str, Any]:
+        path = self.path / "env.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def write_env(self, device: str, seed: int, *, hardware: dict[str, Any] | None = None) -> None:
+        """Versions, device and the command line; ``hardware``: a network's precision, why, and the CPU's features."""
         import numpy
         import torch
 
@@ -89,6 +94,7 @@ class RunDir:
             "device": device,
             "cuda_device": torch.cuda.get_device_name() if device.startswith("cuda") else None,
             "threads": torch.get_num_threads(),
+            **(hardware or {}),
             "seed": seed,
             "git_commit": _git_commit(),
             "command": sys.argv,

@@ -1,9 +1,9 @@
 """Data: verified IDX files, stratified splits, device-resident batches and batched augmentation."""
 
-from fmnist.data.loader import CLASS_NAMES, FashionMNIST
+from fmnist.data.loader import CLASS_NAMES, SPLITS, FashionMNIST
 from fmnist.data.sources import load_arrays
 
-__all__ = ["CLASS_NAMES", "FashionMNIST", "load_arrays", "load_dataset"]
+__all__ = ["CLASS_NAMES", "SPLITS", "FashionMNIST", "load_arrays", "load_dataset"]
 
 
 def load_dataset(cfg=None, device="cpu") -> FashionMNIST:

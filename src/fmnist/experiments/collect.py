@@ -38,6 +38,8 @@ def run_record(run: RunDir) -> dict[str, Any]:
         "macs": summary["macs"],
         "train_seconds": summary["train_seconds"],
         "epochs_run": summary["epochs_run"],
+        # Runs before precision was recorded in summary.json had auto mean fp32 on a CPU.
+        "precision": summary.get("precision") or config.get("train", {}).get("precision"),
         "best_epoch": summary["best_epoch"],
         "config": config,
         "recipe": json.loads(recipe_file.read_text()) if recipe_file.is_file() else None,

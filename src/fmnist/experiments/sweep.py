@@ -26,7 +26,7 @@ from typing import Any
 
 from fmnist.config import apply_overrides, build_config, merge, set_dotted
 from fmnist.errors import ConfigError
-from fmnist.recipes import Recipe
+from fmnist.recipes import Recipe, with_hardware_variant
 from fmnist.runs import RunDir, atomic_write
 
 # What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training
@@ -116,8 +116,10 @@ def quick_overrides(recipe: Recipe) -> dict[str, Any]:
 
 
 def resolve_config(recipe: Recipe, point: Point, seed: int, fold: int | None, *, quick: bool, overrides: list[str] = ()) -> dict[str, Any]:
-    """The validated config of one run: recipe, then point fields, seed/fold, quick settings, --set overrides."""
+    """The validated config of one run: recipe (with its fp32 variant where the device has no native bf16),
+    then point fields, seed/fold, quick settings, --set overrides."""
     data = merge(json.loads(json.dumps(recipe.config)), {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed})
+    data = with_hardware_variant(recipe, data, overrides)
     for key, value in point.fields.items():
         set_dotted(data, key, value)
     if fold is not None:

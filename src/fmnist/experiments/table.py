@@ -65,7 +65,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "cv_accuracy_std": cv_std if len(folds) > 1 else None,
             "reported": reported,
             "difference": acc - reported if reported is not None else None,
-            "settings": ("QUICK" if quick else "full") + (", bf16" if group[0]["config"].get("train", {}).get("precision") == "bf16" else ""),
+            "settings": ("QUICK" if quick else "full") + (", bf16" if group[0]["precision"] == "bf16" else ""),
         })
     return rows
 

@@ -16,17 +16,21 @@
     folds: 5                       # optional k-fold cross validation on the training set
     quick: {train.epochs: 1}       # what `--quick` changes, on top of the default quick settings
     baseline: {name: knn}          # optional: a scikit-learn baseline instead of a network
+    fp32_variant:                  # optional: settings for CPUs without native bf16 (AVX2-only: fp32)
+      why: one line                #   printed and recorded as the run's `variant`
+      set: {model.widths: [24, 48, 96]}
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fmnist.config import read_yaml
+from fmnist.config import build_config, read_yaml, set_dotted
 from fmnist.errors import ConfigError
 
 
@@ -66,6 +70,11 @@ class Baseline(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}.")
 
 
+class HardwareVariant(_Strict):
+    why: str = Field(description="One line: what differs and what it gains on such hardware (chosen on validation).")
+    set: dict[str, Any] = Field(description="Dotted config fields of the variant, e.g. {model.widths: [24, 48, 96]}.")
+
+
 class Recipe(_Strict):
     name: str
     description: str
@@ -78,6 +87,9 @@ class Recipe(_Strict):
     folds: int | None = Field(None, ge=2, le=20, description="k-fold cross validation: every point runs once per fold.")
     quick: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides `--quick` adds to the default quick settings.")
     baseline: Baseline | None = None
+    fp32_variant: HardwareVariant | None = Field(
+        None, description="Taken where train.precision is auto and the run trains on a CPU without native bf16 (AVX2-only CPUs)."
+    )
 
     @field_validator("study", mode="before")
     @classmethod
@@ -142,3 +154,26 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
         where = ".".join(map(str, err["loc"])) or "recipe"
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"recipe '{data.get('name', '?')}': field '{where}': {msg}") from None
+
+
+def with_hardware_variant(recipe: Recipe, data: dict[str, Any], overrides: list[str] = ()) -> dict[str, Any]:
+    """``data`` with the recipe's fp32 variant where the run would train on a CPU without native bf16.
+
+    ``data`` is the run's config so far; ``overrides`` (--set, applied later by the caller) still win.
+    """
+    variant = recipe.fp32_variant
+    if variant is None:
+        return data
+    train = build_config(data, overrides).train
+    if train.precision != "auto":
+        return data
+    from fmnist.training.hardware import native_bf16, resolve_device  # torch, only for recipes with a variant
+
+    device = resolve_device(train.device)
+    if device.type != "cpu" or native_bf16(device):
+        return data
+    data = json.loads(json.dumps(data))
+    for key, value in variant.set.items():
+        set_dotted(data, key, value)
+    data["variant"] = f"fp32: {variant.why}"
+    return data

@@ -9,38 +9,34 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from fmnist.config import RunConfig
+from fmnist.config import RunConfig, TrainConfig
 from fmnist.data import FashionMNIST
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.training.hardware import Precision, autocast, choose_precision, native_bf16
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from fmnist.training.progress import EpochProgress
 from fmnist.training.record import Recorder
 from fmnist.training.schedules import build_plateau, lr_factor
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from fmnist.errors import ConfigError
-
-        raise ConfigError("train.device=cuda but no CUDA device is visible; use train.device=auto or cpu")
-    return torch.device(name)
-
-
-def flip_tta_logits(model: nn.Module, x: torch.Tensor, tta_flip: bool) -> torch.Tensor:
-    """Float logits of ``x``; with ``tta_flip``, averaged with the mirror image's (clothes are left-right symmetric)."""
-    out = model(x).float()
-    return (out + model(x.flip(-1)).float()) / 2 if tta_flip else out
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision) -> torch.Tensor:
+    """Float logits of normalised images as a run evaluates them: eval mode, its precision and layout; with
+    ``tta_flip``, averaged with the mirror image's (clothes are left-right symmetric)."""
+    model.eval()
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(x.device, precision):
+        out = model(x).float()
+        return (out + model(x.flip(-1)).float()) / 2 if cfg.tta_flip else out
 
 
 class Trainer:
@@ -73,23 +69,20 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict] = []
         self.progress = EpochProgress(enabled=verbose)
-        if cfg.train.precision == "bf16" and self.device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            self.progress.note("note: this CPU has no native bf16; train.precision=fp32 is likely faster here")
+        self.precision = choose_precision(cfg.train.precision, self.device.type, native_bf16(self.device))
+        self.progress.note(f"precision: {self.precision.precision} ({self.precision.reason})")
+        if cfg.variant:
+            self.progress.note(f"recipe variant {cfg.variant}")
+        if self.precision.warning:
+            self.progress.warn(self.precision.warning)
         self.recorder = Recorder(cfg.record, run)  # filters/histograms/embeddings/TensorBoard, if asked
-
-    # -- precision -----------------------------------------------------------------------------
-    @property
-    def autocast(self):
-        precision = self.cfg.train.precision
-        bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
-        return torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
 
     # -- one step ------------------------------------------------------------------------------
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with self.autocast:
+        with autocast(self.device, self.precision.precision):
             logits = self.model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.train.label_smoothing)
         total = loss + kernel_penalty(self.model, self.cfg.optim)
@@ -133,7 +126,8 @@ class Trainer:
         seen = 0
         lr = self.optimizer.param_groups[0]["lr"]
         batches = self.data.batches("train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment)
-        for x, y in self.progress.wrap(batches, self.steps_per_epoch, f"epoch {self.epoch + 1}/{self.cfg.train.epochs}"):
+        description = f"epoch {self.epoch + 1}/{self.cfg.train.epochs}"
+        for x, y in self.progress.wrap(batches, self.steps_per_epoch, description, images_per_step=self.cfg.train.batch_size):
             lr = self._set_lr()
             loss, hits = self.step_fn(self._input(x), y)
             if self.ema is not None:
@@ -183,15 +177,8 @@ class Trainer:
     @torch.no_grad()
     def logits(self, split: str) -> torch.Tensor:
         """Logits for every image of ``split`` (in order), with flip TTA if configured."""
-        return torch.cat([self.predict_logits(x) for x, _ in self.data.batches(split, self.cfg.train.eval_batch_size)])
-
-    @torch.no_grad()
-    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of normalised images; averages the mirror image's logits when ``tta_flip`` is on."""
-        model = self.eval_model
-        model.eval()
-        with self.autocast:
-            return flip_tta_logits(model, self._input(x), self.cfg.train.tta_flip)
+        batches = self.data.batches(split, self.cfg.train.eval_batch_size)
+        return torch.cat([predict_logits(self.eval_model, x, self.cfg.train, self.precision.precision) for x, _ in batches])
 
     def evaluate(self, split: str) -> dict[str, float]:
         logits = self.logits(split)

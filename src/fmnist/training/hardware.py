@@ -1,0 +1,89 @@
+"""Which device a run trains on, and which precision that device runs fast.
+
+bf16 autocast is a large win only where the hardware multiplies bf16 natively: GPUs with bf16
+tensor cores, and CPUs where oneDNN has bf16 kernels (AMX or AVX-512-BF16). Elsewhere (AVX2-only
+CPUs: most laptops and older AMD servers) oneDNN emulates it, about 10x slower than fp32, so
+``precision: auto`` asks the hardware instead of assuming this machine's.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from fmnist.errors import ConfigError
+
+Precision = Literal["fp32", "bf16"]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA device is visible; use train.device=auto or cpu")
+    return torch.device(name)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bf16 in hardware (not by emulation)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    # oneDNN's own answer, so ONEDNN_MAX_CPU_ISA=AVX2 (an AVX2-only CPU, emulated) is honoured.
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """The precision a run trains in, and the reason, as printed and recorded in env.json."""
+
+    precision: Precision
+    reason: str
+    warning: str | None = None
+
+
+def choose_precision(requested: str, device_type: str, native: bool) -> PrecisionChoice:
+    """Resolve ``train.precision`` (auto, fp32 or bf16) for a device that has (``native``) bf16 or not."""
+    where = "this GPU" if device_type == "cuda" else "this CPU"
+    if requested == "fp32":
+        return PrecisionChoice("fp32", "train.precision=fp32")
+    if requested == "bf16":
+        slow = None if native else f"{where} has no native bf16, so bf16 is emulated and slow; train.precision=auto or fp32 is likely much faster here"
+        return PrecisionChoice("bf16", "train.precision=bf16", slow)
+    if native:
+        return PrecisionChoice("bf16", f"auto: {where} runs bf16 natively")
+    return PrecisionChoice("fp32", f"auto: {where} has no native bf16, and emulated bf16 is several times slower")
+
+
+def autocast(device: torch.device, precision: Precision) -> AbstractContextManager:
+    """bf16 autocast on ``device`` for bf16 runs; nothing for fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def cpu_features() -> dict[str, object]:
+    """The CPU's instruction sets that decide training speed, and oneDNN's view of them."""
+    cpu = torch.cpu  # cpuinfo's flags (what the chip has, whatever oneDNN is limited to)
+    isa_limit = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    native = native_bf16(torch.device("cpu"))
+    amx = cpu._is_amx_tile_supported()
+    return {
+        "kind": cpu_kind(native=native, amx=amx, isa_limit=isa_limit),
+        "native_bf16": native,
+        "amx": amx,
+        "avx512_bf16": cpu._is_avx512_bf16_supported(),
+        "avx512": cpu._is_avx512_supported(),
+        "avx2": cpu._is_avx2_supported(),
+        "onednn_max_cpu_isa": isa_limit,
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),  # ATEN_CPU_CAPABILITY can lower it
+    }
+
+
+def cpu_kind(*, native: bool, amx: bool, isa_limit: str | None) -> str:
+    """A short name for the speed class of a CPU: 'AMX bf16', 'AVX-512 bf16' or 'fp32 (no native bf16)'."""
+    if not native:
+        return "fp32 (no native bf16)"
+    amx_allowed = isa_limit is None or "AMX" in isa_limit.upper() or isa_limit.upper() == "ALL"
+    return "AMX bf16" if amx and amx_allowed else "AVX-512 bf16"
