@@ -179,7 +179,7 @@ def print_table(r: dict) -> None:
     print(f"|{'-' * 50}|{'-' * 24}|")
     rows = [
         ("CPU kind (precision)" if r["device"] == "cpu" else "device (precision)", f"{r['cpu']['kind'] if r['device'] == 'cpu' else r['device']} ({'/'.join(r['precision'])})"),
-        ("recipe variant", (r["variant"] or "none")[:22]),
+        ("recipe variant", (r["variant"] or "none").split(":")[0]),
         (f"peer best test accuracy ({len(p['curve'])} epochs)", f"{p['best_accuracy']:.4f}"),
         ("peer wall s to its best", f"{p['time_to_best']:.1f}"),
         (f"fmnist {r['recipe']} test accuracy, {len(f['runs'])} seeds", f"{f['accuracy_mean']:.4f} ± {f['accuracy_std']:.4f}"),
