@@ -15,7 +15,8 @@ import fmnist
 from fmnist.data import FashionMNIST
 from fmnist.config import DataConfig
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.experiments.sweep import expand_points, plan, point_name, run_recipe
+from fmnist.experiments.sweep import plan, run_recipe
+from fmnist.recipes.points import expand_points, point_name
 from fmnist.experiments.table import build_table, table_rows, to_csv, to_markdown
 from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
 from fmnist.runs import RunDir

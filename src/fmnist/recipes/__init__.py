@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 from importlib import resources
 from typing import Any, Literal
 
@@ -50,6 +51,14 @@ class Sweep(_Strict):
     grid: dict[str, list[Any]] | None = Field(None, description="Grid: dotted field -> values; every combination runs.")
     points: list[SweepPoint] | None = Field(None, description="Explicit points, each a name and its fields.")
     reported: dict[str, float] = Field(default_factory=dict, description="The study's test accuracy (%) by point name.")
+
+    @property
+    def size(self) -> int:
+        """How many points the sweep has (their names and checks: ``fmnist.recipes.points.expand_points``)."""
+        if self.points is not None:
+            return len(self.points)
+        grid = self.grid if self.grid is not None else {self.param: self.values}
+        return math.prod(len(values) for values in grid.values())
 
     @model_validator(mode="after")
     def _one_kind(self) -> Sweep:
@@ -105,9 +114,7 @@ class Recipe(_Strict):
         """A few words for listings: 'sweep of 5', 'k-fold 5', 'baseline knn', 'single run'."""
         parts = [f"baseline {self.baseline.name}"] if self.baseline else []
         if self.sweep is not None:
-            from fmnist.experiments.sweep import expand_points
-
-            parts.append(f"sweep of {len(expand_points(self))}")
+            parts.append(f"sweep of {self.sweep.size}")
         parts += [f"{self.folds}-fold"] if self.folds else []
         parts += [f"{self.seeds} seeds"] if self.seeds > 1 else []
         return ", ".join(parts) or "single run"

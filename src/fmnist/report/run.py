@@ -18,7 +18,6 @@ from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.errors import ConfigError
 from fmnist.report import figures
 from fmnist.report.html import Page
-from fmnist.runs import RunDir
 from fmnist.training.record import first_layer_filters, read_embeddings, read_filters, read_histograms, stratified_sample, weight_histograms
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
