@@ -12,6 +12,8 @@ _LAZY = {
     "train": "fmnist.api",
     "load_run": "fmnist.api",
     "resume": "fmnist.api",
+    "load": "fmnist.inference",
+    "Predictor": "fmnist.inference",
     "Run": "fmnist.api",
     "RunConfig": "fmnist.config",
     "load_config": "fmnist.config",

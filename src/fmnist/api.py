@@ -19,12 +19,12 @@ import torch
 from fmnist.config import RunConfig, build_config
 from fmnist.data import SPLITS, FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
+from fmnist.inference import Predictor, final_checkpoint
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
 from fmnist.training import Trainer, resolve_device
-from fmnist.training.hardware import choose_precision, cpu_features, native_bf16
-from fmnist.training.trainer import predict_logits
+from fmnist.training.hardware import cpu_features
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -113,7 +113,8 @@ def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
     """Fit, then evaluate on the test set exactly once and write summary.json and predictions.csv."""
     trainer.fit()
     model, data = trainer.eval_model, trainer.data
-    save_checkpoint({"model": model.state_dict(), "mean": data.mean, "std": data.std}, run.path / "ckpt" / "final.pt")
+    final = final_checkpoint(model, trainer.cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision)
+    save_checkpoint(final, run.path / "ckpt" / "final.pt")
     logits = trainer.logits("test")
     probabilities = torch.softmax(logits, 1).cpu().numpy()
     labels = data.labels["test"].cpu().numpy()
@@ -179,42 +180,32 @@ class Run:
         return self.dir.read_metrics()
 
     @cached_property
-    def _final(self) -> dict[str, Any]:
-        self.dir.read_summary()  # a clear error if the run never finished
-        return load_checkpoint(self.path / "ckpt" / "final.pt")
+    def predictor(self) -> Predictor:
+        """The final model, ready for ``predict`` (on a GPU when there is one)."""
+        config = self.config  # a clear error for a baseline run, which keeps no model
+        self.dir.read_summary()  # and for a run that never finished
+        final = load_checkpoint(self.path / "ckpt" / "final.pt")
+        return Predictor(final["model"], config, mean=final["mean"], std=final["std"])
 
-    @cached_property
-    def device(self) -> torch.device:
-        """Where evaluate and predict compute: a GPU when there is one, else the CPU."""
-        return resolve_device("auto")
-
-    @cached_property
+    @property
     def model(self) -> torch.nn.Module:
-        model = create_model(self.config.model.name, **self.config.model.options)
-        model.load_state_dict(self._final["model"])
-        if self.config.train.channels_last:
-            model = model.to(memory_format=torch.channels_last)  # the layout it was evaluated in
-        return model.to(self.device).eval()
+        return self.predictor.module
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'), recomputed."""
         if split not in SPLITS:
             raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}; pass one of these (--split val, or run.evaluate('val'))")
-        cfg = self.config.model_copy(update={"train": self.config.train.model_copy(update={"device": self.device.type})})
-        return Trainer(self.model, FashionMNIST(cfg.data, self.device), cfg, None, verbose=False).evaluate(split)
+        device = self.predictor.device
+        cfg = self.config.model_copy(update={"train": self.config.train.model_copy(update={"device": device.type})})
+        return Trainer(self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False).evaluate(split)
 
     def inputs(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
-        x = torch.from_numpy(np.array(images, dtype=np.float32)).reshape(-1, 1, 28, 28) / 255
-        return (x - self._final["mean"]) / self._final["std"]
+        return self.predictor.inputs(images)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
-        train = self.config.train
-        precision = choose_precision(train.precision, self.device.type, native_bf16(self.device)).precision
-        batches = self.inputs(images).to(self.device).split(train.eval_batch_size)
-        logits = torch.cat([predict_logits(self.model, x, train, precision) for x in batches])
-        return torch.softmax(logits, 1).cpu().numpy()
+        return self.predictor.predict(images)
 
 
 def load_run(path: str | Path) -> Run:

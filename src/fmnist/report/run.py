@@ -191,4 +191,4 @@ def conv_feature_maps(model: nn.Module, x: torch.Tensor, max_layers: int = MAX_F
         maps.append(output if j == i else calls[j][1])
     names = [f"conv {k + 1}" for k in range(len(maps))]
     keep = np.unique(np.linspace(0, len(maps) - 1, min(max_layers, len(maps))).round().astype(int)) if maps else []
-    return [(names[k], maps[k][0].float().numpy()) for k in keep]
+    return [(names[k], maps[k][0].float().cpu().numpy()) for k in keep]
