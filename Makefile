@@ -4,13 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test data browser bench bench-avx2 clean
+.PHONY: run test lint data browser bench bench-avx2 clean
 
 run: $(BIN)/fmnist data
 	$(BIN)/fmnist train
 
-test: $(BIN)/fmnist data browser
+test: lint $(BIN)/fmnist data browser
 	$(BIN)/python -m pytest
+
+# Lint and formatting check (ruff, pinned in pyproject.toml); `make test` runs it first.
+lint: $(BIN)/fmnist
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(BIN)/fmnist data
 	$(BIN)/python benchmarks/speed.py

@@ -1,8 +1,11 @@
 """Speed benchmark: fmnist's `fast` recipe against the conventional PyTorch loop, in one invocation.
 
-    python benchmarks/speed.py                 # 5 seeds, the peer for 6 epochs (about 12 minutes on 2 cores)
-    python benchmarks/speed.py --seeds 2 --peer-epochs 2 --budgets ""     # a quick look (about 4 minutes)
-    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/speed.py   # as on an AVX2-only CPU
+    # 5 seeds, the peer for 6 epochs (about 12 minutes on 2 cores)
+    python benchmarks/speed.py
+    # a quick look (about 4 minutes)
+    python benchmarks/speed.py --seeds 2 --peer-epochs 2 --budgets ""
+    # as on an AVX2-only CPU
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/speed.py
 
 Both programs run as fresh processes, one after the other, on the same machine; every wall time
 is measured from process start (interpreter start-up and imports included) to the line reporting
@@ -56,13 +59,24 @@ def matmul_peak_gflops(device: str, dtype: torch.dtype, n: int = 4096, repeats: 
 def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
     """The peer's curve: one point per epoch, wall seconds from its process start."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(peer), str(epochs), str(seed)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(peer), str(epochs), str(seed)], stdout=subprocess.PIPE, text=True
+    )
     curve = []
     for line in proc.stdout:
         match = PEER_LINE.search(line)
         if match:
-            curve.append({"epoch": int(match[1]), "wall": time.perf_counter() - start, "accuracy": float(match[3])})
-            print(f"  peer epoch {match[1]}: {float(match[3]):.4f} at {curve[-1]['wall']:.1f}s", flush=True)
+            curve.append(
+                {
+                    "epoch": int(match[1]),
+                    "wall": time.perf_counter() - start,
+                    "accuracy": float(match[3]),
+                }
+            )
+            print(
+                f"  peer epoch {match[1]}: {float(match[3]):.4f} at {curve[-1]['wall']:.1f}s",
+                flush=True,
+            )
     if proc.wait():
         sys.exit(f"the peer {peer} failed with exit code {proc.returncode}")
     return curve
@@ -71,18 +85,42 @@ def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
 def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dict:
     """One complete `fmnist train --recipe` process; wall seconds from process start to exit."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "fmnist", "train", "--recipe", recipe, "--seed", str(seed), "--out", out, "--quiet",
-               "--set", f"train.device={device}", *sum((["--set", o] for o in overrides), [])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "fmnist",
+            "train",
+            "--recipe",
+            recipe,
+            "--seed",
+            str(seed),
+            "--out",
+            out,
+            "--quiet",
+            "--set",
+            f"train.device={device}",
+            *sum((["--set", o] for o in overrides), []),
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         run_dir = next(Path(out).glob("*/summary.json")).parent
         summary = json.loads((run_dir / "summary.json").read_text())
         env = json.loads((run_dir / "env.json").read_text())
-    return {"seed": seed, "wall": wall, "accuracy": summary["test_accuracy"], "val_accuracy": summary["val_accuracy"],
-            "train_seconds": summary["train_seconds"], "epochs": summary["epochs_run"], "macs": summary["macs"],
-            "train_images": summary["train_images"], "precision": env["precision"], "precision_reason": env["precision_reason"],
-            "variant": env.get("variant"), "overrides": overrides}
+    return {
+        "seed": seed,
+        "wall": wall,
+        "accuracy": summary["test_accuracy"],
+        "val_accuracy": summary["val_accuracy"],
+        "train_seconds": summary["train_seconds"],
+        "epochs": summary["epochs_run"],
+        "macs": summary["macs"],
+        "train_images": summary["train_images"],
+        "precision": env["precision"],
+        "precision_reason": env["precision_reason"],
+        "variant": env.get("variant"),
+        "overrides": overrides,
+    }
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -91,8 +129,8 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def peer_point_at(curve: list[dict], wall: float) -> dict:
-    """The peer's first epoch finished at or after ``wall`` seconds: the peer gets at least as much time
-    (its last epoch if it finished every epoch sooner)."""
+    """The peer's first epoch finished at or after ``wall`` seconds: the peer gets at least as much
+    time (its last epoch if it finished every epoch sooner)."""
     return next((p for p in curve if p["wall"] >= wall), curve[-1])
 
 
@@ -100,22 +138,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="fast")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--peer", type=Path, default=Path(os.environ.get("FMNIST_PEER", DEFAULT_PEER)))
+    parser.add_argument(
+        "--peer", type=Path, default=Path(os.environ.get("FMNIST_PEER", DEFAULT_PEER))
+    )
     parser.add_argument("--peer-epochs", type=int, default=6)
-    parser.add_argument("--budgets", default="3", help="Comma list of shorter epoch budgets for the accuracy-vs-time ladder (seed 0).")
+    parser.add_argument(
+        "--budgets",
+        default="3",
+        help="Comma list of shorter epoch budgets for the accuracy-vs-time ladder (seed 0).",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
 
     cpu = cpu_features()
     limits = ", ".join(f"{k}={cpu[k]}" for k in ("onednn_max_cpu_isa",) if cpu[k]) or "none"
-    print(f"CPU kind: {cpu['kind']} (AMX {cpu['amx']}, AVX-512-BF16 {cpu['avx512_bf16']}, AVX2 {cpu['avx2']}; "
-          f"ISA limit: {limits}; ATen kernels: {cpu['aten_capability']})", flush=True)
+    print(
+        f"CPU kind: {cpu['kind']} (AMX {cpu['amx']}, AVX-512-BF16 {cpu['avx512_bf16']}, "
+        f"AVX2 {cpu['avx2']}; ISA limit: {limits}; ATen kernels: {cpu['aten_capability']})",
+        flush=True,
+    )
     fp32_peak = matmul_peak_gflops(args.device, torch.float32)
     # Emulated bf16 matmul runs at a few GFLOP/s: minutes for nothing the table needs.
-    bf16_peak = matmul_peak_gflops(args.device, torch.bfloat16) if native_bf16(torch.device(args.device)) else None
+    bf16_peak = (
+        matmul_peak_gflops(args.device, torch.bfloat16)
+        if native_bf16(torch.device(args.device))
+        else None
+    )
     bf16_text = "n/a (not native)" if bf16_peak is None else f"{bf16_peak:.0f} GFLOP/s"
-    print(f"matmul peak on {args.device}: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_text}  (torch threads {torch.get_num_threads()})", flush=True)
+    print(
+        f"matmul peak on {args.device}: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_text}  "
+        f"(torch threads {torch.get_num_threads()})",
+        flush=True,
+    )
 
     print(f"peer: {args.peer.name}, {args.peer_epochs} epochs", flush=True)
     peer = run_peer(args.peer, args.peer_epochs, seed=0)
@@ -126,22 +181,32 @@ def main() -> None:
     runs = []
     for seed in range(args.seeds):
         runs.append(run_fmnist(args.recipe, seed, [], args.device))
-        print(f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['wall']:.1f}s wall", flush=True)
+        print(
+            f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['wall']:.1f}s wall", flush=True
+        )
     ladder = []
     for epochs in [int(e) for e in args.budgets.split(",") if e.strip()]:
         ladder.append(run_fmnist(args.recipe, 0, [f"train.epochs={epochs}"], args.device))
-        print(f"  {epochs} epochs: {ladder[-1]['accuracy']:.4f} in {ladder[-1]['wall']:.1f}s wall", flush=True)
+        print(
+            f"  {epochs} epochs: {ladder[-1]['accuracy']:.4f} in {ladder[-1]['wall']:.1f}s wall",
+            flush=True,
+        )
 
-    report = summarize(args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak)
+    report = summarize(
+        args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak
+    )
     print_table(report)
     save(report, args.out)
 
 
-def summarize(args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak) -> dict:
+def summarize(
+    args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_peak, bf16_peak
+) -> dict:
     acc_mean, acc_std = mean_std([r["accuracy"] for r in runs])
     wall_mean, wall_std = mean_std([r["wall"] for r in runs])
     wall_max = max(r["wall"] for r in runs)
-    # The mean run must reach the peer's best; the speed-up is then quoted for the mean and the slowest run.
+    # The mean run must reach the peer's best; the speed-up is then quoted for the mean and the
+    # slowest run.
     reaches = acc_mean >= peer_best
     peer_at_equal_time = peer_point_at(peer, wall_mean)
     first = runs[0]
@@ -157,9 +222,22 @@ def summarize(args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_
         "recipe": args.recipe,
         "precision": sorted({r["precision"] for r in runs}),
         "variant": runs[0]["variant"],
-        "peer": {"script": args.peer.name, "curve": peer, "best_accuracy": peer_best, "time_to_best": peer_time_to_best},
-        "fmnist": {"runs": runs, "ladder": ladder, "accuracy_mean": acc_mean, "accuracy_std": acc_std, "wall_mean": wall_mean,
-                   "wall_std": wall_std, "wall_max": wall_max, "seeds_reaching_peer_best": sum(r["accuracy"] >= peer_best for r in runs)},
+        "peer": {
+            "script": args.peer.name,
+            "curve": peer,
+            "best_accuracy": peer_best,
+            "time_to_best": peer_time_to_best,
+        },
+        "fmnist": {
+            "runs": runs,
+            "ladder": ladder,
+            "accuracy_mean": acc_mean,
+            "accuracy_std": acc_std,
+            "wall_mean": wall_mean,
+            "wall_std": wall_std,
+            "wall_max": wall_max,
+            "seeds_reaching_peer_best": sum(r["accuracy"] >= peer_best for r in runs),
+        },
         "ratios": {
             "mean_run_reaches_peer_best": reaches,
             "fraction_of_peer_time_mean_run": wall_mean / peer_time_to_best if reaches else None,
@@ -168,8 +246,12 @@ def summarize(args, cpu, peer, peer_best, peer_time_to_best, runs, ladder, fp32_
             "peer_at_fmnist_time": peer_at_equal_time,
             "accuracy_gain_at_equal_time": acc_mean - peer_at_equal_time["accuracy"],
         },
-        "throughput": {"train_images_per_second": images_per_second, "achieved_gflops": achieved_gflops,
-                       "matmul_peak_fp32_gflops": fp32_peak, "matmul_peak_bf16_gflops": bf16_peak},
+        "throughput": {
+            "train_images_per_second": images_per_second,
+            "achieved_gflops": achieved_gflops,
+            "matmul_peak_fp32_gflops": fp32_peak,
+            "matmul_peak_bf16_gflops": bf16_peak,
+        },
     }
 
 
@@ -180,20 +262,47 @@ def print_table(r: dict) -> None:
     print(f"| {'':<48} | {'value':>22} |")
     print(f"|{'-' * 50}|{'-' * 24}|")
     rows = [
-        ("CPU kind (precision)" if r["device"] == "cpu" else "device (precision)", f"{r['cpu']['kind'] if r['device'] == 'cpu' else r['device']} ({'/'.join(r['precision'])})"),
+        (
+            "CPU kind (precision)" if r["device"] == "cpu" else "device (precision)",
+            f"{r['cpu']['kind'] if r['device'] == 'cpu' else r['device']} "
+            f"({'/'.join(r['precision'])})",
+        ),
         ("recipe variant", (r["variant"] or "none").split(":")[0]),
         (f"peer best test accuracy ({len(p['curve'])} epochs)", f"{p['best_accuracy']:.4f}"),
         ("peer wall s to its best", f"{p['time_to_best']:.1f}"),
-        (f"fmnist {r['recipe']} test accuracy, {len(f['runs'])} seeds", f"{f['accuracy_mean']:.4f} ± {f['accuracy_std']:.4f}"),
-        ("fmnist wall s per run (mean ± std / max)", f"{f['wall_mean']:.1f} ± {f['wall_std']:.1f} / {f['wall_max']:.1f}"),
-        ("seeds at or above the peer's best", f"{f['seeds_reaching_peer_best']} of {len(f['runs'])}"),
-        ("mean run's time / peer's time to its best", fmt(q["fraction_of_peer_time_mean_run"], ".3f")),
-        ("speed-up to the peer's best: mean / slowest run", f"{fmt(q['speedup_to_peer_best_mean_run'], '.2f')}x / {fmt(q['speedup_to_peer_best_slowest_run'], '.2f')}x"),
-        ("peer accuracy given >= fmnist's mean wall time", f"{q['peer_at_fmnist_time']['accuracy']:.4f} at {q['peer_at_fmnist_time']['wall']:.1f} s"),
+        (
+            f"fmnist {r['recipe']} test accuracy, {len(f['runs'])} seeds",
+            f"{f['accuracy_mean']:.4f} ± {f['accuracy_std']:.4f}",
+        ),
+        (
+            "fmnist wall s per run (mean ± std / max)",
+            f"{f['wall_mean']:.1f} ± {f['wall_std']:.1f} / {f['wall_max']:.1f}",
+        ),
+        (
+            "seeds at or above the peer's best",
+            f"{f['seeds_reaching_peer_best']} of {len(f['runs'])}",
+        ),
+        (
+            "mean run's time / peer's time to its best",
+            fmt(q["fraction_of_peer_time_mean_run"], ".3f"),
+        ),
+        (
+            "speed-up to the peer's best: mean / slowest run",
+            f"{fmt(q['speedup_to_peer_best_mean_run'], '.2f')}x / "
+            f"{fmt(q['speedup_to_peer_best_slowest_run'], '.2f')}x",
+        ),
+        (
+            "peer accuracy given >= fmnist's mean wall time",
+            f"{q['peer_at_fmnist_time']['accuracy']:.4f} at "
+            f"{q['peer_at_fmnist_time']['wall']:.1f} s",
+        ),
         ("accuracy gain at equal time (points)", f"{100 * q['accuracy_gain_at_equal_time']:+.2f}"),
         ("training images / s", f"{t['train_images_per_second']:.0f}"),
         ("achieved GFLOP/s (fwd+bwd ~ 6 x MACs)", f"{t['achieved_gflops']:.1f}"),
-        ("matmul peak GFLOP/s fp32 / bf16", f"{t['matmul_peak_fp32_gflops']:.0f} / {fmt(t['matmul_peak_bf16_gflops'], '.0f')}"),
+        (
+            "matmul peak GFLOP/s fp32 / bf16",
+            f"{t['matmul_peak_fp32_gflops']:.0f} / {fmt(t['matmul_peak_bf16_gflops'], '.0f')}",
+        ),
     ]
     for name, value in rows:
         print(f"| {name:<48} | {value:>22} |")
@@ -207,13 +316,25 @@ def save(r: dict, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     kind = r["cpu"]["kind"] if r["device"] == "cpu" else r["device"]
-    stem = out / f"speed-{r['date']}-{r['device']}-{re.sub(r'[^a-z0-9]+', '-', kind.lower()).strip('-')}".replace(" ", "_")
+    stem = out / (
+        f"speed-{r['date']}-{r['device']}-{re.sub(r'[^a-z0-9]+', '-', kind.lower()).strip('-')}"
+    ).replace(" ", "_")
     stem.with_suffix(".json").write_text(json.dumps(r, indent=2))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     peer = r["peer"]["curve"]
-    ax.plot([p["wall"] for p in peer], [100 * p["accuracy"] for p in peer], "o-", label=f"peer: {r['peer']['script']} (per epoch)")
+    ax.plot(
+        [p["wall"] for p in peer],
+        [100 * p["accuracy"] for p in peer],
+        "o-",
+        label=f"peer: {r['peer']['script']} (per epoch)",
+    )
     points = sorted(r["fmnist"]["ladder"] + r["fmnist"]["runs"], key=lambda x: x["wall"])
-    ax.plot([p["wall"] for p in points], [100 * p["accuracy"] for p in points], "s", label=f"fmnist {r['recipe']} (one run each)")
+    ax.plot(
+        [p["wall"] for p in points],
+        [100 * p["accuracy"] for p in points],
+        "s",
+        label=f"fmnist {r['recipe']} (one run each)",
+    )
     ax.axhline(100 * r["peer"]["best_accuracy"], color="gray", linestyle=":", label="peer's best")
     ax.set_xlabel("wall time from process start (s)")
     ax.set_ylabel("test accuracy (%)")

@@ -19,7 +19,11 @@ def _real_data_dir() -> Path:
     named = os.environ.get("FMNIST_DATA")
     directory = Path(named) if named else DEBIAN_DIR
     if not all(find_file(directory, spec) for spec in SPECS.values()):
-        pytest.exit(f"the tests need the real Fashion-MNIST files in {directory}: apt-get install dataset-fashion-mnist (or set FMNIST_DATA)", returncode=2)
+        pytest.exit(
+            f"the tests need the real Fashion-MNIST files in {directory}: "
+            "apt-get install dataset-fashion-mnist (or set FMNIST_DATA)",
+            returncode=2,
+        )
     return directory
 
 
@@ -39,7 +43,8 @@ def data_copy(tmp_path, real_data_dir) -> Path:
 
 
 def tiny(**sections) -> dict:
-    """A config that trains in about a second on real data: 1,000 training and 500 validation images."""
+    """A config that trains in about a second on real data: 1,000 training and 500 validation
+    images."""
     base = {
         "data": {"train_subset": 1000, "val_size": 500},
         "model": {"name": "mlp", "hidden": [64]},

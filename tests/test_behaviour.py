@@ -1,5 +1,6 @@
-"""What training computes, checked against the formulas: optimiser steps, regularisers, label smoothing,
-EMA, flip TTA, the plateau schedule, a test split that training never reads, and the best epoch."""
+"""What training computes, checked against the formulas: optimiser steps, regularisers, label
+smoothing, EMA, flip TTA, the plateau schedule, a test split that training never reads, and the best
+epoch."""
 
 from __future__ import annotations
 
@@ -26,20 +27,25 @@ WEIGHT_DECAY = 0.1
 
 
 def make_trainer(**sections) -> Trainer:
-    """A Trainer on real data, built as ``fmnist.train`` builds it, in fp32 on the CPU and without a run directory."""
+    """A Trainer on real data, built as ``fmnist.train`` builds it, in fp32 on the CPU and without a
+    run directory."""
     sections["train"] = {"precision": "fp32", "device": "cpu", **sections.get("train", {})}
     cfg = build_config(tiny(**sections))
-    torch.set_flush_denormal(True)  # as fmnist.train does on a CPU: denormals only slow the math down
+    torch.set_flush_denormal(
+        True
+    )  # as fmnist.train does on a CPU: denormals only slow the math down
     torch.manual_seed(cfg.seed)
     data = FashionMNIST(cfg.data, "cpu")
-    return Trainer(create_model(cfg.model.name, **cfg.model.options), data, cfg, None, verbose=False)
+    return Trainer(
+        create_model(cfg.model.name, **cfg.model.options), data, cfg, None, verbose=False
+    )
 
 
 def without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
-# -- optimisers: the published update rules with PyTorch's default hyperparameters ---------------------------------
+# -- optimisers: the published update rules with PyTorch's default hyperparameters -----------------
 def sgd(p, grads, lr, wd, momentum=0.9, nesterov=False):
     buf = torch.zeros_like(p)
     for g in grads:
@@ -109,14 +115,21 @@ def nadam(p, grads, lr, wd, b1=0.9, b2=0.999, eps=1e-8, momentum_decay=4e-3):
         mu_product *= mu
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         denom = (v / (1 - b2**t)).sqrt() + eps
-        p = p - lr * (1 - mu) / (1 - mu_product) * g / denom - lr * mu_next / (1 - mu_product * mu_next) * m / denom
+        p = (
+            p
+            - lr * (1 - mu) / (1 - mu_product) * g / denom
+            - lr * mu_next / (1 - mu_product * mu_next) * m / denom
+        )
     return p
 
 
 OPTIMISERS = {
     "sgd": ({"name": "sgd"}, sgd),
     "sgd-nesterov": ({"name": "sgd", "nesterov": True}, partial(sgd, nesterov=True)),
-    "sgd-nesterov-without-momentum": ({"name": "sgd", "nesterov": True, "momentum": 0.0}, partial(sgd, momentum=0.0)),
+    "sgd-nesterov-without-momentum": (
+        {"name": "sgd", "nesterov": True, "momentum": 0.0},
+        partial(sgd, momentum=0.0),
+    ),
     "sgd-decay-bias-and-norm": ({"name": "sgd", "decay_bias_and_norm": True}, sgd),
     "adam": ({"name": "adam"}, adam),
     "adamw": ({"name": "adamw"}, partial(adam, decoupled=True)),
@@ -131,14 +144,16 @@ OPTIMISERS = {
 
 @pytest.mark.parametrize("case", OPTIMISERS)
 def test_optimiser_steps_follow_the_update_rule(case):
-    """Two steps (the second shows momentum) move every parameter as the optimiser's published rule says, with
-    weight decay on kernels only unless decay_bias_and_norm."""
+    """Two steps (the second shows momentum) move every parameter as the optimiser's published rule
+    says, with weight decay on kernels only unless decay_bias_and_norm."""
     optim, rule = OPTIMISERS[case]
     cfg = OptimConfig(**{"lr": 0.01, "weight_decay": WEIGHT_DECAY, **optim})
     model = nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3)).double()
     start = [p.detach().clone() for p in model.parameters()]
     gen = torch.Generator().manual_seed(0)
-    grads = [[torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in start] for _ in range(2)]
+    grads = [
+        [torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in start] for _ in range(2)
+    ]
     optimizer = build_optimizer(model, cfg)
     for step in grads:
         for p, g in zip(model.parameters(), step):
@@ -149,11 +164,15 @@ def test_optimiser_steps_follow_the_update_rule(case):
         torch.testing.assert_close(p.detach(), rule(p0, [step[i] for step in grads], cfg.lr, wd))
 
 
-# -- the training loss: label smoothing and L1/L2 kernel penalties ---------------------------------------------------
+# -- the training loss: label smoothing and L1/L2 kernel penalties ---------------------------------
 def one_sgd_step(**sections) -> tuple[Trainer, nn.Module, tuple[torch.Tensor, torch.Tensor]]:
-    """A fit of exactly one plain-SGD step on 100 real images: the trainer, the model before it, and the batch."""
-    base = {"data": {"train_subset": 100, "val_size": 100}, "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.0},
-            "train": {"epochs": 1, "batch_size": 100}}
+    """A fit of exactly one plain-SGD step on 100 real images: the trainer, the model before it, and
+    the batch."""
+    base = {
+        "data": {"train_subset": 100, "val_size": 100},
+        "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.0},
+        "train": {"epochs": 1, "batch_size": 100},
+    }
     trainer = make_trainer(**merge(base, sections))
     before = copy.deepcopy(trainer.model)
     trainer.fit()
@@ -161,7 +180,8 @@ def one_sgd_step(**sections) -> tuple[Trainer, nn.Module, tuple[torch.Tensor, to
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
-    """Cross entropy against the target (1 - eps) * one_hot + eps / classes (Szegedy et al. 2016)."""
+    """Cross entropy against the target (1 - eps) * one_hot + eps / classes (Szegedy et al.
+    2016)."""
     target = (1 - eps) * F.one_hot(y, logits.shape[1]) + eps / logits.shape[1]
     return -(target * logits.log_softmax(1)).sum(1).mean()
 
@@ -174,7 +194,8 @@ def assert_sgd_step(trainer: Trainer, before: nn.Module, loss: torch.Tensor) -> 
 
 
 def test_label_smoothing_is_the_loss_that_is_reported_and_minimised():
-    """With label_smoothing=eps, the reported train loss and the gradient step are those of the smoothed target."""
+    """With label_smoothing=eps, the reported train loss and the gradient step are those of the
+    smoothed target."""
     trainer, before, (x, y) = one_sgd_step(train={"label_smoothing": 0.2})
     loss = smoothed_cross_entropy(before(x), y, 0.2)
     assert trainer.history[0]["train_loss"] == pytest.approx(loss.item(), rel=1e-5)
@@ -184,9 +205,11 @@ def test_label_smoothing_is_the_loss_that_is_reported_and_minimised():
 
 @pytest.mark.parametrize(("l1", "l2"), [(1e-3, 0.0), (0.0, 1e-2), (1e-3, 1e-2)])
 def test_l1_and_l2_add_their_term_on_kernels_to_the_minimised_loss(l1, l2):
-    """optim.l1/l2 add l1 * sum|W| + l2 * sum W^2 over conv/linear kernels (not biases, not BN) to the loss."""
-    trainer, before, (x, y) = one_sgd_step(model={"name": "mlp", "hidden": [32], "batch_norm": True},
-                                           optim={"l1": l1, "l2": l2})
+    """optim.l1/l2 add l1 * sum|W| + l2 * sum W^2 over conv/linear kernels (not biases, not BN) to
+    the loss."""
+    trainer, before, (x, y) = one_sgd_step(
+        model={"name": "mlp", "hidden": [32], "batch_norm": True}, optim={"l1": l1, "l2": l2}
+    )
     kernels = [p for name, p in before.named_parameters() if name.endswith("weight") and p.ndim > 1]
     assert len(kernels) == 2 and len(list(before.parameters())) > 2
     term = l1 * sum(w.abs().sum() for w in kernels) + l2 * sum(w.pow(2).sum() for w in kernels)
@@ -194,14 +217,16 @@ def test_l1_and_l2_add_their_term_on_kernels_to_the_minimised_loss(l1, l2):
     assert_sgd_step(trainer, before, F.cross_entropy(before(x), y) + term)
 
 
-# -- evaluation: EMA weights and flip TTA ----------------------------------------------------------------------------
+# -- evaluation: EMA weights and flip TTA ----------------------------------------------------------
 def test_ema_weights_and_bn_statistics_follow_the_moving_average_and_are_the_ones_evaluated():
-    """train.ema=d keeps ema = d * ema + (1 - d) * weights after every step (the first step copies), BN statistics
-    included, and validation evaluates that average."""
+    """train.ema=d keeps ema = d * ema + (1 - d) * weights after every step (the first step copies),
+    BN statistics included, and validation evaluates that average."""
     decay = 0.7
-    trainer = make_trainer(data={"train_subset": 200, "val_size": 100},
-                           model={"name": "mlp", "hidden": [16], "batch_norm": True},
-                           train={"epochs": 1, "batch_size": 50, "ema": decay})
+    trainer = make_trainer(
+        data={"train_subset": 200, "val_size": 100},
+        model={"name": "mlp", "hidden": [16], "batch_norm": True},
+        train={"epochs": 1, "batch_size": 50, "ema": decay},
+    )
     snapshots, step = [], trainer.step_fn
 
     def step_and_snapshot(x, y):
@@ -225,9 +250,12 @@ def test_ema_weights_and_bn_statistics_follow_the_moving_average_and_are_the_one
 
 
 def test_flip_tta_logits_are_the_mean_of_the_image_and_its_mirror_in_eval_mode():
-    """train.tta_flip averages the eval-mode logits of each image and its left-right mirror, in predict and evaluate."""
-    trainer = make_trainer(model={"name": "cnn", "filters": [4, 8], "dense": [16], "batch_norm": True, "dropout": 0.5},
-                           train={"tta_flip": True, "eval_batch_size": 64})
+    """train.tta_flip averages the eval-mode logits of each image and its left-right mirror, in
+    predict and evaluate."""
+    trainer = make_trainer(
+        model={"name": "cnn", "filters": [4, 8], "dense": [16], "batch_norm": True, "dropout": 0.5},
+        train={"tta_flip": True, "eval_batch_size": 64},
+    )
     model = trainer.model
     x, _ = next(trainer.data.batches("val", 100))
     mirror = x[..., torch.arange(27, -1, -1)]
@@ -236,15 +264,20 @@ def test_flip_tta_logits_are_the_mean_of_the_image_and_its_mirror_in_eval_mode()
         plain, mirrored = model(x), model(mirror)
     assert not torch.allclose(plain, mirrored)
     model.train()
-    torch.testing.assert_close(predict_logits(model, x, TrainConfig(tta_flip=True), "fp32"), (plain + mirrored) / 2)
+    torch.testing.assert_close(
+        predict_logits(model, x, TrainConfig(tta_flip=True), "fp32"), (plain + mirrored) / 2
+    )
     torch.testing.assert_close(predict_logits(model, x, TrainConfig(tta_flip=False), "fp32"), plain)
     torch.testing.assert_close(trainer.logits("val")[:100], (plain + mirrored) / 2)
 
 
-# -- the plateau schedule --------------------------------------------------------------------------------------------
-def plateau_lrs(val_losses: list[float | None], lr: float, factor: float, patience: int) -> list[float]:
-    """The LR of each epoch under ReduceLROnPlateau's rule: after more than ``patience`` validations in a row without
-    a val-loss improvement (of more than 1e-4 relative), multiply the LR by ``factor`` for the next epoch."""
+# -- the plateau schedule --------------------------------------------------------------------------
+def plateau_lrs(
+    val_losses: list[float | None], lr: float, factor: float, patience: int
+) -> list[float]:
+    """The LR of each epoch under ReduceLROnPlateau's rule: after more than ``patience`` validations
+    in a row without a val-loss improvement (of more than 1e-4 relative), multiply the LR by
+    ``factor`` for the next epoch."""
     best, bad, lrs = math.inf, 0, []
     for loss in val_losses:
         lrs.append(lr)
@@ -257,41 +290,57 @@ def plateau_lrs(val_losses: list[float | None], lr: float, factor: float, patien
 
 
 @pytest.mark.parametrize("validation_freq", [1, 2])
-def test_plateau_lowers_the_lr_exactly_after_patience_validations_without_improvement(validation_freq):
-    """schedule.name=plateau multiplies the LR by factor after more than ``patience`` validations whose loss did not
-    improve, and at no other time."""
-    trainer = make_trainer(optim={"lr": 0.01}, schedule={"name": "plateau", "factor": 0.5, "patience": 1},
-                           train={"epochs": 12, "validation_freq": validation_freq})
+def test_plateau_lowers_the_lr_exactly_after_patience_validations_without_improvement(
+    validation_freq,
+):
+    """schedule.name=plateau multiplies the LR by factor after more than ``patience`` validations
+    whose loss did not improve, and at no other time."""
+    trainer = make_trainer(
+        optim={"lr": 0.01},
+        schedule={"name": "plateau", "factor": 0.5, "patience": 1},
+        train={"epochs": 12, "validation_freq": validation_freq},
+    )
     history = trainer.fit()
     lrs = [row["lr"] for row in history]
     assert lrs == pytest.approx(plateau_lrs([row.get("val_loss") for row in history], 0.01, 0.5, 1))
     assert lrs[-1] < lrs[0]
 
 
-# -- what training may read ------------------------------------------------------------------------------------------
+# -- what training may read ------------------------------------------------------------------------
 def test_training_never_reads_the_test_split():
-    """Noise images and shuffled labels in the test split change nothing in training or validation."""
-    sections = {"model": {"name": "mlp", "hidden": [32], "batch_norm": True, "dropout": 0.2},
-                "augment": {"hflip": True, "shift": 2}, "schedule": {"name": "plateau", "patience": 0},
-                "train": {"epochs": 3, "ema": 0.9, "tta_flip": True, "early_stopping": 2}}
+    """Noise images and shuffled labels in the test split change nothing in training or
+    validation."""
+    sections = {
+        "model": {"name": "mlp", "hidden": [32], "batch_norm": True, "dropout": 0.2},
+        "augment": {"hflip": True, "shift": 2},
+        "schedule": {"name": "plateau", "patience": 0},
+        "train": {"epochs": 3, "ema": 0.9, "tta_flip": True, "early_stopping": 2},
+    }
     clean = make_trainer(**sections)
     clean.fit()
     poisoned = make_trainer(**sections)
     gen = torch.Generator().manual_seed(1)
     images, labels = poisoned.data.images["test"], poisoned.data.labels["test"]
-    poisoned.data.images["test"] = torch.randint(0, 256, images.shape, generator=gen, dtype=images.dtype)
+    poisoned.data.images["test"] = torch.randint(
+        0, 256, images.shape, generator=gen, dtype=images.dtype
+    )
     poisoned.data.labels["test"] = labels[torch.randperm(len(labels), generator=gen)]
     poisoned.fit()
     assert without_seconds(poisoned.history) == without_seconds(clean.history)
     assert poisoned.evaluate("test") != clean.evaluate("test")
 
 
-# -- the best epoch --------------------------------------------------------------------------------------------------
+# -- the best epoch --------------------------------------------------------------------------------
 @pytest.mark.parametrize("restore_best", [True, False])
-def test_best_epoch_is_the_first_argmax_of_val_accuracy_and_restore_best_ends_with_it(tmp_path, restore_best):
-    """summary.best_epoch is the first epoch of highest val accuracy; with restore_best the final model (evaluated on
-    val and test) is that epoch's, without it the last epoch's."""
-    cfg = tiny(optim={"name": "sgd", "lr": 0.3}, train={"epochs": 6, "precision": "fp32", "restore_best": restore_best})
+def test_best_epoch_is_the_first_argmax_of_val_accuracy_and_restore_best_ends_with_it(
+    tmp_path, restore_best
+):
+    """summary.best_epoch is the first epoch of highest val accuracy; with restore_best the final
+    model (evaluated on val and test) is that epoch's, without it the last epoch's."""
+    cfg = tiny(
+        optim={"name": "sgd", "lr": 0.3},
+        train={"epochs": 6, "precision": "fp32", "restore_best": restore_best},
+    )
     run = fmnist.train(cfg, out=tmp_path, verbose=False)
     accuracies = [row["val_accuracy"] for row in run.metrics]
     best_epoch = accuracies.index(max(accuracies)) + 1
@@ -306,7 +355,8 @@ def test_best_epoch_is_the_first_argmax_of_val_accuracy_and_restore_best_ends_wi
 
 
 def test_best_epoch_is_the_first_of_epochs_tied_on_val_accuracy(tmp_path):
-    """A later epoch becomes the best only by a strictly higher val accuracy, never by equalling it."""
+    """A later epoch becomes the best only by a strictly higher val accuracy, never by equalling
+    it."""
     cfg = tiny(optim={"name": "sgd", "lr": 1e-6}, train={"epochs": 4, "precision": "fp32"})
     run = fmnist.train(cfg, out=tmp_path, verbose=False)
     accuracies = [row["val_accuracy"] for row in run.metrics]

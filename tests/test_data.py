@@ -47,13 +47,46 @@ def test_raw_uncompressed_files_are_accepted(data_copy):
     ("damage", "message"),
     [
         (lambda d: (d / "t10k-labels-idx1-ubyte.gz").unlink(), "missing"),
-        (lambda d: (d / "train-labels-idx1-ubyte.gz").write_bytes((d / "train-labels-idx1-ubyte.gz").read_bytes()[:5000]), "truncated"),
-        (lambda d: _rewrite(d / "t10k-labels-idx1-ubyte.gz", lambda raw: raw.__delitem__(slice(-100, None))), "truncated"),
-        (lambda d: _rewrite(d / "t10k-images-idx3-ubyte.gz", lambda raw: raw.__setitem__(3, 0x01)), "wrong magic"),
-        (lambda d: _rewrite(d / "t10k-images-idx3-ubyte.gz", lambda raw: raw.__setitem__(5000, (raw[5000] + 1) % 256)), "wrong checksum"),
-        (lambda d: _rewrite(d / "t10k-labels-idx1-ubyte.gz", lambda raw: raw.__setitem__(100, 42)), "labels out of range"),
+        (
+            lambda d: (d / "train-labels-idx1-ubyte.gz").write_bytes(
+                (d / "train-labels-idx1-ubyte.gz").read_bytes()[:5000]
+            ),
+            "truncated",
+        ),
+        (
+            lambda d: _rewrite(
+                d / "t10k-labels-idx1-ubyte.gz", lambda raw: raw.__delitem__(slice(-100, None))
+            ),
+            "truncated",
+        ),
+        (
+            lambda d: _rewrite(
+                d / "t10k-images-idx3-ubyte.gz", lambda raw: raw.__setitem__(3, 0x01)
+            ),
+            "wrong magic",
+        ),
+        (
+            lambda d: _rewrite(
+                d / "t10k-images-idx3-ubyte.gz",
+                lambda raw: raw.__setitem__(5000, (raw[5000] + 1) % 256),
+            ),
+            "wrong checksum",
+        ),
+        (
+            lambda d: _rewrite(
+                d / "t10k-labels-idx1-ubyte.gz", lambda raw: raw.__setitem__(100, 42)
+            ),
+            "labels out of range",
+        ),
     ],
-    ids=["missing", "truncated-gzip", "truncated-content", "wrong-magic", "wrong-checksum", "label-range"],
+    ids=[
+        "missing",
+        "truncated-gzip",
+        "truncated-content",
+        "wrong-magic",
+        "wrong-checksum",
+        "label-range",
+    ],
 )
 def test_bad_files_give_one_clear_error(data_copy, damage, message):
     damage(data_copy)
@@ -64,8 +97,15 @@ def test_bad_files_give_one_clear_error(data_copy, damage, message):
 
 
 def test_cli_refuses_bad_named_dir_with_exit_2_and_no_traceback(data_copy):
-    _rewrite(data_copy / "train-labels-idx1-ubyte.gz", lambda raw: raw.__setitem__(20, (raw[20] + 1) % 10))
-    result = subprocess.run([sys.executable, "-m", "fmnist", "data", "verify", "--data-dir", str(data_copy)], capture_output=True, text=True)
+    _rewrite(
+        data_copy / "train-labels-idx1-ubyte.gz",
+        lambda raw: raw.__setitem__(20, (raw[20] + 1) % 10),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "fmnist", "data", "verify", "--data-dir", str(data_copy)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and "wrong checksum" in result.stderr
@@ -96,7 +136,10 @@ def test_download_from_a_mirror_is_verified(tmp_path, data_copy):
 
 
 def test_download_of_wrong_content_is_refused_and_not_kept(tmp_path, data_copy):
-    _rewrite(data_copy / "t10k-images-idx3-ubyte.gz", lambda raw: raw.__setitem__(5000, (raw[5000] + 1) % 256))
+    _rewrite(
+        data_copy / "t10k-images-idx3-ubyte.gz",
+        lambda raw: raw.__setitem__(5000, (raw[5000] + 1) % 256),
+    )
     server = _serve(data_copy)
     try:
         with pytest.raises(DataError, match="wrong checksum"):
@@ -132,13 +175,19 @@ def test_dataset_normalises_with_training_statistics_only(real_data_dir):
     train01 = data.images["train"].float() / 255
     assert data.mean == pytest.approx(train01.mean().item(), abs=1e-6)
     x, _ = next(data.batches("train", 55000))
-    assert x.mean().item() == pytest.approx(0, abs=1e-3) and x.std().item() == pytest.approx(1, abs=1e-3)
+    assert x.mean().item() == pytest.approx(0, abs=1e-3) and x.std().item() == pytest.approx(
+        1, abs=1e-3
+    )
 
 
 def test_training_batches_are_shuffled_seeded_and_cover_the_split(real_data_dir):
     data = FashionMNIST(DataConfig(data_dir=real_data_dir, train_subset=1000, val_size=500), "cpu")
-    first = torch.cat([y for _, y in data.batches("train", 100, gen=torch.Generator().manual_seed(1))])
-    again = torch.cat([y for _, y in data.batches("train", 100, gen=torch.Generator().manual_seed(1))])
+    first = torch.cat(
+        [y for _, y in data.batches("train", 100, gen=torch.Generator().manual_seed(1))]
+    )
+    again = torch.cat(
+        [y for _, y in data.batches("train", 100, gen=torch.Generator().manual_seed(1))]
+    )
     assert torch.equal(first, again)
     assert sorted(first.tolist()) == sorted(data.labels["train"].tolist())
     assert not torch.equal(first, data.labels["train"])
@@ -151,8 +200,28 @@ def _batch(real_data_dir, n=64):
 
 def test_each_augmentation_changes_images_within_range(real_data_dir):
     x = _batch(real_data_dir)
-    for field in ("hflip", "shift", "rotate", "shear", "zoom", "noise", "erase", "brightness", "contrast"):
-        value = {"hflip": True, "shift": 3, "rotate": 20.0, "shear": 15.0, "zoom": 0.2, "noise": 0.1, "erase": 1.0, "brightness": 0.3, "contrast": 0.3}[field]
+    for field in (
+        "hflip",
+        "shift",
+        "rotate",
+        "shear",
+        "zoom",
+        "noise",
+        "erase",
+        "brightness",
+        "contrast",
+    ):
+        value = {
+            "hflip": True,
+            "shift": 3,
+            "rotate": 20.0,
+            "shear": 15.0,
+            "zoom": 0.2,
+            "noise": 0.1,
+            "erase": 1.0,
+            "brightness": 0.3,
+            "contrast": 0.3,
+        }[field]
         out = augment(x.clone(), AugmentConfig(**{field: value}), torch.Generator().manual_seed(0))
         assert out.shape == x.shape, field
         assert not torch.equal(out, x), field
@@ -165,8 +234,12 @@ def test_flip_and_shift_are_exact(real_data_dir):
     for a, b in zip(x, flipped):
         assert torch.equal(b, a) or torch.equal(b, a.flip(-1))
     shifted = augment(x, AugmentConfig(shift=2), torch.Generator().manual_seed(0))
-    assert torch.allclose(shifted.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.35)  # a 2-px shift crops at most a border
-    assert set(torch.unique(shifted).tolist()) <= set(torch.unique(x).tolist())  # integer shift: no interpolated values
+    assert torch.allclose(
+        shifted.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.35
+    )  # a 2-px shift crops at most a border
+    assert set(torch.unique(shifted).tolist()) <= set(
+        torch.unique(x).tolist()
+    )  # integer shift: no interpolated values
 
 
 def test_augmentation_is_reproducible_for_a_seed(real_data_dir):

@@ -8,41 +8,64 @@ import statistics
 
 import numpy as np
 import pytest
-from conftest import tiny
 
 import fmnist
-
-from fmnist.data import FashionMNIST
+from conftest import tiny
 from fmnist.config import DataConfig
+from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments.sweep import plan, run_recipe
-from fmnist.recipes.points import expand_points, point_name
 from fmnist.experiments.table import build_table, table_rows, to_csv, to_markdown
 from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
+from fmnist.recipes.points import expand_points, point_name
 from fmnist.runs import RunDir
 from fmnist.training import Trainer
 
 
 def recipe(**fields):
-    base = {"name": "t", "description": "test", "config": tiny(train={"epochs": 2, "batch_size": 100})}
+    base = {
+        "name": "t",
+        "description": "test",
+        "config": tiny(train={"epochs": 2, "batch_size": 100}),
+    }
     return parse_recipe({**base, **fields})
 
 
 # -- declarations ---------------------------------------------------------------------------
 def test_one_d_grid_and_point_sweeps_expand_to_named_points():
-    one_d = recipe(sweep={"param": "model.hidden", "values": [[5], [10, 20]], "reported": {"hidden-5": 65.9}})
-    assert [(p.name, p.fields, p.reported) for p in expand_points(one_d)] == [("hidden-5", {"model.hidden": [5]}, 65.9), ("hidden-10x20", {"model.hidden": [10, 20]}, None)]
-    grid = recipe(sweep={"grid": {"model.activation": ["relu", "elu"], "optim.name": ["adam", "sgd", "nadam"]}})
+    one_d = recipe(
+        sweep={"param": "model.hidden", "values": [[5], [10, 20]], "reported": {"hidden-5": 65.9}}
+    )
+    assert [(p.name, p.fields, p.reported) for p in expand_points(one_d)] == [
+        ("hidden-5", {"model.hidden": [5]}, 65.9),
+        ("hidden-10x20", {"model.hidden": [10, 20]}, None),
+    ]
+    grid = recipe(
+        sweep={
+            "grid": {"model.activation": ["relu", "elu"], "optim.name": ["adam", "sgd", "nadam"]}
+        }
+    )
     names = [p.name for p in expand_points(grid)]
-    assert len(names) == 6 and names[0] == "activation-relu__optim-adam" and names[-1] == "activation-elu__optim-nadam"
+    assert (
+        len(names) == 6
+        and names[0] == "activation-relu__optim-adam"
+        and names[-1] == "activation-elu__optim-nadam"
+    )
     points = recipe(sweep={"points": [{"name": "l1", "set": {"optim.l1": 1e-5}, "reported": 90.9}]})
     assert expand_points(points)[0].fields == {"optim.l1": 1e-5}
-    assert point_name({"train.early_stopping": None, "optim.lr": 0.001, "model.batch_norm": True}) == "early_stopping-none__lr-0.001__batch_norm-true"
+    assert (
+        point_name({"train.early_stopping": None, "optim.lr": 0.001, "model.batch_norm": True})
+        == "early_stopping-none__lr-0.001__batch_norm-true"
+    )
 
 
 def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
     jobs = plan(recipe(reported=88.0, seeds=3), out=tmp_path)
-    assert [j.path.relative_to(tmp_path).as_posix() for j in jobs] == ["t/seed0", "t/seed1", "t/seed2"]
+    assert [j.path.relative_to(tmp_path).as_posix() for j in jobs] == [
+        "t/seed0",
+        "t/seed1",
+        "t/seed2",
+    ]
     assert [j.config["seed"] for j in jobs] == [0, 1, 2] and jobs[0].point.reported == 88.0
 
 
@@ -50,11 +73,17 @@ def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
     "fields, message",
     [
         ({"sweep": {"param": "model.hidden"}}, "needs both param"),
-        ({"sweep": {"param": "model.hidden", "values": [[5]], "grid": {"optim.name": ["sgd"]}}}, "exactly one of"),
+        (
+            {"sweep": {"param": "model.hidden", "values": [[5]], "grid": {"optim.name": ["sgd"]}}},
+            "exactly one of",
+        ),
         ({"sweep": {}}, "exactly one of"),
         ({"sweep": {"grid": {"optim.name": []}}}, "non-empty list"),
         ({"sweep": {"param": "model.hidden", "values": [[5], [5]]}}, "duplicate points hidden-5"),
-        ({"sweep": {"param": "model.hidden", "values": [[5]], "reported": {"hidden-6": 1.0}}}, "unknown points hidden-6"),
+        (
+            {"sweep": {"param": "model.hidden", "values": [[5]], "reported": {"hidden-6": 1.0}}},
+            "unknown points hidden-6",
+        ),
         ({"sweep": {"points": [{"name": "a/b", "set": {}}]}}, "plain folder name"),
         ({"sweep": {"param": "optim.nme", "values": [1]}}, "unknown config field 'optim.nme'"),
         ({"sweep": {"param": "optim.lr", "values": [-1]}}, "optim.lr"),
@@ -92,7 +121,10 @@ def test_quick_changes_are_declared_and_kept_apart(tmp_path):
     vgg = load_recipe("s002_vgg16")
     full, quick = plan(vgg, out=tmp_path)[0], plan(vgg, out=tmp_path, quick=True)[0]
     assert full.config["train"]["epochs"] == 50 and quick.config["train"]["epochs"] == 1
-    assert quick.config["data"]["train_subset"] == 2000 and quick.path.parent.name == "s002_vgg16-quick"
+    assert (
+        quick.config["data"]["train_subset"] == 2000
+        and quick.path.parent.name == "s002_vgg16-quick"
+    )
 
 
 # -- running, skipping, resuming ------------------------------------------------------------
@@ -112,7 +144,11 @@ def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, 
         run_recipe(r, out=tmp_path, verbose=False)
     monkeypatch.setattr(Trainer, "_end_epoch", original)
     first, second = tmp_path / "t/hidden-16/seed0", tmp_path / "t/hidden-32/seed0"
-    assert RunDir(first).is_complete and not RunDir(second).is_complete and len(RunDir(second).read_metrics()) == 1
+    assert (
+        RunDir(first).is_complete
+        and not RunDir(second).is_complete
+        and len(RunDir(second).read_metrics()) == 1
+    )
     first_summary = (first / "summary.json").read_text()
 
     statuses = [status for _, status in run_recipe(r, out=tmp_path, verbose=False)]
@@ -120,25 +156,48 @@ def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, 
     assert (first / "summary.json").read_text() == first_summary
     resumed = json.loads((second / "summary.json").read_text())
     clean = run_recipe(r, out=tmp_path / "clean", verbose=False)[1][0].path
-    assert resumed["test_accuracy"] == json.loads((clean / "summary.json").read_text())["test_accuracy"]
-    timeless = lambda path: [{k: v for k, v in row.items() if k != "seconds"} for row in RunDir(path).read_metrics()]  # noqa: E731
+    assert (
+        resumed["test_accuracy"]
+        == json.loads((clean / "summary.json").read_text())["test_accuracy"]
+    )
+    timeless = lambda path: [  # noqa: E731
+        {k: v for k, v in row.items() if k != "seconds"} for row in RunDir(path).read_metrics()
+    ]
     assert timeless(second) == timeless(clean) and len(timeless(second)) == 2
     assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped", "skipped"]
 
 
 def test_runs_trained_in_parallel_processes_write_the_same_records_as_in_order(tmp_path):
     r = recipe(sweep={"param": "model.hidden", "values": [[16], [32]]})
-    in_order = {job.point.name: job.path for job, _ in run_recipe(r, out=tmp_path / "in_order", verbose=False)}
+    in_order = {
+        job.point.name: job.path
+        for job, _ in run_recipe(r, out=tmp_path / "in_order", verbose=False)
+    }
     parallel = run_recipe(r, out=tmp_path / "parallel", workers=2, verbose=False)
-    assert sorted((job.point.name, status) for job, status in parallel) == [("hidden-16", "trained"), ("hidden-32", "trained")]
+    assert sorted((job.point.name, status) for job, status in parallel) == [
+        ("hidden-16", "trained"),
+        ("hidden-32", "trained"),
+    ]
     for job, _ in parallel:
-        ours, theirs = RunDir(job.path).read_metrics(), RunDir(in_order[job.point.name]).read_metrics()
+        ours, theirs = (
+            RunDir(job.path).read_metrics(),
+            RunDir(in_order[job.point.name]).read_metrics(),
+        )
         assert [row["epoch"] for row in ours] == [row["epoch"] for row in theirs] == [1, 2]
-        # Same seed, same data order; only the CPU thread count differs (1 per worker vs 2), which moves float sums a little.
-        assert [row["train_loss"] for row in ours] == pytest.approx([row["train_loss"] for row in theirs], rel=1e-3)
+        # Same seed, same data order; only the CPU thread count differs (1 per worker vs 2), which
+        # moves float sums a little.
+        assert [row["train_loss"] for row in ours] == pytest.approx(
+            [row["train_loss"] for row in theirs], rel=1e-3
+        )
         summary = json.loads((job.path / "summary.json").read_text())
-        assert summary["test_accuracy"] == pytest.approx(json.loads((in_order[job.point.name] / "summary.json").read_text())["test_accuracy"], abs=0.005)
-    assert [s for _, s in run_recipe(r, out=tmp_path / "parallel", workers=2, verbose=False)] == ["skipped", "skipped"]
+        assert summary["test_accuracy"] == pytest.approx(
+            json.loads((in_order[job.point.name] / "summary.json").read_text())["test_accuracy"],
+            abs=0.005,
+        )
+    assert [s for _, s in run_recipe(r, out=tmp_path / "parallel", workers=2, verbose=False)] == [
+        "skipped",
+        "skipped",
+    ]
     with pytest.raises(ConfigError, match="--jobs must be >= 1, got 0"):
         run_recipe(r, out=tmp_path / "parallel", workers=0, verbose=False)
 
@@ -165,16 +224,26 @@ def test_kfold_recipe_folds_are_disjoint_stratified_and_cover_the_training_set(t
 
 # -- table ----------------------------------------------------------------------------------
 def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
-    r = recipe(seeds=2, reported=80.0, folds=2, config=tiny(data={"train_subset": 1000}, train={"epochs": 1, "batch_size": 100}))
+    r = recipe(
+        seeds=2,
+        reported=80.0,
+        folds=2,
+        config=tiny(data={"train_subset": 1000}, train={"epochs": 1, "batch_size": 100}),
+    )
     results = run_recipe(r, out=tmp_path, verbose=False)
-    accs = [100 * json.loads((job.path / "summary.json").read_text())["test_accuracy"] for job, _ in results]
+    accs = [
+        100 * json.loads((job.path / "summary.json").read_text())["test_accuracy"]
+        for job, _ in results
+    ]
     folds = [100 * RunDir(job.path).read_metrics()[-1]["val_accuracy"] for job, _ in results]
     (row,) = build_table(tmp_path)
     assert row["n"] == 4 and row["experiment"] == "t" and row["reported"] == 80.0
     assert row["test_accuracy_mean"] == pytest.approx(statistics.fmean(accs))
     assert row["test_accuracy_std"] == pytest.approx(statistics.stdev(accs))
     assert row["difference"] == pytest.approx(statistics.fmean(accs) - 80.0)
-    assert row["cv_accuracy_mean"] == pytest.approx(statistics.fmean(folds))  # restore_best: that fold's best epoch = its only epoch
+    assert row["cv_accuracy_mean"] == pytest.approx(
+        statistics.fmean(folds)
+    )  # restore_best: that fold's best epoch = its only epoch
     summary = json.loads((results[0][0].path / "summary.json").read_text())
     assert row["params"] == summary["params"] and row["macs"] == summary["macs"]
     assert f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}" in to_markdown([row])
@@ -184,35 +253,69 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
 
 def test_table_orders_sweep_points_by_their_numbers():
     def record(point):
-        recipe_record = {"study": "001", "name": "s001_hidden_sweep", "point": point, "quick": False, "reported": None}
-        return {"recipe": recipe_record, "test_accuracy": 0.8, "fold": None, "config": {}, "model": "mlp", "params": 1, "macs": 1, "train_seconds": 1.0, "precision": "fp32"}
+        recipe_record = {
+            "study": "001",
+            "name": "s001_hidden_sweep",
+            "point": point,
+            "quick": False,
+            "reported": None,
+        }
+        return {
+            "recipe": recipe_record,
+            "test_accuracy": 0.8,
+            "fold": None,
+            "config": {},
+            "model": "mlp",
+            "params": 1,
+            "macs": 1,
+            "train_seconds": 1.0,
+            "precision": "fp32",
+        }
 
     rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
     assert [r["point"] for r in rows] == ["hidden-5", "hidden-20", "hidden-100"]
     single = rows[0]
-    assert single["test_accuracy_std"] is None and "| 80.00 | 1 |" in to_markdown([single])  # one run: no "± 0.00"
+    assert single["test_accuracy_std"] is None and "| 80.00 | 1 |" in to_markdown(
+        [single]
+    )  # one run: no "± 0.00"
     assert next(csv.DictReader(to_csv([single]).splitlines()))["test_accuracy_std"] == ""
 
 
 # -- baselines ------------------------------------------------------------------------------
 def baseline_recipe(name, **options):
     baseline = {"name": name, "options": options}
-    return parse_recipe({"name": f"b_{name}", "description": "d", "baseline": baseline, "config": {"data": {"train_subset": 500, "val_size": 500}}})
+    return parse_recipe(
+        {
+            "name": f"b_{name}",
+            "description": "d",
+            "baseline": baseline,
+            "config": {"data": {"train_subset": 500, "val_size": 500}},
+        }
+    )
 
 
-@pytest.mark.parametrize(("name", "options"), [("logreg", {}), ("hog_svm", {}), ("svm", {"kernel": "poly", "standardize": True})])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("logreg", {}), ("hog_svm", {}), ("svm", {"kernel": "poly", "standardize": True})],
+)
 def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_data_dir):
     r = baseline_recipe(name, **options)
     ((job, status),) = run_recipe(r, out=tmp_path, verbose=False)
     summary = json.loads((job.path / "summary.json").read_text())
-    assert status == "trained" and summary["model"] == f"sklearn_{name}" and summary["train_images"] == 500
+    assert (
+        status == "trained"
+        and summary["model"] == f"sklearn_{name}"
+        and summary["train_images"] == 500
+    )
     with open(job.path / "predictions.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 10000
     from fmnist.data import load_arrays
 
     labels = load_arrays(real_data_dir)[0]["test_labels"]
-    assert summary["test_accuracy"] == pytest.approx(np.mean([int(row["predicted"]) == y for row, y in zip(rows, labels)]))
+    assert summary["test_accuracy"] == pytest.approx(
+        np.mean([int(row["predicted"]) == y for row, y in zip(rows, labels)])
+    )
     assert summary["test_accuracy"] > 0.5
     (table_row,) = build_table(tmp_path)
     assert table_row["model"] == f"sklearn_{name}" and table_row["params"] == summary["params"]
@@ -224,7 +327,13 @@ def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_di
 
     ((job, _),) = run_recipe(baseline_recipe("logreg"), out=tmp_path, verbose=False)
     run = fmnist.load_run(job.path)
-    with pytest.raises(RunDirError, match="is a scikit-learn baseline run: it keeps no fitted model"):
+    with pytest.raises(
+        RunDirError, match="is a scikit-learn baseline run: it keeps no fitted model"
+    ):
         run.evaluate()
     page = build_report(job.path).read_text()
-    assert f"{run.summary['test_accuracy']:.2%}" in page and "Confusion matrix" in page and "Learning curves" not in page
+    assert (
+        f"{run.summary['test_accuracy']:.2%}" in page
+        and "Confusion matrix" in page
+        and "Learning curves" not in page
+    )

@@ -31,22 +31,46 @@ def test_explicit_precision_is_kept_and_emulated_bf16_is_warned_about():
 
 def test_native_bf16_follows_what_the_cpu_reports():
     """oneDNN limited to AVX2 (as on most laptops and older AMD servers) reports no native bf16."""
-    probe = "import torch; from fmnist.training.hardware import native_bf16; print(native_bf16(torch.device('cpu')))"
+    probe = (
+        "import torch; from fmnist.training.hardware import native_bf16; "
+        "print(native_bf16(torch.device('cpu')))"
+    )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
-    if "ONEDNN_MAX_CPU_ISA" not in os.environ and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()):
+    if "ONEDNN_MAX_CPU_ISA" not in os.environ and (
+        torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    ):
         assert native_bf16(torch.device("cpu"))
 
 
-def test_a_run_on_a_cpu_without_native_bf16_trains_in_fp32_records_why_and_resumes_in_fp32(tmp_path, real_data_dir):
-    script = "import sys, fmnist; from tests.conftest import tiny; print(fmnist.train(tiny(train={'epochs': 1}), out=sys.argv[1], verbose=False).path)"
+def test_a_run_on_a_cpu_without_native_bf16_trains_in_fp32_records_why_and_resumes_in_fp32(
+    tmp_path, real_data_dir
+):
+    script = (
+        "import sys, fmnist; from tests.conftest import tiny; "
+        "print(fmnist.train(tiny(train={'epochs': 1}), out=sys.argv[1], verbose=False).path)"
+    )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "FMNIST_DATA": str(real_data_dir)}
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     run = fmnist.load_run(out.stdout.strip().splitlines()[-1])
     recorded = json.loads((run.path / "env.json").read_text())
-    assert recorded["precision"] == run.summary["precision"] == "fp32" and "no native bf16" in recorded["precision_reason"]
-    assert recorded["cpu"]["native_bf16"] is False and recorded["cpu"]["onednn_max_cpu_isa"] == "AVX2"
+    assert (
+        recorded["precision"] == run.summary["precision"] == "fp32"
+        and "no native bf16" in recorded["precision_reason"]
+    )
+    assert (
+        recorded["cpu"]["native_bf16"] is False and recorded["cpu"]["onednn_max_cpu_isa"] == "AVX2"
+    )
     # Finishing it here, where auto may mean bf16, keeps the precision the run started in.
     (run.path / "summary.json").unlink()
     assert fmnist.resume(run.path, verbose=False).summary["precision"] == "fp32"
@@ -63,7 +87,13 @@ print(json.dumps({'widths': job.config['model']['widths'], 'variant': job.config
 
 def _resolved_fast(*overrides: str, isa: str | None = None) -> dict:
     env = {**os.environ, **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})}
-    out = subprocess.run([sys.executable, "-c", RESOLVE, *overrides], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", RESOLVE, *overrides],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -72,20 +102,31 @@ def test_fast_takes_its_fp32_variant_on_a_cpu_without_native_bf16():
 
     variant = load_recipe("fast").fp32_variant
     resolved = _resolved_fast(isa="AVX2")
-    assert resolved["widths"] == variant.set["model.widths"] and resolved["variant"] == f"fp32: {variant.why}"
-    # --set wins over the variant; an explicit precision means the user chose, so no variant is taken.
+    assert (
+        resolved["widths"] == variant.set["model.widths"]
+        and resolved["variant"] == f"fp32: {variant.why}"
+    )
+    # --set wins over the variant; an explicit precision means the user chose, so no variant is
+    # taken.
     assert _resolved_fast("model.widths=[8,16,32]", isa="AVX2")["widths"] == [8, 16, 32]
     assert _resolved_fast("train.precision=fp32", isa="AVX2")["variant"] is None
     if native_bf16(torch.device("cpu")) and "ONEDNN_MAX_CPU_ISA" not in os.environ:
         assert _resolved_fast()["variant"] is None
 
 
-def test_a_slow_epoch_reports_its_progress_in_a_log_and_quiet_stays_quiet(tmp_path, monkeypatch, capsys):
+def test_a_slow_epoch_reports_its_progress_in_a_log_and_quiet_stays_quiet(
+    tmp_path, monkeypatch, capsys
+):
     """Where no live bar can be drawn (a pipe, a log file), a line with images/s and time left."""
-    monkeypatch.setattr("fmnist.training.progress.LOG_EVERY_S", 0.0)  # every epoch counts as slow here
+    monkeypatch.setattr(
+        "fmnist.training.progress.LOG_EVERY_S", 0.0
+    )  # every epoch counts as slow here
     fmnist.train(tiny(train={"epochs": 1}), out=tmp_path / "loud", verbose=True)
     lines = capsys.readouterr().out.splitlines()
-    assert any(re.fullmatch(r"  epoch 1/1: [\d,]+/1,000 images \(\d+%\), [\d,]+ img/s, \d+ s left", line) for line in lines), lines
+    assert any(
+        re.fullmatch(r"  epoch 1/1: [\d,]+/1,000 images \(\d+%\), [\d,]+ img/s, \d+ s left", line)
+        for line in lines
+    ), lines
     assert any(line.startswith("precision: ") for line in lines)
     fmnist.train(tiny(train={"epochs": 1}), out=tmp_path / "quiet", verbose=False)
     assert capsys.readouterr().out == ""

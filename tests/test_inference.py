@@ -16,9 +16,14 @@ from tests.conftest import tiny
 
 
 def test_a_checkpoint_alone_predicts_what_its_run_recorded(tmp_path, real_data_dir):
-    """Copied away from its run directory, final.pt predicts every test image as the run's predictions.csv says."""
+    """Copied away from its run directory, final.pt predicts every test image as the run's
+    predictions.csv says."""
     model = {"name": "cnn", "filters": [4, 8], "dense": [16], "batch_norm": True}
-    run = fmnist.train(tiny(model=model, train={"epochs": 1, "tta_flip": True, "channels_last": True}), out=tmp_path, verbose=False)
+    run = fmnist.train(
+        tiny(model=model, train={"epochs": 1, "tta_flip": True, "channels_last": True}),
+        out=tmp_path,
+        verbose=False,
+    )
     with open(run.path / "predictions.csv") as f:
         recorded = np.array([int(row["predicted"]) for row in csv.DictReader(f)])
     alone = tmp_path / "elsewhere" / "model.pt"
@@ -36,5 +41,7 @@ def test_a_checkpoint_alone_predicts_what_its_run_recorded(tmp_path, real_data_d
 def test_a_checkpoint_without_its_config_is_refused_with_the_way_out(tmp_path):
     weights_only = tmp_path / "old.pt"
     torch.save({"model": {}, "mean": 0.0, "std": 1.0}, weights_only)
-    with pytest.raises(RunDirError, match=r"holds weights without their config .* fmnist.load_run\(RUN_DIR\)"):
+    with pytest.raises(
+        RunDirError, match=r"holds weights without their config .* fmnist.load_run\(RUN_DIR\)"
+    ):
         fmnist.load(weights_only)

@@ -1,4 +1,5 @@
-"""Every registered model builds, reports its size, trains one step and can overfit a small batch."""
+"""Every registered model builds, reports its size, trains one step and can overfit a small
+batch."""
 
 from __future__ import annotations
 
@@ -40,11 +41,15 @@ def test_model_overfits_a_small_batch(name, small_batch):
             with torch.no_grad():
                 if (model(x).argmax(1) == y).all():
                     break
-    assert (model(x).argmax(1) == y).all(), f"{name} did not fit 16 images in {step + 1} steps (loss {first:.3f} -> {loss.item():.3f})"
+    assert (model(x).argmax(1) == y).all(), (
+        f"{name} did not fit 16 images in {step + 1} steps (loss {first:.3f} -> {loss.item():.3f})"
+    )
 
 
 def test_model_options_are_validated():
-    with pytest.raises(UnknownModelError, match="'resnet21' is not a registered model; known: .*resnet18"):
+    with pytest.raises(
+        UnknownModelError, match="'resnet21' is not a registered model; known: .*resnet18"
+    ):
         create_model("resnet21")
     with pytest.raises(UnknownModelError, match="no option 'widht'.*width"):
         create_model("vgg_small", widht=2)
@@ -55,7 +60,9 @@ def test_model_options_are_validated():
 
 
 def test_family_options_change_the_architecture():
-    assert count_params(create_model("mlp", hidden=[100, 100, 100, 100, 100])) > count_params(create_model("mlp", hidden=[100]))
+    assert count_params(create_model("mlp", hidden=[100, 100, 100, 100, 100])) > count_params(
+        create_model("mlp", hidden=[100])
+    )
     strided = create_model("cnn", stride=2, pool="none")
     assert count_macs(strided) < count_macs(create_model("cnn"))
     assert count_params(create_model("wrn", depth=10, widen=1)) < count_params(create_model("wrn"))

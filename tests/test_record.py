@@ -1,4 +1,5 @@
-"""Recording during training: what it writes, that it never changes results, and resume after a crash."""
+"""Recording during training: what it writes, that it never changes results, and resume after a
+crash."""
 
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ def _final_weights(run):
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    return fmnist.train(tiny(model=CNN, train={"epochs": 3}, record=ALL), out=tmp_path_factory.mktemp("rec"), verbose=False)
+    return fmnist.train(
+        tiny(model=CNN, train={"epochs": 3}, record=ALL),
+        out=tmp_path_factory.mktemp("rec"),
+        verbose=False,
+    )
 
 
 def test_recording_does_not_change_training(recorded, tmp_path):
@@ -48,7 +53,10 @@ def test_records_hold_every_epoch_and_a_stratified_embedding(recorded):
     hist = read_histograms(recorded.path)
     assert [h["epoch"] for h in hist] == [0, 1, 2, 3]
     layer = hist[-1]["params"]["features.0.0.weight"]
-    assert sum(layer["counts"]) == first_conv.numel() and len(layer["edges"]) == len(layer["counts"]) + 1
+    assert (
+        sum(layer["counts"]) == first_conv.numel()
+        and len(layer["edges"]) == len(layer["counts"]) + 1
+    )
     emb = read_embeddings(recorded.path)
     assert emb["features"].shape == (2000, 32)
     assert np.bincount(emb["labels"]).tolist() == [200] * 10
@@ -58,17 +66,25 @@ def test_tensorboard_shows_scalars_histograms_images_and_projector(recorded):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logdir = recorded.path / "tensorboard"
-    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0}).Reload()
+    events = EventAccumulator(
+        str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0}
+    ).Reload()
     tags = events.Tags()
-    assert {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr"} <= set(tags["scalars"])
+    assert {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr"} <= set(
+        tags["scalars"]
+    )
     assert [e.step for e in events.Scalars("accuracy/val")] == [1, 2, 3]
-    assert [e.value for e in events.Scalars("accuracy/val")] == pytest.approx([m["val_accuracy"] for m in recorded.metrics])
+    assert [e.value for e in events.Scalars("accuracy/val")] == pytest.approx(
+        [m["val_accuracy"] for m in recorded.metrics]
+    )
     assert "weights/head.weight" in tags["histograms"] and "first_layer_filters" in tags["images"]
     projector = (logdir / "projector_config.pbtxt").read_text()
     assert "test_features" in projector and "metadata.tsv" in projector
 
 
-def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_records(recorded, tmp_path, monkeypatch):
+def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_records(
+    recorded, tmp_path, monkeypatch
+):
     """Crash after epoch 2's records are written but before its checkpoint: the resumed run must
     redo epoch 2 and end with exactly the records of an uninterrupted run."""
     real_save = trainer_module.save_checkpoint
@@ -81,7 +97,9 @@ def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_record
     monkeypatch.setattr(trainer_module, "save_checkpoint", crash_at_epoch_2)
     run_dir = tmp_path / "crashed"
     with pytest.raises(KeyboardInterrupt):
-        fmnist.train(tiny(model=CNN, train={"epochs": 3}, record=ALL), run_dir=run_dir, verbose=False)
+        fmnist.train(
+            tiny(model=CNN, train={"epochs": 3}, record=ALL), run_dir=run_dir, verbose=False
+        )
     assert read_filters(run_dir)[0].tolist() == [0, 1, 2]  # epoch 2 recorded, not checkpointed
     monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
 
@@ -98,4 +116,8 @@ def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_record
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(resumed.path / "tensorboard")).Reload()
-    assert [e.step for e in events.Scalars("accuracy/val")] == [1, 2, 3]  # the stale epoch-2 point is purged
+    assert [e.step for e in events.Scalars("accuracy/val")] == [
+        1,
+        2,
+        3,
+    ]  # the stale epoch-2 point is purged

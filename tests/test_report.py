@@ -1,5 +1,6 @@
-"""Reports from small real run directories: valid files, one self-contained page, numbers equal to the run's record,
-and a real browser (Debian's Chromium through Playwright) that loads every image without console errors."""
+"""Reports from small real run directories: valid files, one self-contained page, numbers equal to
+the run's record, and a real browser (Debian's Chromium through Playwright) that loads every image
+without console errors."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ PNG_MAGIC, GIF_MAGIC = b"\x89PNG\r\n\x1a\n", (b"GIF87a", b"GIF89a")
 # -- fixtures: real runs, trained once per module --------------------------------------------------
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
-    cfg = tiny(model=CNN, train={"epochs": 3}, record={"filters": True, "histograms": True, "embeddings": True})
+    cfg = tiny(
+        model=CNN,
+        train={"epochs": 3},
+        record={"filters": True, "histograms": True, "embeddings": True},
+    )
     return fmnist.train(cfg, out=tmp_path_factory.mktemp("cnn"), verbose=False)
 
 
@@ -46,21 +51,45 @@ def mlp_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
-    """A hidden-size sweep over 2 seeds, an activation x optimiser grid, a 2-fold CV and one recipe with a reported number."""
+    """A hidden-size sweep over 2 seeds, an activation x optimiser grid, a 2-fold CV and one recipe
+    with a reported number."""
     root = tmp_path_factory.mktemp("experiment")
     for seed in (0, 1):
         for hidden in (16, 32, 64):
-            fmnist.train(tiny(name=f"mlp-h{hidden}", seed=seed, model={"name": "mlp", "hidden": [hidden]}), out=root / "sweep", verbose=False)
+            fmnist.train(
+                tiny(name=f"mlp-h{hidden}", seed=seed, model={"name": "mlp", "hidden": [hidden]}),
+                out=root / "sweep",
+                verbose=False,
+            )
     for activation in ("relu", "tanh"):
-        for optimizer, lr in (("adam", 1e-3), ("sgd", 0.05)):  # a learning rate per optimiser, as studies do
-            fmnist.train(tiny(name=f"{activation}-{optimizer}", model={"name": "mlp", "hidden": [24], "activation": activation}, optim={"name": optimizer, "lr": lr}), out=root / "grid", verbose=False)
+        for optimizer, lr in (
+            ("adam", 1e-3),
+            ("sgd", 0.05),
+        ):  # a learning rate per optimiser, as studies do
+            fmnist.train(
+                tiny(
+                    name=f"{activation}-{optimizer}",
+                    model={"name": "mlp", "hidden": [24], "activation": activation},
+                    optim={"name": optimizer, "lr": lr},
+                ),
+                out=root / "grid",
+                verbose=False,
+            )
     for fold in (0, 1):
-        run = fmnist.train(tiny(name="softmax-cv", model={"name": "softmax"}, data={"folds": 2, "fold": fold, "val_size": 0}), out=root / "deep" / "cv", verbose=False)
+        run = fmnist.train(
+            tiny(
+                name="softmax-cv",
+                model={"name": "softmax"},
+                data={"folds": 2, "fold": fold, "val_size": 0},
+            ),
+            out=root / "deep" / "cv",
+            verbose=False,
+        )
         (run.path / "recipe.json").write_text(json.dumps({"name": "softmax-cv", "reported": 83.13}))
     return root
 
 
-# -- helpers ------------------------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------------------
 class _Page(HTMLParser):
     """Collects img sources, other URL attributes, table cells and summary cards of a report."""
 
@@ -122,15 +151,30 @@ def _assert_valid_images(folder: Path) -> list[Path]:
 
 
 def _assert_self_contained(page: _Page) -> None:
-    assert page.imgs and all(src.startswith(("data:image/png;base64,", "data:image/gif;base64,")) for src in page.imgs)
-    assert all(url.startswith(("#", "data:")) for url in page.urls), page.urls  # no file or network fetches
+    assert page.imgs and all(
+        src.startswith(("data:image/png;base64,", "data:image/gif;base64,")) for src in page.imgs
+    )
+    assert all(url.startswith(("#", "data:")) for url in page.urls), (
+        page.urls
+    )  # no file or network fetches
 
 
-# -- run report -------------------------------------------------------------------------------------------
+# -- run report ------------------------------------------------------------------------------------
 def test_run_report_files_are_valid_images_and_the_page_is_self_contained(cnn_run, cnn_report):
     assert cnn_report == cnn_run.path / "report" / "report.html"
     files = {p.name for p in _assert_valid_images(cnn_report.parent)}
-    expected = {"learning_curves.png", "confusion_matrix.png", "per_class.png", "confident_mistakes.png", "filters.png", "filters_evolution.gif", "feature_maps_7.png", "weight_histograms.png", "embedding_pca.png", "embedding_tsne.png"}
+    expected = {
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "per_class.png",
+        "confident_mistakes.png",
+        "filters.png",
+        "filters_evolution.gif",
+        "feature_maps_7.png",
+        "weight_histograms.png",
+        "embedding_pca.png",
+        "embedding_tsne.png",
+    }
     assert expected <= files
     with Image.open(cnn_report.parent / "filters_evolution.gif") as gif:
         assert gif.n_frames == 4  # initial weights + 3 epochs
@@ -148,7 +192,12 @@ def test_run_report_numbers_equal_the_run_record(cnn_run, cnn_report, real_data_
     assert list(per_class) == list(CLASS_NAMES)
     for name, cells in per_class.items():
         scores = summary["per_class"][name]
-        assert cells == [f"{scores['precision']:.2%}", f"{scores['recall']:.2%}", f"{scores['f1']:.2%}", f"{scores['support']:,}"]
+        assert cells == [
+            f"{scores['precision']:.2%}",
+            f"{scores['recall']:.2%}",
+            f"{scores['f1']:.2%}",
+            f"{scores['support']:,}",
+        ]
     # the mistakes table: recounted from predictions.csv, the most confident wrong answers first
     predictions = np.loadtxt(cnn_run.path / "predictions.csv", delimiter=",", skiprows=1)
     labels, probs = predictions[:, 1].astype(int), predictions[:, 3:]
@@ -165,7 +214,9 @@ def test_run_report_without_records_uses_the_final_weights(mlp_run):
     html = build_report(mlp_run.path, out=mlp_run.path / "plain").read_text()
     files = {p.name for p in _assert_valid_images(mlp_run.path / "plain")}
     assert {"filters.png", "weight_histograms.png", "learning_curves.png"} <= files
-    assert not any(name.endswith(".gif") or name.startswith(("feature_maps", "embedding")) for name in files)
+    assert not any(
+        name.endswith(".gif") or name.startswith(("feature_maps", "embedding")) for name in files
+    )
     assert "--record filters" in html and "no convolution layers" in html
     assert "in the final model (train with --record histograms" in html
 
@@ -179,14 +230,18 @@ def test_feature_maps_are_taken_after_the_activation(cnn_run):
 
 def test_overfitting_is_flagged_only_when_validation_loss_rises_while_training_loss_falls():
     def curve(val):
-        return [{"epoch": e + 1, "train_loss": 1.0 / (e + 1), "val_loss": v} for e, v in enumerate(val)]
+        return [
+            {"epoch": e + 1, "train_loss": 1.0 / (e + 1), "val_loss": v} for e, v in enumerate(val)
+        ]
 
     assert overfitting_start(curve([0.9, 0.7, 0.6, 0.65, 0.8])) == 3
     assert overfitting_start(curve([0.9, 0.7, 0.6, 0.55, 0.5])) is None
-    assert overfitting_start(curve([0.9, 0.6, 0.6, 0.601, 0.6])) is None  # flat: within the 2% margin
+    assert (
+        overfitting_start(curve([0.9, 0.6, 0.6, 0.601, 0.6])) is None
+    )  # flat: within the 2% margin
 
 
-# -- experiment report ------------------------------------------------------------------------------------
+# -- experiment report -----------------------------------------------------------------------------
 def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
     report = build_report(experiment)
     assert report == experiment / "report" / "report.html"
@@ -195,18 +250,37 @@ def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
     page = _Page(report.read_text())
     _assert_self_contained(page)
     table = {row[0]: row for row in _rows(page, "results")}
-    assert set(table) == {"mlp-h16", "mlp-h32", "mlp-h64", "relu-adam", "relu-sgd", "tanh-adam", "tanh-sgd", "softmax-cv"}
+    assert set(table) == {
+        "mlp-h16",
+        "mlp-h32",
+        "mlp-h64",
+        "relu-adam",
+        "relu-sgd",
+        "tanh-adam",
+        "tanh-sgd",
+        "softmax-cv",
+    }
     for name, row in table.items():
-        accuracies = [json.loads(p.read_text())["test_accuracy"] for p in experiment.rglob("summary.json") if json.loads(p.read_text())["name"] == name]
+        accuracies = [
+            json.loads(p.read_text())["test_accuracy"]
+            for p in experiment.rglob("summary.json")
+            if json.loads(p.read_text())["name"] == name
+        ]
         mean, std = mean_std(accuracies)
-        spread = f" ± {std * 100:.2f}" if len(accuracies) > 1 else ""  # one run has no spread to show
+        spread = (
+            f" ± {std * 100:.2f}" if len(accuracies) > 1 else ""
+        )  # one run has no spread to show
         assert row[5] == f"{mean * 100:.2f}{spread}" and row[6] == str(len(accuracies))
     assert table["mlp-h16"][6] == "2" and table["softmax-cv"][6] == "2"
     cv_mean = float(table["softmax-cv"][5].split(" ± ")[0])
-    assert table["softmax-cv"][7] == "83.13" and float(table["softmax-cv"][8]) == pytest.approx(cv_mean - 83.13, abs=0.011)
+    assert table["softmax-cv"][7] == "83.13" and float(table["softmax-cv"][8]) == pytest.approx(
+        cv_mean - 83.13, abs=0.011
+    )
     assert table["mlp-h16"][7] == "-"
     captions = _figure_captions(report.read_text())
-    assert "model.hidden from 16 to 64: groups mlp-h16, relu-adam, mlp-h32, mlp-h64." in captions  # relu-adam has hidden [24]
+    assert (
+        "model.hidden from 16 to 64: groups mlp-h16, relu-adam, mlp-h32, mlp-h64." in captions
+    )  # relu-adam has hidden [24]
     assert "of groups relu-adam, relu-sgd, tanh-adam, tanh-sgd." in captions
     assert "accuracy on the fold held out from training" in captions
     assert len(_rows(page, "runs")) == 12
@@ -219,30 +293,55 @@ def _figure_captions(html: str) -> str:
 def test_sweep_and_grid_detection_follow_the_documented_rule():
     from fmnist.report.experiment import find_grids, find_sweeps
 
-    base = {"model.name": "mlp", "model.activation": "relu", "optim.name": "adam", "optim.lr": 0.001, "model.hidden": 32}
+    base = {
+        "model.name": "mlp",
+        "model.activation": "relu",
+        "optim.name": "adam",
+        "optim.lr": 0.001,
+        "model.hidden": 32,
+    }
     options = {f"h{h}": {**base, "model.hidden": h} for h in (8, 16, 32, 64)}
     options["big-lr"] = {**base, "optim.lr": 0.1}  # differs in another option: in no hidden sweep
     for act in ("relu", "tanh"):
         for opt, lr in (("adam", 0.001), ("sgd", 0.05)):
-            options[f"{act}-{opt}"] = {**base, "model.hidden": 24, "model.activation": act, "optim.name": opt, "optim.lr": lr}
+            options[f"{act}-{opt}"] = {
+                **base,
+                "model.hidden": 24,
+                "model.activation": act,
+                "optim.name": opt,
+                "optim.lr": lr,
+            }
     sweeps = find_sweeps(options)
-    assert ("model.hidden", ["h8", "h16", "h32", "h64"]) in [(k, [g for g in fam if g.startswith("h")]) for k, fam in sweeps if k == "model.hidden"]
+    assert ("model.hidden", ["h8", "h16", "h32", "h64"]) in [
+        (k, [g for g in fam if g.startswith("h")]) for k, fam in sweeps if k == "model.hidden"
+    ]
     assert all("big-lr" not in fam for k, fam in sweeps if k == "model.hidden")
     grids = find_grids(options)
-    assert [(a, b, sorted(f)) for a, b, f in grids] == [("model.activation", "optim.name", ["relu-adam", "relu-sgd", "tanh-adam", "tanh-sgd"])]
+    assert [(a, b, sorted(f)) for a, b, f in grids] == [
+        ("model.activation", "optim.name", ["relu-adam", "relu-sgd", "tanh-adam", "tanh-sgd"])
+    ]
 
 
-# -- CLI --------------------------------------------------------------------------------------------------
+# -- CLI -------------------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True
+    )
 
 
 def test_cli_report_and_its_errors(mlp_run, tmp_path):
     done = _cli("report", mlp_run.path, "--out", tmp_path / "r")
     assert done.returncode == 0, done.stderr
-    assert str(tmp_path / "r" / "report.html") in done.stdout and (tmp_path / "r" / "learning_curves.png").is_file()
+    assert (
+        str(tmp_path / "r" / "report.html") in done.stdout
+        and (tmp_path / "r" / "learning_curves.png").is_file()
+    )
     empty = _cli("report", tmp_path / "r")  # a folder without runs
-    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "no finished run" in empty.stderr
+    assert (
+        empty.returncode == 2
+        and empty.stderr.count("\n") == 1
+        and "no finished run" in empty.stderr
+    )
     bad = _cli("report", mlp_run.path, "--image", "10000")
     assert bad.returncode == 2 and "--image must be a test image index in [0, 9999]" in bad.stderr
 
@@ -251,26 +350,45 @@ def test_cli_data_explore(tmp_path):
     done = _cli("data", "explore", "--out", tmp_path, "--sample", "300")
     assert done.returncode == 0, done.stderr
     files = {p.name for p in _assert_valid_images(tmp_path)}
-    assert files == {"class_counts.png", "samples.png", "class_means.png", "pixels_pca.png", "pixels_tsne.png"}
+    assert files == {
+        "class_counts.png",
+        "samples.png",
+        "class_means.png",
+        "pixels_pca.png",
+        "pixels_tsne.png",
+    }
     page = _Page((tmp_path / "index.html").read_text())
     _assert_self_contained(page)
     counts = {row[0]: row[1:] for row in _rows(page, "counts")}
     assert list(counts) == list(CLASS_NAMES)
-    assert sum(int(c[0].replace(",", "")) + int(c[1].replace(",", "")) for c in counts.values()) == 60000
+    assert (
+        sum(int(c[0].replace(",", "")) + int(c[1].replace(",", "")) for c in counts.values())
+        == 60000
+    )
     assert all(c[2] == "1,000" for c in counts.values())
 
 
-# -- a real browser ---------------------------------------------------------------------------------------
+# -- a real browser --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright's Python package (never `playwright install`: no downloads here)."""
+    """Debian's Chromium driven by Playwright's Python package (never `playwright install`: no
+    downloads here)."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    assert Path(CHROMIUM).is_file(), (
+        f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    )
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
         )
         yield context
         context.close()
@@ -282,7 +400,12 @@ def _open(context, html: Path, width: int, height: int = 900):
     errors, requests = [], []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda req: requests.append(req.url) if not req.url.startswith(("data:", "file:")) else None)
+    page.on(
+        "request",
+        lambda req: (
+            requests.append(req.url) if not req.url.startswith(("data:", "file:")) else None
+        ),
+    )
     page.goto(html.resolve().as_uri())
     page.wait_for_load_state("load")
     return page, errors, requests
@@ -294,8 +417,13 @@ def test_report_in_a_real_browser(which, browser, cnn_run, cnn_report, experimen
     summary = cnn_run.summary
     for width, label in ((1200, "laptop"), (390, "phone")):
         page, errors, requests = _open(browser, html, width)
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
-        assert images and all(done and natural > 0 and shown > 0 for done, natural, shown in images), images
+        images = page.evaluate(
+            "Array.from(document.images)"
+            ".map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
+        )
+        assert images and all(
+            done and natural > 0 and shown > 0 for done, natural, shown in images
+        ), images
         # responsive: images shrink to the page; only wide tables scroll inside their own box
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert max(shown for *_, shown in images) <= width

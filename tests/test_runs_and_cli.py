@@ -26,26 +26,48 @@ def finished_run(tmp_path_factory):
 
 
 def fmnist_cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True, **kwargs
+    )
 
 
 def test_run_directory_holds_the_whole_record(finished_run):
-    files = {p.name for p in finished_run.path.iterdir()} | {p.name for p in (finished_run.path / "ckpt").iterdir()}
-    assert {"config.yaml", "env.json", "metrics.jsonl", "summary.json", "predictions.csv", "last.pt", "best.pt", "final.pt"} <= files
+    files = {p.name for p in finished_run.path.iterdir()} | {
+        p.name for p in (finished_run.path / "ckpt").iterdir()
+    }
+    assert {
+        "config.yaml",
+        "env.json",
+        "metrics.jsonl",
+        "summary.json",
+        "predictions.csv",
+        "last.pt",
+        "best.pt",
+        "final.pt",
+    } <= files
     assert not any(name.endswith(".tmp") for name in files)
     env = json.loads((finished_run.path / "env.json").read_text())
     assert env["torch"] and env["seed"] == 0 and env["device"] == "cpu"
     summary = finished_run.summary
     assert set(summary["per_class"]) == set(fmnist.CLASS_NAMES)
     assert np.array(summary["confusion_matrix"]).sum() == 10000
-    assert len(finished_run.metrics) == 2 and {"train_loss", "val_accuracy", "lr", "seconds"} <= set(finished_run.metrics[0])
+    assert len(finished_run.metrics) == 2 and {
+        "train_loss",
+        "val_accuracy",
+        "lr",
+        "seconds",
+    } <= set(finished_run.metrics[0])
 
 
 def test_summary_accuracy_equals_the_recount_from_predictions(finished_run, real_data_dir):
     labels = load_arrays(real_data_dir)[0]["test_labels"]
     with open(finished_run.path / "predictions.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 10000 and list(rows[0])[:3] == ["index", "label", "predicted"] and len(rows[0]) == 13
+    assert (
+        len(rows) == 10000
+        and list(rows[0])[:3] == ["index", "label", "predicted"]
+        and len(rows[0]) == 13
+    )
     assert [int(r["label"]) for r in rows] == labels.tolist()
     recount = np.mean([int(r["predicted"]) == int(r["label"]) for r in rows])
     assert recount == finished_run.summary["test_accuracy"]
@@ -54,10 +76,14 @@ def test_summary_accuracy_equals_the_recount_from_predictions(finished_run, real
 
 
 def test_evaluate_and_predict_agree_with_the_summary(finished_run, real_data_dir):
-    assert finished_run.evaluate("test")["accuracy"] == pytest.approx(finished_run.summary["test_accuracy"])
+    assert finished_run.evaluate("test")["accuracy"] == pytest.approx(
+        finished_run.summary["test_accuracy"]
+    )
     arrays = load_arrays(real_data_dir)[0]
     predicted = finished_run.predict(arrays["test_images"]).argmax(1)
-    assert np.mean(predicted == arrays["test_labels"]) == pytest.approx(finished_run.summary["test_accuracy"])
+    assert np.mean(predicted == arrays["test_labels"]) == pytest.approx(
+        finished_run.summary["test_accuracy"]
+    )
 
 
 def test_checkpoints_never_unpickle_foreign_objects(tmp_path):
@@ -72,7 +98,9 @@ def test_checkpoints_never_unpickle_foreign_objects(tmp_path):
 
 
 def test_run_paths_stay_inside_the_run_directory(finished_run):
-    assert RunDir(finished_run.path).file("figures/a.png").is_relative_to(finished_run.path.resolve())
+    assert (
+        RunDir(finished_run.path).file("figures/a.png").is_relative_to(finished_run.path.resolve())
+    )
     with pytest.raises(RunDirError, match="leaves the run directory"):
         RunDir(finished_run.path).file("../../etc/passwd")
 
@@ -81,7 +109,7 @@ def test_unfinished_run_says_how_to_finish_it(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(tiny()))
     with pytest.raises(RunDirError, match="fmnist train --resume"):
-        fmnist.load_run(tmp_path / "run").summary
+        _ = fmnist.load_run(tmp_path / "run").summary
 
 
 @pytest.mark.parametrize(
@@ -91,7 +119,10 @@ def test_unfinished_run_says_how_to_finish_it(tmp_path):
         (["train", "--set", "model.widht=3"], "model 'cnn' has no option 'widht'"),
         (["train", "--set", "optim.lr=-1"], "optim.lr"),
         (["train", "--set", "optim.name=adamm"], "optim.name"),
-        (["train", "--set", "trian.epochs=3"], "unknown config field 'trian'; allowed here: name, seed, data"),
+        (
+            ["train", "--set", "trian.epochs=3"],
+            "unknown config field 'trian'; allowed here: name, seed, data",
+        ),
         (["train", "--set", "epochs"], "is not KEY=VALUE"),
         (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
         (["train", "--config", "missing.yaml"], "does not exist"),
@@ -108,7 +139,16 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, args, message):
 def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny()))
-    result = fmnist_cli("train", "--config", config, "--set", "train.epochs=1", "--out", tmp_path / "runs", "--quiet")
+    result = fmnist_cli(
+        "train",
+        "--config",
+        config,
+        "--set",
+        "train.epochs=1",
+        "--out",
+        tmp_path / "runs",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     assert f"run directory: {run_dir}" in result.stdout and "summary.json" in result.stdout
@@ -119,7 +159,12 @@ def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     assert evaluated.returncode == 0 and f"accuracy {accuracy:.4f}" in evaluated.stdout
     # A notebook and the CLI meet the same check.
     wrong_split = fmnist_cli("evaluate", run_dir, "--split", "dev")
-    assert wrong_split.returncode == 2 and wrong_split.stderr.strip() == "error: split 'dev' is not one of train, val, test; pass one of these (--split val, or run.evaluate('val'))"
+    assert (
+        wrong_split.returncode == 2
+        and wrong_split.stderr.strip()
+        == "error: split 'dev' is not one of train, val, test; "
+        "pass one of these (--split val, or run.evaluate('val'))"
+    )
     with pytest.raises(ConfigError, match="split 'dev' is not one of train, val, test"):
         fmnist.load_run(run_dir).evaluate("dev")
 
@@ -141,4 +186,6 @@ def test_models_command_lists_every_model_with_size():
     assert result.returncode == 0
     for name in fmnist.list_models():
         assert any(line.startswith(name + " ") for line in result.stdout.splitlines())
-    assert "7,850" in result.stdout and "7,840" in result.stdout  # softmax: 784*10+10 params, 784*10 MACs
+    assert (
+        "7,850" in result.stdout and "7,840" in result.stdout
+    )  # softmax: 784*10+10 params, 784*10 MACs

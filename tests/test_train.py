@@ -1,4 +1,5 @@
-"""The trainer: schedules, early stopping, divergence, determinism, kill-and-resume (optimisers: test_behaviour)."""
+"""The trainer: schedules, early stopping, divergence, determinism, kill-and-resume (optimisers:
+test_behaviour)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,25 @@ from tests.conftest import tiny
 
 def test_momentum_defaults_to_0_9_for_sgd_and_to_0_for_rmsprop_unless_set():
     model = torch.nn.Linear(4, 2)
-    momentum = lambda **optim: build_optimizer(model, OptimConfig(**optim)).param_groups[0]["momentum"]  # noqa: E731
-    assert momentum(name="sgd") == 0.9 and momentum(name="rmsprop") == 0.0 and momentum(name="rmsprop", momentum=0.5) == 0.5
+    momentum = lambda **optim: (  # noqa: E731
+        build_optimizer(model, OptimConfig(**optim)).param_groups[0]["momentum"]
+    )
+    assert (
+        momentum(name="sgd") == 0.9
+        and momentum(name="rmsprop") == 0.0
+        and momentum(name="rmsprop", momentum=0.5) == 0.5
+    )
 
 
-@pytest.mark.parametrize("schedule", ["constant", "exponential", "step", "plateau", "onecycle", "cosine"])
+@pytest.mark.parametrize(
+    "schedule", ["constant", "exponential", "step", "plateau", "onecycle", "cosine"]
+)
 def test_every_schedule_runs_and_sets_the_learning_rate(tmp_path, schedule):
-    cfg = tiny(optim={"lr": 0.01}, schedule={"name": schedule, "gamma": 0.5, "step_size": 1, "patience": 0}, train={"epochs": 3})
+    cfg = tiny(
+        optim={"lr": 0.01},
+        schedule={"name": schedule, "gamma": 0.5, "step_size": 1, "patience": 0},
+        train={"epochs": 3},
+    )
     run = fmnist.train(cfg, out=tmp_path, verbose=False)
     lrs = [row["lr"] for row in run.metrics]
     assert len(lrs) == 3
@@ -43,23 +56,44 @@ def test_every_schedule_runs_and_sets_the_learning_rate(tmp_path, schedule):
 
 def test_schedule_shapes():
     total, per_epoch = 100, 10
-    onecycle = [lr_factor(ScheduleConfig(name="onecycle", warmup=0.2, start_factor=0.1), s, total, per_epoch) for s in range(total)]
-    assert onecycle[0] == pytest.approx(0.1) and max(onecycle) == pytest.approx(1.0) and onecycle.index(1.0) == 20
+    onecycle = [
+        lr_factor(
+            ScheduleConfig(name="onecycle", warmup=0.2, start_factor=0.1), s, total, per_epoch
+        )
+        for s in range(total)
+    ]
+    assert (
+        onecycle[0] == pytest.approx(0.1)
+        and max(onecycle) == pytest.approx(1.0)
+        and onecycle.index(1.0) == 20
+    )
     assert onecycle[-1] < 0.02
-    cosine = [lr_factor(ScheduleConfig(name="cosine", warmup=0.0), s, total, per_epoch) for s in range(total)]
+    cosine = [
+        lr_factor(ScheduleConfig(name="cosine", warmup=0.0), s, total, per_epoch)
+        for s in range(total)
+    ]
     assert cosine[0] == 1.0 and cosine == sorted(cosine, reverse=True)
-    assert lr_factor(ScheduleConfig(name="step", gamma=0.1, step_size=3), 35, total, per_epoch) == pytest.approx(0.1)
-    assert lr_factor(ScheduleConfig(name="exponential", gamma=0.5), 20, total, per_epoch) == pytest.approx(0.25)
+    assert lr_factor(
+        ScheduleConfig(name="step", gamma=0.1, step_size=3), 35, total, per_epoch
+    ) == pytest.approx(0.1)
+    assert lr_factor(
+        ScheduleConfig(name="exponential", gamma=0.5), 20, total, per_epoch
+    ) == pytest.approx(0.25)
     # Study 000's lr = 0.0001 + 0.003 * e^(-step/2000), as peak 0.0031 decaying towards 1/31 of it.
     floored = ScheduleConfig(name="exponential", gamma=math.exp(-550 / 2000), end_factor=1 / 31)
     for step in (0, 1000, 10_000):
-        assert 0.0031 * lr_factor(floored, step, 10_000, 550) == pytest.approx(0.0001 + 0.003 * math.exp(-step / 2000))
+        assert 0.0031 * lr_factor(floored, step, 10_000, 550) == pytest.approx(
+            0.0001 + 0.003 * math.exp(-step / 2000)
+        )
 
 
 def test_label_smoothing_l1_l2_ema_and_tta_train(tmp_path):
-    cfg = tiny(model={"name": "cnn", "filters": [8, 16], "dense": [32], "batch_norm": True},
-               optim={"l1": 1e-5, "l2": 1e-4}, train={"epochs": 5, "label_smoothing": 0.1, "ema": 0.9, "tta_flip": True},
-               augment={"hflip": True, "shift": 2})
+    cfg = tiny(
+        model={"name": "cnn", "filters": [8, 16], "dense": [32], "batch_norm": True},
+        optim={"l1": 1e-5, "l2": 1e-4},
+        train={"epochs": 5, "label_smoothing": 0.1, "ema": 0.9, "tta_flip": True},
+        augment={"hflip": True, "shift": 2},
+    )
     run = fmnist.train(cfg, out=tmp_path, verbose=False)
     assert run.summary["test_accuracy"] > 0.5
 
@@ -67,7 +101,9 @@ def test_label_smoothing_l1_l2_ema_and_tta_train(tmp_path):
 def test_l2_penalty_shrinks_weights(tmp_path):
     sgd = {"name": "sgd", "lr": 0.1}
     plain = fmnist.train(tiny(optim=sgd, train={"epochs": 5}), out=tmp_path / "a", verbose=False)
-    l2 = fmnist.train(tiny(optim={**sgd, "l2": 0.05}, train={"epochs": 5}), out=tmp_path / "b", verbose=False)
+    l2 = fmnist.train(
+        tiny(optim={**sgd, "l2": 0.05}, train={"epochs": 5}), out=tmp_path / "b", verbose=False
+    )
     norm = lambda run: sum(p.pow(2).sum() for p in run.model.parameters() if p.ndim > 1).item()  # noqa: E731
     assert norm(l2) < 0.7 * norm(plain)
 
@@ -94,9 +130,14 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
 def test_divergence_stops_with_a_clear_error_and_keeps_the_record(tmp_path, monkeypatch):
     # A schedule that is sane for two epochs, then multiplies the LR by a million.
     steps_per_epoch = 1000 // 100
-    monkeypatch.setattr("fmnist.training.trainer.lr_factor", lambda cfg, step, *_: 1.0 if step < 2 * steps_per_epoch else 1e6)
+    monkeypatch.setattr(
+        "fmnist.training.trainer.lr_factor",
+        lambda cfg, step, *_: 1.0 if step < 2 * steps_per_epoch else 1e6,
+    )
     cfg = tiny(optim={"name": "sgd", "lr": 0.1, "momentum": 0.9}, train={"epochs": 5})
-    with pytest.raises(TrainingDiverged, match="diverged: loss is (nan|inf) in epoch 3.*epoch 2.*lower optim.lr"):
+    with pytest.raises(
+        TrainingDiverged, match="diverged: loss is (nan|inf) in epoch 3.*epoch 2.*lower optim.lr"
+    ):
         fmnist.train(cfg, run_dir=tmp_path / "run", verbose=False)
     run_dir = RunDir(tmp_path / "run")
     assert not run_dir.is_complete
@@ -106,7 +147,17 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_record(tmp_path, monk
 
 
 def _train_cmd(config_path, out):
-    return [sys.executable, "-m", "fmnist", "train", "--config", str(config_path), "--out", str(out), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "fmnist",
+        "train",
+        "--config",
+        str(config_path),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def _only_run(out):
@@ -115,8 +166,19 @@ def _only_run(out):
 
 
 def test_kill_minus_9_and_resume_gives_the_same_final_model(tmp_path):
-    cfg = tiny(data={"train_subset": 6000, "val_size": 1000}, model={"name": "cnn", "filters": [8, 16], "dense": [32], "batch_norm": True, "dropout": 0.2},
-               augment={"hflip": True, "shift": 1}, schedule={"name": "onecycle"}, train={"epochs": 6, "batch_size": 64})
+    cfg = tiny(
+        data={"train_subset": 6000, "val_size": 1000},
+        model={
+            "name": "cnn",
+            "filters": [8, 16],
+            "dense": [32],
+            "batch_norm": True,
+            "dropout": 0.2,
+        },
+        augment={"hflip": True, "shift": 1},
+        schedule={"name": "onecycle"},
+        train={"epochs": 6, "batch_size": 64},
+    )
     config_path = tmp_path / "cfg.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -126,8 +188,22 @@ def test_kill_minus_9_and_resume_gives_the_same_final_model(tmp_path):
     out = tmp_path / "killed"
     kills = 0
     for wait_epochs in (2, 4):  # kill twice, at different moments of training
-        proc = subprocess.Popen(_train_cmd(config_path, out), env=env) if kills == 0 else subprocess.Popen(
-            [sys.executable, "-m", "fmnist", "train", "--resume", str(_only_run(out)), "--quiet"], env=env)
+        proc = (
+            subprocess.Popen(_train_cmd(config_path, out), env=env)
+            if kills == 0
+            else subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "fmnist",
+                    "train",
+                    "--resume",
+                    str(_only_run(out)),
+                    "--quiet",
+                ],
+                env=env,
+            )
+        )
         deadline = time.time() + 300
         while time.time() < deadline and proc.poll() is None:
             runs = list(out.iterdir()) if out.exists() else []
@@ -135,13 +211,19 @@ def test_kill_minus_9_and_resume_gives_the_same_final_model(tmp_path):
                 time.sleep(0.3)  # land somewhere inside the next epoch
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, "training finished before it could be killed; make the test run longer"
+        assert proc.poll() is None, (
+            "training finished before it could be killed; make the test run longer"
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
     resumed = _only_run(out)
     assert not RunDir(resumed).is_complete
-    subprocess.run([sys.executable, "-m", "fmnist", "train", "--resume", str(resumed), "--quiet"], check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "fmnist", "train", "--resume", str(resumed), "--quiet"],
+        check=True,
+        env=env,
+    )
 
     final_a = load_checkpoint(reference / "ckpt" / "final.pt")["model"]
     final_b = load_checkpoint(resumed / "ckpt" / "final.pt")["model"]

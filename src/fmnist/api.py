@@ -1,4 +1,5 @@
-"""The Python API: ``train(config) -> Run``, ``load_run(path)``, ``Run.evaluate()``, ``Run.predict(images)``.
+"""The Python API: ``train(config) -> Run``, ``load_run(path)``, ``Run.evaluate()``,
+``Run.predict(images)``.
 
 The CLI is a thin layer over these functions; a notebook calls them the same way.
 
@@ -24,8 +25,8 @@ from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
 from fmnist.training import Trainer, resolve_device
-from fmnist.training.hardware import cpu_features
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.training.hardware import cpu_features
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
 
@@ -40,7 +41,13 @@ def as_config(config: ConfigLike) -> RunConfig:
     return build_config(config or {})
 
 
-def train(config: ConfigLike = None, *, out: str | Path = "runs", run_dir: str | Path | None = None, verbose: bool = True) -> Run:
+def train(
+    config: ConfigLike = None,
+    *,
+    out: str | Path = "runs",
+    run_dir: str | Path | None = None,
+    verbose: bool = True,
+) -> Run:
     """Train a model as ``config`` says and record it in a new run directory under ``out``.
 
     Args:
@@ -55,7 +62,10 @@ def train(config: ConfigLike = None, *, out: str | Path = "runs", run_dir: str |
     cfg = as_config(config)
     if run_dir is not None:
         if Path(run_dir).exists():
-            raise ConfigError(f"run directory {run_dir} already exists; resume it with `fmnist train --resume {run_dir}` or choose a new path")
+            raise ConfigError(
+                f"run directory {run_dir} already exists; resume it with "
+                f"`fmnist train --resume {run_dir}` or choose a new path"
+            )
         (Path(run_dir) / "ckpt").mkdir(parents=True)
         run = RunDir(run_dir)
     else:
@@ -67,7 +77,8 @@ def train(config: ConfigLike = None, *, out: str | Path = "runs", run_dir: str |
 
 
 def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
-    """Continue an interrupted run from its last checkpoint; same final weights as an uninterrupted run."""
+    """Continue an interrupted run from its last checkpoint; same final weights as an uninterrupted
+    run."""
     run = RunDir.open(run_dir)
     if run.is_complete:
         return Run(run.path)
@@ -78,8 +89,9 @@ def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
 
 
 def _recorded_config(run: RunDir) -> RunConfig:
-    """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json): resuming
-    or re-evaluating it on another machine computes what the run computed, whatever auto means there."""
+    """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json):
+    resuming or re-evaluating it on another machine computes what the run computed, whatever auto
+    means there."""
     cfg = build_config(run.read_config())
     recorded = run.read_env().get("precision")
     if cfg.train.precision == "auto" and recorded:
@@ -102,18 +114,26 @@ def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
 
 
 def _hardware_record(trainer: Trainer) -> dict[str, Any]:
-    """The precision the run trains in and why, the recipe variant it took, and on a CPU the instruction sets behind them."""
-    record: dict[str, Any] = {"precision": trainer.precision.precision, "precision_reason": trainer.precision.reason, "variant": trainer.cfg.variant}
+    """The precision the run trains in and why, the recipe variant it took, and on a CPU the
+    instruction sets behind them."""
+    record: dict[str, Any] = {
+        "precision": trainer.precision.precision,
+        "precision_reason": trainer.precision.reason,
+        "variant": trainer.cfg.variant,
+    }
     if trainer.device.type == "cpu":
         record["cpu"] = cpu_features()
     return record
 
 
 def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
-    """Fit, then evaluate on the test set exactly once and write summary.json and predictions.csv."""
+    """Fit, then evaluate on the test set exactly once and write summary.json and
+    predictions.csv."""
     trainer.fit()
     model, data = trainer.eval_model, trainer.data
-    final = final_checkpoint(model, trainer.cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision)
+    final = final_checkpoint(
+        model, trainer.cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision
+    )
     save_checkpoint(final, run.path / "ckpt" / "final.pt")
     logits = trainer.logits("test")
     probabilities = torch.softmax(logits, 1).cpu().numpy()
@@ -141,12 +161,16 @@ def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
     }
     run.write_predictions(labels, probabilities.argmax(1), probabilities)
     run.write_summary(summary)
-    trainer.progress.note(f"test accuracy {summary['test_accuracy']:.2%}  ({summary['train_seconds']:.1f}s training)  run: {run.path}")
+    trainer.progress.note(
+        f"test accuracy {summary['test_accuracy']:.2%}  "
+        f"({summary['train_seconds']:.1f}s training)  run: {run.path}"
+    )
     return Run(run.path)
 
 
 class Run:
-    """A finished run directory: its config, metrics and summary, and its model for evaluate/predict."""
+    """A finished run directory: its config, metrics and summary, and its model for
+    evaluate/predict."""
 
     def __init__(self, path: str | Path) -> None:
         self.dir = RunDir.open(path)
@@ -164,10 +188,12 @@ class Run:
     @cached_property
     def config(self) -> RunConfig:
         if self.is_baseline:
-            # Fitted scikit-learn estimators could only be kept as pickles, which fmnist never loads.
+            # Fitted scikit-learn estimators could only be kept as pickles,
+            # which fmnist never loads.
             raise RunDirError(
-                f"{self.path} is a scikit-learn baseline run: it keeps no fitted model to evaluate or predict with; "
-                "its test scores are in summary.json and predictions.csv (fmnist table, fmnist report)"
+                f"{self.path} is a scikit-learn baseline run: it keeps no fitted model to evaluate "
+                "or predict with; its test scores are in summary.json and predictions.csv "
+                "(fmnist table, fmnist report)"
             )
         return _recorded_config(self.dir)
 
@@ -192,19 +218,28 @@ class Run:
         return self.predictor.module
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
-        """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'), recomputed."""
+        """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'),
+        recomputed."""
         if split not in SPLITS:
-            raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}; pass one of these (--split val, or run.evaluate('val'))")
+            raise ConfigError(
+                f"split {split!r} is not one of {', '.join(SPLITS)}; pass one of these "
+                "(--split val, or run.evaluate('val'))"
+            )
         device = self.predictor.device
-        cfg = self.config.model_copy(update={"train": self.config.train.model_copy(update={"device": device.type})})
-        return Trainer(self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False).evaluate(split)
+        cfg = self.config.model_copy(
+            update={"train": self.config.train.model_copy(update={"device": device.type})}
+        )
+        return Trainer(
+            self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False
+        ).evaluate(split)
 
     def inputs(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
         return self.predictor.inputs(images)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on black."""
+        """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on
+        black."""
         return self.predictor.predict(images)
 
 

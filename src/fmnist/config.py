@@ -22,20 +22,49 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    data_dir: Path | None = Field(None, description="Directory with the four IDX files; else FMNIST_DATA, the Debian package, then a verified download.")
-    val_size: int = Field(5000, ge=0, le=30000, description="Images held out of training (stratified) for model choice; 0 trains on all 60,000.")
-    split_seed: int = Field(0, description="Seed of the holdout / k-fold split, independent of the training seed.")
-    folds: int | None = Field(None, ge=2, le=20, description="k for k-fold cross validation; with `fold`, validation is that fold.")
-    fold: int | None = Field(None, ge=0, description="Which fold (0-based) is the validation fold when `folds` is set.")
-    train_subset: int | None = Field(None, ge=100, description="Train on only this many images (stratified), for quick runs.")
-    normalize: Literal["standardize", "scale"] = Field("standardize", description="standardize: (x-mean)/std with train-split stats; scale: x/255 in [0,1].")
+    data_dir: Path | None = Field(
+        None,
+        description="Directory with the four IDX files; else FMNIST_DATA, the Debian package, "
+        "then a verified download.",
+    )
+    val_size: int = Field(
+        5000,
+        ge=0,
+        le=30000,
+        description="Images held out of training (stratified) for model choice; "
+        "0 trains on all 60,000.",
+    )
+    split_seed: int = Field(
+        0, description="Seed of the holdout / k-fold split, independent of the training seed."
+    )
+    folds: int | None = Field(
+        None,
+        ge=2,
+        le=20,
+        description="k for k-fold cross validation; with `fold`, validation is that fold.",
+    )
+    fold: int | None = Field(
+        None, ge=0, description="Which fold (0-based) is the validation fold when `folds` is set."
+    )
+    train_subset: int | None = Field(
+        None, ge=100, description="Train on only this many images (stratified), for quick runs."
+    )
+    normalize: Literal["standardize", "scale"] = Field(
+        "standardize",
+        description="standardize: (x-mean)/std with train-split stats; scale: x/255 in [0,1].",
+    )
 
     @model_validator(mode="after")
     def _fold_needs_folds(self) -> DataConfig:
         if (self.fold is None) != (self.folds is None):
-            raise ValueError("data.fold and data.folds go together: set both (e.g. folds=5, fold=0) or neither")
+            raise ValueError(
+                "data.fold and data.folds go together: set both (e.g. folds=5, fold=0) or neither"
+            )
         if self.folds is not None and self.fold >= self.folds:
-            raise ValueError(f"data.fold must be in [0, {self.folds - 1}] for folds={self.folds}, got {self.fold}")
+            raise ValueError(
+                f"data.fold must be in [0, {self.folds - 1}] for folds={self.folds}, "
+                f"got {self.fold}"
+            )
         return self
 
 
@@ -43,12 +72,22 @@ class AugmentConfig(_Strict):
     """Per-batch augmentations applied on the device to training images only (pixel scale [0,1])."""
 
     hflip: bool = Field(False, description="Mirror left-right with probability 0.5.")
-    shift: int = Field(0, ge=0, le=8, description="Random translation up to this many pixels (random crop of a zero-padded image).")
-    rotate: float = Field(0.0, ge=0, le=180, description="Random rotation in [-rotate, rotate] degrees.")
+    shift: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="Random translation up to this many pixels "
+        "(random crop of a zero-padded image).",
+    )
+    rotate: float = Field(
+        0.0, ge=0, le=180, description="Random rotation in [-rotate, rotate] degrees."
+    )
     shear: float = Field(0.0, ge=0, le=45, description="Random shear in [-shear, shear] degrees.")
     zoom: float = Field(0.0, ge=0, le=0.5, description="Random scale in [1-zoom, 1+zoom].")
     noise: float = Field(0.0, ge=0, le=1, description="Std of added Gaussian pixel noise.")
-    erase: float = Field(0.0, ge=0, le=1, description="Probability of random erasing of one rectangle.")
+    erase: float = Field(
+        0.0, ge=0, le=1, description="Probability of random erasing of one rectangle."
+    )
     brightness: float = Field(0.0, ge=0, le=1, description="Random additive brightness in [-b, b].")
     contrast: float = Field(0.0, ge=0, le=1, description="Random contrast factor in [1-c, 1+c].")
 
@@ -58,7 +97,8 @@ class AugmentConfig(_Strict):
 
 
 class ModelConfig(BaseModel):
-    """``name`` picks a registered model; every other field is passed to its builder (see ``fmnist models``)."""
+    """``name`` picks a registered model; every other field is passed to its builder
+    (see ``fmnist models``)."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
     name: str = Field("cnn", description="Registered model name (fmnist models).")
@@ -81,17 +121,41 @@ OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"
 class OptimConfig(_Strict):
     name: OptimizerName = "adam"
     lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
-    momentum: float = Field(0.9, ge=0, lt=1, description="SGD/RMSprop momentum: 0.9 for SGD, 0 for RMSprop unless set (the RMSprop default of PyTorch and Keras).")
+    momentum: float = Field(
+        0.9,
+        ge=0,
+        lt=1,
+        description="SGD/RMSprop momentum: 0.9 for SGD, 0 for RMSprop unless set "
+        "(the RMSprop default of PyTorch and Keras).",
+    )
     nesterov: bool = Field(False, description="Nesterov momentum (SGD).")
-    weight_decay: float = Field(0.0, ge=0, description="Decoupled (AdamW) or coupled weight decay, as the optimiser defines it.")
-    decay_bias_and_norm: bool = Field(False, description="Apply weight_decay to biases and norm scales too (PyTorch's default; off: kernels only).")
-    l1: float = Field(0.0, ge=0, description="L1 penalty on conv/linear kernels added to the loss (Keras-style regulariser).")
-    l2: float = Field(0.0, ge=0, description="L2 penalty (sum of squares) on conv/linear kernels added to the loss.")
+    weight_decay: float = Field(
+        0.0,
+        ge=0,
+        description="Decoupled (AdamW) or coupled weight decay, as the optimiser defines it.",
+    )
+    decay_bias_and_norm: bool = Field(
+        False,
+        description="Apply weight_decay to biases and norm scales too "
+        "(PyTorch's default; off: kernels only).",
+    )
+    l1: float = Field(
+        0.0,
+        ge=0,
+        description="L1 penalty on conv/linear kernels added to the loss "
+        "(Keras-style regulariser).",
+    )
+    l2: float = Field(
+        0.0,
+        ge=0,
+        description="L2 penalty (sum of squares) on conv/linear kernels added to the loss.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _rmsprop_without_momentum_unless_asked(cls, data: Any) -> Any:
-        # 0.9 suits SGD; on RMSprop it multiplies the step by ten, which neither PyTorch nor Keras does by default.
+        # 0.9 suits SGD; on RMSprop it multiplies the step by ten, which neither PyTorch nor Keras
+        # does by default.
         if isinstance(data, dict) and data.get("name") == "rmsprop" and "momentum" not in data:
             return {**data, "momentum": 0.0}
         return data
@@ -99,13 +163,36 @@ class OptimConfig(_Strict):
 
 class ScheduleConfig(_Strict):
     name: Literal["constant", "exponential", "step", "plateau", "onecycle", "cosine"] = "constant"
-    gamma: float = Field(0.1, gt=0, le=1, description="exponential: LR factor per epoch (applied smoothly per step); step: factor every step_size epochs.")
+    gamma: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="exponential: LR factor per epoch (applied smoothly per step); "
+        "step: factor every step_size epochs.",
+    )
     step_size: int = Field(10, ge=1, description="step: epochs between decays.")
-    factor: float = Field(0.5, gt=0, lt=1, description="plateau: LR factor when validation loss stalls.")
-    patience: int = Field(2, ge=0, description="plateau: epochs without improvement before decaying.")
-    warmup: float = Field(0.2, ge=0, le=1, description="onecycle/cosine: fraction of training spent warming up linearly.")
-    start_factor: float = Field(0.1, ge=0, le=1, description="onecycle/cosine: LR at step 0 as a fraction of the peak.")
-    end_factor: float = Field(0.0, ge=0, le=1, description="onecycle/cosine: LR at the last step as a fraction of the peak; exponential: the floor it decays towards.")
+    factor: float = Field(
+        0.5, gt=0, lt=1, description="plateau: LR factor when validation loss stalls."
+    )
+    patience: int = Field(
+        2, ge=0, description="plateau: epochs without improvement before decaying."
+    )
+    warmup: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="onecycle/cosine: fraction of training spent warming up linearly.",
+    )
+    start_factor: float = Field(
+        0.1, ge=0, le=1, description="onecycle/cosine: LR at step 0 as a fraction of the peak."
+    )
+    end_factor: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="onecycle/cosine: LR at the last step as a fraction of the peak; "
+        "exponential: the floor it decays towards.",
+    )
 
 
 class TrainConfig(_Strict):
@@ -113,29 +200,67 @@ class TrainConfig(_Strict):
     batch_size: int = Field(128, ge=1, le=65536)
     eval_batch_size: int = Field(1000, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    validation_freq: int = Field(1, ge=0, description="Validate every N epochs and after the last (0: only after the last), as in Keras; early stopping counts validations.")
-    early_stopping: int | None = Field(None, ge=1, description="Stop after this many validations without a better validation accuracy.")
-    restore_best: bool = Field(True, description="End with the weights of the epoch with the best validation accuracy (needs val_size > 0).")
-    ema: float | None = Field(None, gt=0, lt=1, description="Decay of an exponential moving average of weights used for evaluation.")
-    tta_flip: bool = Field(False, description="Test-time augmentation: average logits of the image and its mirror.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto takes CUDA when present.")
-    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast where the device runs it natively (GPUs with bf16, AMX or AVX-512-BF16 CPUs), else fp32.")
-    channels_last: bool = Field(False, description="NHWC memory layout, faster convolutions on recent CPUs and GPUs.")
-    compile: bool = Field(False, description="torch.compile the model (pays off only for long runs).")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
+    validation_freq: int = Field(
+        1,
+        ge=0,
+        description="Validate every N epochs and after the last (0: only after the last), "
+        "as in Keras; early stopping counts validations.",
+    )
+    early_stopping: int | None = Field(
+        None,
+        ge=1,
+        description="Stop after this many validations without a better validation accuracy.",
+    )
+    restore_best: bool = Field(
+        True,
+        description="End with the weights of the epoch with the best validation accuracy "
+        "(needs val_size > 0).",
+    )
+    ema: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Decay of an exponential moving average of weights used for evaluation.",
+    )
+    tta_flip: bool = Field(
+        False, description="Test-time augmentation: average logits of the image and its mirror."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto takes CUDA when present."
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="auto: bf16 autocast where the device runs it natively "
+        "(GPUs with bf16, AMX or AVX-512-BF16 CPUs), else fp32.",
+    )
+    channels_last: bool = Field(
+        False, description="NHWC memory layout, faster convolutions on recent CPUs and GPUs."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the model (pays off only for long runs)."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch; default: torch's choice."
+    )
 
 
 class RecordConfig(_Strict):
     """What to record during training beyond metrics (for reports and TensorBoard)."""
 
     filters: bool = Field(False, description="First-layer weights every epoch (filters.npz).")
-    histograms: bool = Field(False, description="Weight/bias histograms every epoch (histograms.jsonl).")
-    embeddings: bool = Field(False, description="Penultimate features of test images at the end (embeddings.npz).")
+    histograms: bool = Field(
+        False, description="Weight/bias histograms every epoch (histograms.jsonl)."
+    )
+    embeddings: bool = Field(
+        False, description="Penultimate features of test images at the end (embeddings.npz)."
+    )
     tensorboard: bool = Field(False, description="TensorBoard event files in RUN_DIR/tensorboard.")
 
 
 class RunConfig(_Strict):
-    name: str | None = Field(None, description="Run name used in the run directory; default: the model name.")
+    name: str | None = Field(
+        None, description="Run name used in the run directory; default: the model name."
+    )
     seed: int = Field(0, description="Seeds weights init, shuffling, dropout and augmentation.")
     data: DataConfig = DataConfig()
     augment: AugmentConfig = AugmentConfig()
@@ -144,12 +269,17 @@ class RunConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     train: TrainConfig = TrainConfig()
     record: RecordConfig = RecordConfig()
-    variant: str | None = Field(None, description="Set by a recipe that picked its variant for this hardware: which one and why.")
+    variant: str | None = Field(
+        None,
+        description="Set by a recipe that picked its variant for this hardware: which one and why.",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         if data["variant"] is None:
-            del data["variant"]  # added later: left out when unset, so earlier run folders keep their config and hash
+            del data[
+                "variant"
+            ]  # added later: left out when unset, so earlier run folders keep their config and hash
         return data
 
     def fingerprint(self) -> str:
@@ -167,13 +297,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``); unknown keys are caught by validation later."""
+    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``); unknown keys are
+    caught by validation later."""
     node = data
     parts = key.split(".")
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"'{key}': {part} is not a section; write a dotted config field such as optim.lr (sections: {', '.join(RunConfig.model_fields)})")
+            raise ConfigError(
+                f"'{key}': {part} is not a section; write a dotted config field such as optim.lr "
+                f"(sections: {', '.join(RunConfig.model_fields)})"
+            )
         node = child
     node[parts[-1]] = value
     return data
@@ -191,25 +325,38 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Recursive dict merge; ``update`` wins."""
     out = dict(base)
     for key, value in update.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pass the path of a YAML file (see recipes with: fmnist recipes)")
+        raise ConfigError(
+            f"config file {path} does not exist; pass the path of a YAML file "
+            "(see recipes with: fmnist recipes)"
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}; fix the syntax") from None
+        raise ConfigError(
+            f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}; fix the syntax"
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections (model:, optim:, train: ...), got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping of sections (model:, optim:, train: ...), "
+            f"got {type(data).__name__}"
+        )
     return data
 
 
 def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
-    """Validate a nested dict (after applying ``--set`` overrides) into a RunConfig, or raise one clear ConfigError."""
+    """Validate a nested dict (after applying ``--set`` overrides) into a RunConfig, or raise one
+    clear ConfigError."""
     data = apply_overrides(json.loads(json.dumps(data, default=str)), list(overrides))
     try:
         return RunConfig.model_validate(data)

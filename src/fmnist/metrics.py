@@ -9,10 +9,13 @@ from fmnist.data.loader import CLASS_NAMES
 
 
 def classification_summary(labels: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Accuracy, per-class precision/recall/F1/support and the confusion matrix (rows: true class)."""
+    """Accuracy, per-class precision/recall/F1/support and the confusion matrix (rows: true
+    class)."""
     predicted = probabilities.argmax(1)
     classes = list(range(len(CLASS_NAMES)))
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=classes, zero_division=0
+    )
     return {
         "accuracy": float((predicted == labels).mean()),
         "per_class": {

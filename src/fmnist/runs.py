@@ -59,14 +59,19 @@ class RunDir:
     def open(cls, path: str | Path) -> RunDir:
         run = cls(path)
         if not (run.path / "config.yaml").is_file():
-            raise RunDirError(f"{path} is not an fmnist run directory (no config.yaml); pass a folder made by `fmnist train`, e.g. runs/<date>-<model>-<hash>")
+            raise RunDirError(
+                f"{path} is not an fmnist run directory (no config.yaml); "
+                "pass a folder made by `fmnist train`, e.g. runs/<date>-<model>-<hash>"
+            )
         return run
 
     def file(self, relative: str) -> Path:
         """A path inside the run directory; refuses anything that would escape it."""
         target = (self.path / relative).resolve()
         if not target.is_relative_to(self.path.resolve()):
-            raise RunDirError(f"path {relative!r} leaves the run directory {self.path}; use a plain relative name")
+            raise RunDirError(
+                f"path {relative!r} leaves the run directory {self.path}; use a plain relative name"
+            )
         return target
 
     # -- config and environment -------------------------------------------------------------
@@ -81,7 +86,8 @@ class RunDir:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def write_env(self, device: str, seed: int, *, hardware: dict[str, Any] | None = None) -> None:
-        """Versions, device and the command line; ``hardware``: a network's precision, why, and the CPU's features."""
+        """Versions, device and the command line; ``hardware``: a network's precision, why, and the
+        CPU's features."""
         import numpy
         import torch
 
@@ -147,7 +153,10 @@ class RunDir:
 
     def read_summary(self) -> dict[str, Any]:
         if not self.is_complete:
-            raise RunDirError(f"{self.path} has no summary.json: the run has not finished; finish it with `fmnist train --resume {self.path}`")
+            raise RunDirError(
+                f"{self.path} has no summary.json: the run has not finished; "
+                f"finish it with `fmnist train --resume {self.path}`"
+            )
         return json.loads((self.path / "summary.json").read_text())
 
     def write_predictions(self, labels, predicted, probabilities) -> None:
@@ -160,7 +169,13 @@ class RunDir:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

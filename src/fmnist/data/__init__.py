@@ -7,7 +7,8 @@ __all__ = ["CLASS_NAMES", "SPLITS", "FashionMNIST", "load_arrays", "load_dataset
 
 
 def load_dataset(cfg=None, device="cpu") -> FashionMNIST:
-    """The data set as ``FashionMNIST`` for a ``DataConfig`` (default: 5,000 held out for validation)."""
+    """The data set as ``FashionMNIST`` for a ``DataConfig`` (default: 5,000 held out for
+    validation)."""
     from fmnist.config import DataConfig
 
     return FashionMNIST(cfg or DataConfig(), device)

@@ -1,13 +1,15 @@
-"""Data audit: exact and near duplicates, and suspected label errors (confident learning with cleanlab).
+"""Data audit: exact and near duplicates, and suspected label errors (confident learning with
+cleanlab).
 
 It informs; it never changes a label, a split or any reported accuracy. Indices are those of the
 official files (train 0-59,999, test 0-9,999), so every finding can be looked up.
 
 Method:
-- exact duplicates: identical bytes (hash of the 784 pixels), within train and between train and test.
+- exact duplicates: identical bytes (hash of the 784 pixels), within train and between train and
+  test.
 - near duplicates: candidates are the 5 nearest neighbours in a 50-d PCA space of the training
-  images; a pair counts when the RMS pixel difference (pixels in [0, 1]) is <= ``near`` (default 0.02,
-  about 5 grey levels of 255) but not 0.
+  images; a pair counts when the RMS pixel difference (pixels in [0, 1]) is <= ``near`` (default
+  0.02, about 5 grey levels of 255) but not 0.
 - label errors: out-of-fold class probabilities from a cheap model (PCA to 64 dims, then a
   256-unit MLP, scikit-learn) over stratified k folds of the training images; cleanlab's
   ``find_label_issues`` ranks the suspects by self-confidence. Test images are scored by the same
@@ -39,7 +41,8 @@ def _hashes(images: np.ndarray) -> list[bytes]:
 
 
 def exact_duplicates(train: np.ndarray, test: np.ndarray) -> list[tuple[str, int, str, int]]:
-    """(split_a, i, split_b, j) for identical images: each train repeat paired with its first copy, each test image with a train copy."""
+    """(split_a, i, split_b, j) for identical images: each train repeat paired with its first copy,
+    each test image with a train copy."""
     first: dict[bytes, int] = {}
     pairs = []
     for i, h in enumerate(_hashes(train)):
@@ -51,12 +54,17 @@ def exact_duplicates(train: np.ndarray, test: np.ndarray) -> list[tuple[str, int
     return pairs
 
 
-def near_duplicates(train: np.ndarray, test: np.ndarray, near: float = 0.02, k: int = 5, seed: int = 0) -> list[tuple[str, int, str, int, float]]:
+def near_duplicates(
+    train: np.ndarray, test: np.ndarray, near: float = 0.02, k: int = 5, seed: int = 0
+) -> list[tuple[str, int, str, int, float]]:
     """(split_a, i, split_b, j, rms) for distinct images with RMS pixel difference in (0, near]."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
 
-    flat = {"train": train.reshape(len(train), -1) / 255.0, "test": test.reshape(len(test), -1) / 255.0}
+    flat = {
+        "train": train.reshape(len(train), -1) / 255.0,
+        "test": test.reshape(len(test), -1) / 255.0,
+    }
     pca = PCA(50, random_state=seed).fit(flat["train"])
     index = NearestNeighbors(n_neighbors=min(k + 1, len(train))).fit(pca.transform(flat["train"]))
     pairs: dict[tuple, float] = {}
@@ -68,7 +76,11 @@ def near_duplicates(train: np.ndarray, test: np.ndarray, near: float = 0.02, k: 
                     continue
                 rms = float(np.sqrt(((flat[split][i] - flat["train"][j]) ** 2).mean()))
                 if 0 < rms <= near:
-                    key = ("train", int(min(i, j)), "train", int(max(i, j))) if split == "train" else ("train", int(j), "test", i)
+                    key = (
+                        ("train", int(min(i, j)), "train", int(max(i, j)))
+                        if split == "train"
+                        else ("train", int(j), "test", i)
+                    )
                     pairs[key] = rms
     return [(*key, rms) for key, rms in sorted(pairs.items(), key=lambda kv: kv[1])]
 
@@ -79,17 +91,25 @@ def _cheap_model(seed: int):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(PCA(64, random_state=seed), MLPClassifier((256,), max_iter=30, random_state=seed))
+    return make_pipeline(
+        PCA(64, random_state=seed), MLPClassifier((256,), max_iter=30, random_state=seed)
+    )
 
 
-def out_of_fold_probabilities(images: np.ndarray, labels: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+def out_of_fold_probabilities(
+    images: np.ndarray, labels: np.ndarray, folds: int, seed: int = 0
+) -> np.ndarray:
     """Class probabilities of each image from a model that never saw it (stratified k folds)."""
     x = images.reshape(len(images), -1) / 255.0
     probs = np.zeros((len(images), len(CLASS_NAMES)))
     for train_idx, val_idx in kfold_splits(labels, folds, seed):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # MLP convergence warnings: 30 epochs is the documented budget
-            probs[val_idx] = _cheap_model(seed).fit(x[train_idx], labels[train_idx]).predict_proba(x[val_idx])
+            warnings.simplefilter(
+                "ignore"
+            )  # MLP convergence warnings: 30 epochs is the documented budget
+            probs[val_idx] = (
+                _cheap_model(seed).fit(x[train_idx], labels[train_idx]).predict_proba(x[val_idx])
+            )
     return probs
 
 
@@ -100,13 +120,25 @@ def label_issues(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
 
 
-def _issue_rows(split: str, index: np.ndarray, labels: np.ndarray, probs: np.ndarray, ranked: np.ndarray) -> list[dict]:
+def _issue_rows(
+    split: str, index: np.ndarray, labels: np.ndarray, probs: np.ndarray, ranked: np.ndarray
+) -> list[dict]:
     rows = []
     for rank, pos in enumerate(ranked, 1):
         given, suggested = int(labels[pos]), int(probs[pos].argmax())
-        rows.append({"split": split, "index": int(index[pos]), "given": given, "given_name": CLASS_NAMES[given], "suggested": suggested,
-                     "suggested_name": CLASS_NAMES[suggested], "confidence": round(float(probs[pos, suggested]), 4),
-                     "given_probability": round(float(probs[pos, given]), 4), "rank": rank})
+        rows.append(
+            {
+                "split": split,
+                "index": int(index[pos]),
+                "given": given,
+                "given_name": CLASS_NAMES[given],
+                "suggested": suggested,
+                "suggested_name": CLASS_NAMES[suggested],
+                "confidence": round(float(probs[pos, suggested]), 4),
+                "given_probability": round(float(probs[pos, given]), 4),
+                "rank": rank,
+            }
+        )
     return rows
 
 
@@ -134,40 +166,119 @@ def run_audit(
     """
     if quick:
         train_subset, folds = QUICK["train_subset"], QUICK["folds"]
-        echo(f"QUICK audit: {train_subset:,} stratified training images, {folds} folds (the full audit uses all 60,000 and 5)")
+        echo(
+            f"QUICK audit: {train_subset:,} stratified training images, {folds} folds "
+            "(the full audit uses all 60,000 and 5)"
+        )
     arrays, source = load_arrays(data_dir)
     labels_all = arrays["train_labels"].astype(np.int64)
-    index = stratified_subset(np.arange(len(labels_all)), labels_all, train_subset, seed) if train_subset else np.arange(len(labels_all))
+    index = (
+        stratified_subset(np.arange(len(labels_all)), labels_all, train_subset, seed)
+        if train_subset
+        else np.arange(len(labels_all))
+    )
     train, labels = arrays["train_images"][index], labels_all[index]
     test, test_labels = arrays["test_images"], arrays["test_labels"].astype(np.int64)
     echo(f"duplicates among {len(train):,} training and {len(test):,} test images ...")
-    exact = [(a, int(index[i]) if a == "train" else i, b, int(index[j]) if b == "train" else j, 0.0) for a, i, b, j in exact_duplicates(train, test)]
-    close = [(a, int(index[i]), b, int(index[j]) if b == "train" else j, rms) for a, i, b, j, rms in near_duplicates(train, test, near, seed=seed)]
+    exact = [
+        (a, int(index[i]) if a == "train" else i, b, int(index[j]) if b == "train" else j, 0.0)
+        for a, i, b, j in exact_duplicates(train, test)
+    ]
+    close = [
+        (a, int(index[i]), b, int(index[j]) if b == "train" else j, rms)
+        for a, i, b, j, rms in near_duplicates(train, test, near, seed=seed)
+    ]
     echo(f"out-of-fold probabilities ({folds} folds, PCA-64 + MLP-256) and cleanlab ...")
     probs = out_of_fold_probabilities(train, labels, folds, seed)
     x_test = test.reshape(len(test), -1) / 255.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        test_probs = _cheap_model(seed).fit(train.reshape(len(train), -1) / 255.0, labels).predict_proba(x_test)
+        test_probs = (
+            _cheap_model(seed)
+            .fit(train.reshape(len(train), -1) / 255.0, labels)
+            .predict_proba(x_test)
+        )
     issues = _issue_rows("train", index, labels, probs, label_issues(labels, probs))
-    issues += _issue_rows("test", np.arange(len(test)), test_labels, test_probs, label_issues(test_labels, test_probs))
-    settings = {"source": str(source), "train_images": len(train), "quick": quick, "folds": folds, "near_rms": near, "seed": seed,
-                "oof_accuracy": float((probs.argmax(1) == labels).mean()), "test_accuracy_of_audit_model": float((test_probs.argmax(1) == test_labels).mean())}
+    issues += _issue_rows(
+        "test", np.arange(len(test)), test_labels, test_probs, label_issues(test_labels, test_probs)
+    )
+    settings = {
+        "source": str(source),
+        "train_images": len(train),
+        "quick": quick,
+        "folds": folds,
+        "near_rms": near,
+        "seed": seed,
+        "oof_accuracy": float((probs.argmax(1) == labels).mean()),
+        "test_accuracy_of_audit_model": float((test_probs.argmax(1) == test_labels).mean()),
+    }
     return _write(Path(out), exact + close, issues, settings, arrays, labels_all, test_labels)
 
 
-def _write(out: Path, duplicates: list[tuple], issues: list[dict], settings: dict, arrays: dict, train_labels: np.ndarray, test_labels: np.ndarray) -> list[Path]:
+def _write(
+    out: Path,
+    duplicates: list[tuple],
+    issues: list[dict],
+    settings: dict,
+    arrays: dict,
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    lookup = {"train": (arrays["train_images"], train_labels), "test": (arrays["test_images"], test_labels)}
-    dup_rows = [{"kind": ("exact" if rms == 0 else "near") + f" {a}-{b}", "split_a": a, "index_a": i, "label_a": int(lookup[a][1][i]),
-                 "split_b": b, "index_b": j, "label_b": int(lookup[b][1][j]), "rms_difference": round(rms, 5)} for a, i, b, j, rms in duplicates]
-    counts = {kind: sum(r["kind"] == kind for r in dup_rows) for kind in ("exact train-train", "exact train-test", "near train-train", "near train-test")}
+    lookup = {
+        "train": (arrays["train_images"], train_labels),
+        "test": (arrays["test_images"], test_labels),
+    }
+    dup_rows = [
+        {
+            "kind": ("exact" if rms == 0 else "near") + f" {a}-{b}",
+            "split_a": a,
+            "index_a": i,
+            "label_a": int(lookup[a][1][i]),
+            "split_b": b,
+            "index_b": j,
+            "label_b": int(lookup[b][1][j]),
+            "rms_difference": round(rms, 5),
+        }
+        for a, i, b, j, rms in duplicates
+    ]
+    counts = {
+        kind: sum(r["kind"] == kind for r in dup_rows)
+        for kind in ("exact train-train", "exact train-test", "near train-train", "near train-test")
+    }
     counts["label_conflicts_in_duplicates"] = sum(r["label_a"] != r["label_b"] for r in dup_rows)
     counts["suspected_label_errors_train"] = sum(r["split"] == "train" for r in issues)
     counts["suspected_label_errors_test"] = sum(r["split"] == "test" for r in issues)
     paths = [out / "duplicates.csv", out / "label_issues.csv", out / "audit.json", out / "audit.md"]
-    _write_csv(paths[0], dup_rows, ["kind", "split_a", "index_a", "label_a", "split_b", "index_b", "label_b", "rms_difference"])
-    _write_csv(paths[1], issues, ["split", "index", "given", "given_name", "suggested", "suggested_name", "confidence", "given_probability", "rank"])
+    _write_csv(
+        paths[0],
+        dup_rows,
+        [
+            "kind",
+            "split_a",
+            "index_a",
+            "label_a",
+            "split_b",
+            "index_b",
+            "label_b",
+            "rms_difference",
+        ],
+    )
+    _write_csv(
+        paths[1],
+        issues,
+        [
+            "split",
+            "index",
+            "given",
+            "given_name",
+            "suggested",
+            "suggested_name",
+            "confidence",
+            "given_probability",
+            "rank",
+        ],
+    )
     atomic_write(paths[2], json.dumps({"settings": settings, "counts": counts}, indent=2))
     atomic_write(paths[3], _markdown(settings, counts, issues))
     paths.append(_issue_grid(out / "label_issues.png", issues[:30], lookup))
@@ -186,11 +297,29 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
 
 
 def _markdown(settings: dict, counts: dict, issues: list[dict]) -> str:
-    lines = ["# Fashion-MNIST data audit", "", "Informs only: no label, split or reported accuracy is changed.", ""]
+    lines = [
+        "# Fashion-MNIST data audit",
+        "",
+        "Informs only: no label, split or reported accuracy is changed.",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in settings.items()] + [""]
-    lines += ["| finding | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()] + [""]
-    lines += ["## Most suspicious labels", "", "| split | index | given | suggested | confidence |", "|---|---|---|---|---|"]
-    lines += [f"| {r['split']} | {r['index']} | {r['given_name']} | {r['suggested_name']} | {r['confidence']:.2f} |" for r in issues[:20]]
+    lines += (
+        ["| finding | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()] + [""]
+    )
+    lines += [
+        "## Most suspicious labels",
+        "",
+        "| split | index | given | suggested | confidence |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        (
+            f"| {r['split']} | {r['index']} | {r['given_name']} | {r['suggested_name']} | "
+            f"{r['confidence']:.2f} |"
+        )
+        for r in issues[:20]
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -202,12 +331,21 @@ def _issue_grid(path: Path, rows: list[dict], lookup: dict) -> Path:
 
     cols = 6
     n = max(len(rows), 1)
-    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(cols * 2, 2.4 * ((n + cols - 1) // cols)), squeeze=False)
+    fig, axes = plt.subplots(
+        (n + cols - 1) // cols,
+        cols,
+        figsize=(cols * 2, 2.4 * ((n + cols - 1) // cols)),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, r in zip(axes.flat, rows):
         ax.imshow(lookup[r["split"]][0][r["index"]], cmap="gray")
-        ax.set_title(f"{r['split']} #{r['index']}\ngiven: {r['given_name']}\nsuggested: {r['suggested_name']} ({r['confidence']:.2f})", fontsize=7)
+        ax.set_title(
+            f"{r['split']} #{r['index']}\ngiven: {r['given_name']}\n"
+            f"suggested: {r['suggested_name']} ({r['confidence']:.2f})",
+            fontsize=7,
+        )
     fig.suptitle("Suspected label errors (cleanlab, out-of-fold probabilities); labels unchanged")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

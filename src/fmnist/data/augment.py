@@ -26,7 +26,9 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.
         b = cfg.brightness * _uniform(x, gen)
         x = ((x - 0.5) * c + 0.5 + b).clamp(0, 1)
     if cfg.noise:
-        x = (x + cfg.noise * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)).clamp(0, 1)
+        x = (
+            x + cfg.noise * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        ).clamp(0, 1)
     if cfg.erase:
         x = _erase(x, cfg.erase, gen)
     return x
@@ -42,7 +44,8 @@ def _coin(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
 
 
 def _shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Random crop of the zero-padded image: an exact integer translation of up to ``pad`` pixels."""
+    """Random crop of the zero-padded image: an exact integer translation of up to ``pad``
+    pixels."""
     n, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen, device=x.device)
@@ -60,9 +63,16 @@ def _affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.
     scale = 1 + _uniform(x, gen).view(-1) * cfg.zoom
     cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
     # theta maps output coords to input coords: rotate, then shear along x, divided by the zoom.
-    theta = torch.stack(
-        [torch.stack([cos, cos * tan - sin, torch.zeros_like(cos)], -1),
-         torch.stack([sin, sin * tan + cos, torch.zeros_like(cos)], -1)], 1) / scale[:, None, None]
+    theta = (
+        torch.stack(
+            [
+                torch.stack([cos, cos * tan - sin, torch.zeros_like(cos)], -1),
+                torch.stack([sin, sin * tan + cos, torch.zeros_like(cos)], -1),
+            ],
+            1,
+        )
+        / scale[:, None, None]
+    )
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -78,6 +88,11 @@ def _erase(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     left = (torch.rand(n, generator=gen, device=x.device) * (w - ew + 1)).long()
     ys = torch.arange(h, device=x.device)[None, :, None]
     xs = torch.arange(w, device=x.device)[None, None, :]
-    box = (ys >= top[:, None, None]) & (ys < (top + eh)[:, None, None]) & (xs >= left[:, None, None]) & (xs < (left + ew)[:, None, None])
+    box = (
+        (ys >= top[:, None, None])
+        & (ys < (top + eh)[:, None, None])
+        & (xs >= left[:, None, None])
+        & (xs < (left + ew)[:, None, None])
+    )
     box = box[:, None] & _coin(x, p, gen)
     return torch.where(box, torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype), x)

@@ -1,4 +1,5 @@
-"""The IDX file format (LeCun's MNIST format) and its verification against the known Fashion-MNIST files."""
+"""The IDX file format (LeCun's MNIST format) and its verification against the known Fashion-MNIST
+files."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import numpy as np
 
 from fmnist.errors import DataError
 
-_FIX = "re-install with `apt-get install --reinstall dataset-fashion-mnist`, or delete it so fmnist downloads a verified copy"
+_FIX = (
+    "re-install with `apt-get install --reinstall dataset-fashion-mnist`, "
+    "or delete it so fmnist downloads a verified copy"
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,8 @@ class IdxSpec:
     stem: str
     magic: int  # 0x0801: uint8 vector (labels), 0x0803: uint8 3-D array (images)
     shape: tuple[int, ...]
-    sha256: str  # of the decompressed content; the Debian package's .gz bytes differ from the official ones
+    sha256: str  # of the decompressed content; the Debian package's .gz bytes differ from the
+    # official ones
 
     @property
     def size(self) -> int:
@@ -30,10 +35,30 @@ class IdxSpec:
 
 
 SPECS = {
-    "train_images": IdxSpec("train-images-idx3-ubyte", 0x0803, (60000, 28, 28), "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-    "train_labels": IdxSpec("train-labels-idx1-ubyte", 0x0801, (60000,), "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-    "test_images": IdxSpec("t10k-images-idx3-ubyte", 0x0803, (10000, 28, 28), "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-    "test_labels": IdxSpec("t10k-labels-idx1-ubyte", 0x0801, (10000,), "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    "train_images": IdxSpec(
+        "train-images-idx3-ubyte",
+        0x0803,
+        (60000, 28, 28),
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
+    "train_labels": IdxSpec(
+        "train-labels-idx1-ubyte",
+        0x0801,
+        (60000,),
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
+    "test_images": IdxSpec(
+        "t10k-images-idx3-ubyte",
+        0x0803,
+        (10000, 28, 28),
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
+    "test_labels": IdxSpec(
+        "t10k-labels-idx1-ubyte",
+        0x0801,
+        (10000,),
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
 }
 
 
@@ -49,19 +74,30 @@ def read_verified(path: Path, spec: IdxSpec) -> np.ndarray:
     """Decompress, check size, magic, shape, label range and SHA-256; return the uint8 array."""
     raw = _decompress(path)
     if len(raw) < spec.size:
-        raise DataError(f"{path}: truncated, {len(raw):,} bytes where {spec.stem} has {spec.size:,}; {_FIX}")
+        raise DataError(
+            f"{path}: truncated, {len(raw):,} bytes where {spec.stem} has {spec.size:,}; {_FIX}"
+        )
     magic = int.from_bytes(raw[:4], "big")
     if magic != spec.magic:
-        raise DataError(f"{path}: wrong magic number 0x{magic:08x}, expected 0x{spec.magic:08x} for {spec.stem}; not an IDX file of this kind; {_FIX}")
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{spec.magic:08x} for "
+            f"{spec.stem}; not an IDX file of this kind; {_FIX}"
+        )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(len(spec.shape)))
     if shape != spec.shape or len(raw) != spec.size:
-        raise DataError(f"{path}: shape {shape} and {len(raw):,} bytes, expected {spec.shape} and {spec.size:,}; {_FIX}")
+        raise DataError(
+            f"{path}: shape {shape} and {len(raw):,} bytes, expected {spec.shape} and "
+            f"{spec.size:,}; {_FIX}"
+        )
     array = np.frombuffer(raw, np.uint8, offset=4 + 4 * len(shape)).reshape(shape)
     if spec.magic == 0x0801 and array.max() > 9:
         raise DataError(f"{path}: labels out of range (max {array.max()}, allowed 0-9); {_FIX}")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
-        raise DataError(f"{path}: wrong checksum (SHA-256 {digest[:12]}..., expected {spec.sha256[:12]}...); this is not the official Fashion-MNIST {spec.stem} (MNIST, perhaps?); {_FIX}")
+        raise DataError(
+            f"{path}: wrong checksum (SHA-256 {digest[:12]}..., expected {spec.sha256[:12]}...); "
+            f"this is not the official Fashion-MNIST {spec.stem} (MNIST, perhaps?); {_FIX}"
+        )
     return array
 
 

@@ -1,4 +1,5 @@
-"""Turn user images (photos, PNG/JPEG files, .npy arrays) into Fashion-MNIST-like 28x28 uint8 arrays."""
+"""Turn user images (photos, PNG/JPEG files, .npy arrays) into Fashion-MNIST-like 28x28 uint8
+arrays."""
 
 from __future__ import annotations
 
@@ -12,20 +13,28 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def load_images(paths: list[str | Path]) -> tuple[np.ndarray, list[str]]:
-    """(N, 28, 28) uint8 images and a name per image; a .npy file may hold (28, 28) or (N, 28, 28)."""
+    """(N, 28, 28) uint8 images and a name per image; a .npy file may hold (28, 28) or
+    (N, 28, 28)."""
     images, names = [], []
     for path in map(Path, paths):
         if not path.is_file():
-            raise DataError(f"image {path} does not exist; pass PNG/JPEG files or .npy arrays of 28x28 uint8")
+            raise DataError(
+                f"image {path} does not exist; pass PNG/JPEG files or .npy arrays of 28x28 uint8"
+            )
         if path.suffix.lower() == ".npy":
             array = _load_npy(path)
             images.extend(array)
-            names.extend([str(path)] if len(array) == 1 else [f"{path}[{i}]" for i in range(len(array))])
+            names.extend(
+                [str(path)] if len(array) == 1 else [f"{path}[{i}]" for i in range(len(array))]
+            )
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(photo_to_fmnist(path))
             names.append(str(path))
         else:
-            raise DataError(f"{path}: unsupported file type {path.suffix!r}; allowed: .npy, {', '.join(IMAGE_SUFFIXES)}")
+            raise DataError(
+                f"{path}: unsupported file type {path.suffix!r}; "
+                f"allowed: .npy, {', '.join(IMAGE_SUFFIXES)}"
+            )
     return np.stack(images), names
 
 
@@ -33,21 +42,28 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)  # never unpickle a user's file
     except ValueError as exc:
-        raise DataError(f"{path}: not a plain numeric .npy array ({exc}); save with np.save(arr) of dtype uint8") from None
+        raise DataError(
+            f"{path}: not a plain numeric .npy array ({exc}); save with np.save(arr) of dtype uint8"
+        ) from None
     array = array.reshape(-1, 28, 28) if array.size % 784 == 0 and array.ndim in (2, 3) else None
     if array is None:
-        raise DataError(f"{path}: expected shape (28, 28) or (N, 28, 28); reshape the array before saving")
+        raise DataError(
+            f"{path}: expected shape (28, 28) or (N, 28, 28); reshape the array before saving"
+        )
     return np.clip(array * 255 if array.max() <= 1 else array, 0, 255).astype(np.uint8)
 
 
 def photo_to_fmnist(path: Path) -> np.ndarray:
-    """Greyscale, pad to square, 28x28, and invert a light background: Fashion-MNIST items are light on black."""
+    """Greyscale, pad to square, 28x28, and invert a light background: Fashion-MNIST items are light
+    on black."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(path).convert("L")
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as an image ({exc}); pass a PNG or JPEG file") from None
+        raise DataError(
+            f"{path}: cannot be read as an image ({exc}); pass a PNG or JPEG file"
+        ) from None
     side = max(image.size)
     array = np.asarray(image)
     border = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])

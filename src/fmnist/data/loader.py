@@ -1,4 +1,5 @@
-"""Fashion-MNIST as uint8 tensors on the training device; batches are index slices, augmented in bulk."""
+"""Fashion-MNIST as uint8 tensors on the training device; batches are index slices, augmented in
+bulk."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from fmnist.data.augment import augment
 from fmnist.data.sources import load_arrays
 from fmnist.data.splits import holdout_split, kfold_splits, stratified_subset
 
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 SPLITS = ("train", "val", "test")
 
 
@@ -33,12 +45,28 @@ class FashionMNIST:
             train_idx, val_idx = holdout_split(labels, cfg.val_size, cfg.split_seed)
         if cfg.train_subset:
             train_idx = stratified_subset(train_idx, labels, cfg.train_subset, cfg.split_seed)
-        self.indices = {"train": train_idx, "val": val_idx, "test": np.arange(len(arrays["test_labels"]))}
+        self.indices = {
+            "train": train_idx,
+            "val": val_idx,
+            "test": np.arange(len(arrays["test_labels"])),
+        }
         self.device = torch.device(device)
-        images = {"train": arrays["train_images"][train_idx], "val": arrays["train_images"][val_idx], "test": arrays["test_images"]}
-        targets = {"train": labels[train_idx], "val": labels[val_idx], "test": arrays["test_labels"]}
-        self.images = {k: torch.from_numpy(v.copy()).unsqueeze(1).to(self.device) for k, v in images.items()}
-        self.labels = {k: torch.from_numpy(v.astype(np.int64)).to(self.device) for k, v in targets.items()}
+        images = {
+            "train": arrays["train_images"][train_idx],
+            "val": arrays["train_images"][val_idx],
+            "test": arrays["test_images"],
+        }
+        targets = {
+            "train": labels[train_idx],
+            "val": labels[val_idx],
+            "test": arrays["test_labels"],
+        }
+        self.images = {
+            k: torch.from_numpy(v.copy()).unsqueeze(1).to(self.device) for k, v in images.items()
+        }
+        self.labels = {
+            k: torch.from_numpy(v.astype(np.int64)).to(self.device) for k, v in targets.items()
+        }
         if cfg.normalize == "standardize":
             train01 = self.images["train"].float().div_(255)
             self.mean, self.std = train01.mean().item(), train01.std().item()

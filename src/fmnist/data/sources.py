@@ -1,4 +1,5 @@
-"""Where the data comes from: a directory the user names, the Debian package, or a verified download."""
+"""Where the data comes from: a directory the user names, the Debian package, or a verified
+download."""
 
 from __future__ import annotations
 
@@ -40,12 +41,19 @@ def load_arrays(data_dir: str | Path | None = None) -> tuple[dict[str, np.ndarra
 
 def _read_dir(directory: Path, how: str) -> dict[str, np.ndarray]:
     if not directory.is_dir():
-        raise DataError(f"data directory {directory} ({how}) does not exist; point --data-dir or FMNIST_DATA at the folder holding the four Fashion-MNIST IDX files, or unset it")
+        raise DataError(
+            f"data directory {directory} ({how}) does not exist; point --data-dir or FMNIST_DATA "
+            "at the folder holding the four Fashion-MNIST IDX files, or unset it"
+        )
     arrays = {}
     for key, spec in SPECS.items():
         path = find_file(directory, spec)
         if path is None:
-            raise DataError(f"{directory / (spec.stem + '.gz')}: missing (neither .gz nor raw found); put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA to use the Debian package or a download")
+            raise DataError(
+                f"{directory / (spec.stem + '.gz')}: missing (neither .gz nor raw found); "
+                "put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA "
+                "to use the Debian package or a download"
+            )
         stat = path.stat()
         arrays[key] = _read_cached(path.resolve(), stat.st_size, stat.st_mtime_ns, spec)
     return arrays
@@ -53,7 +61,8 @@ def _read_dir(directory: Path, how: str) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=8)
 def _read_cached(path: Path, size: int, mtime_ns: int, spec) -> np.ndarray:
-    """Verified arrays are kept per (file, size, mtime): a sweep in one process decompresses once."""
+    """Verified arrays are kept per (file, size, mtime): a sweep in one process decompresses
+    once."""
     array = read_verified(path, spec)
     array.flags.writeable = False
     return array
@@ -74,7 +83,10 @@ def download(target: Path, mirror: str | None = None) -> None:
                     shutil.copyfileobj(response, tmp)
             except OSError as exc:
                 os.unlink(tmp.name)
-                raise DataError(f"could not download {url} ({exc}); install the Debian package dataset-fashion-mnist or pass --data-dir") from None
+                raise DataError(
+                    f"could not download {url} ({exc}); "
+                    "install the Debian package dataset-fashion-mnist or pass --data-dir"
+                ) from None
         try:
             read_verified(Path(tmp.name), spec)
         except DataError:

@@ -1,4 +1,5 @@
-"""Holdout and k-fold splits of the training set: stratified and seeded; the test set is never split."""
+"""Holdout and k-fold splits of the training set: stratified and seeded; the test set is never
+split."""
 
 from __future__ import annotations
 
@@ -25,5 +26,7 @@ def stratified_subset(indices: np.ndarray, labels: np.ndarray, size: int, seed: 
     """A stratified subset of ``indices`` of ``size`` images (all of them if size >= len)."""
     if size >= len(indices):
         return indices
-    subset, _ = train_test_split(indices, train_size=size, stratify=labels[indices], random_state=seed)
+    subset, _ = train_test_split(
+        indices, train_size=size, stratify=labels[indices], random_state=seed
+    )
     return np.sort(subset)

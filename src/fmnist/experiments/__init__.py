@@ -1,1 +1,2 @@
-"""Experiments: many runs (recipes, sweeps, seeds, folds) and what is read back from their run directories."""
+"""Experiments: many runs (recipes, sweeps, seeds, folds) and what is read back from their run
+directories."""

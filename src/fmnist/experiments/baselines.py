@@ -39,7 +39,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "knn": {"n_neighbors": 5, "n_jobs": -1},
     "linear_svm": {"C": 0.1, "max_iter": 2000},
     "svm": {"kernel": "rbf", "C": 10.0, "gamma": "scale"},
-    "hog_svm": {"kernel": "rbf", "C": 10.0, "gamma": "scale", "orientations": 9, "pixels_per_cell": 4, "cells_per_block": 2},
+    "hog_svm": {
+        "kernel": "rbf",
+        "C": 10.0,
+        "gamma": "scale",
+        "orientations": 9,
+        "pixels_per_cell": 4,
+        "cells_per_block": 2,
+    },
 }
 _HOG_KEYS = ("orientations", "pixels_per_cell", "cells_per_block")
 
@@ -61,7 +68,10 @@ def baseline_config(data: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
-        raise ConfigError(f"baseline config field '{where}': {err['msg']}; a baseline recipe sets only name, seed, data and baseline") from None
+        raise ConfigError(
+            f"baseline config field '{where}': {err['msg']}; "
+            "a baseline recipe sets only name, seed, data and baseline"
+        ) from None
 
 
 def build_classifier(name: str, options: dict[str, Any], seed: int):
@@ -92,14 +102,25 @@ def _estimator(name: str, opts: dict[str, Any], seed: int):
         return KNeighborsClassifier(**opts)
     if name == "linear_svm":
         return LinearSVC(random_state=seed, **opts)
-    return SVC(random_state=seed, decision_function_shape="ovr", **{k: v for k, v in opts.items() if k not in _HOG_KEYS})
+    return SVC(
+        random_state=seed,
+        decision_function_shape="ovr",
+        **{k: v for k, v in opts.items() if k not in _HOG_KEYS},
+    )
 
 
-def hog_features(images: np.ndarray, orientations: int = 9, pixels_per_cell: int = 4, cells_per_block: int = 2) -> np.ndarray:
+def hog_features(
+    images: np.ndarray, orientations: int = 9, pixels_per_cell: int = 4, cells_per_block: int = 2
+) -> np.ndarray:
     """Histogram-of-oriented-gradients vectors (scikit-image) of (N, 28, 28) uint8 images."""
     from skimage.feature import hog
 
-    kw = {"orientations": orientations, "pixels_per_cell": (pixels_per_cell,) * 2, "cells_per_block": (cells_per_block,) * 2, "feature_vector": True}
+    kw = {
+        "orientations": orientations,
+        "pixels_per_cell": (pixels_per_cell,) * 2,
+        "cells_per_block": (cells_per_block,) * 2,
+        "feature_vector": True,
+    }
     return np.stack([hog(img, **kw) for img in images]).astype(np.float32)
 
 
@@ -126,14 +147,19 @@ def _size(clf, n_features: int, n_train: int) -> tuple[int, int | None]:
         return int(clf.coef_.size + np.size(clf.intercept_)), int(clf.coef_.size)
     if hasattr(clf, "support_vectors_"):
         n_sv = len(clf.support_vectors_)
-        return int(clf.support_vectors_.size + clf.dual_coef_.size + clf.intercept_.size), n_sv * n_features
+        return int(
+            clf.support_vectors_.size + clf.dual_coef_.size + clf.intercept_.size
+        ), n_sv * n_features
     if hasattr(clf, "estimators_"):
         return int(sum(t.tree_.node_count for t in clf.estimators_)), None
     return n_train * n_features, n_train * n_features  # k-NN keeps the training set
 
 
-def train_baseline(config: dict[str, Any], run_dir: str | Path, *, verbose: bool = True) -> dict[str, Any]:
-    """Fit a baseline on the training split, score validation, evaluate the test set once, record it all.
+def train_baseline(
+    config: dict[str, Any], run_dir: str | Path, *, verbose: bool = True
+) -> dict[str, Any]:
+    """Fit a baseline on the training split, score validation, evaluate the test set once, record
+    it all.
 
     ``run_dir`` may exist from an interrupted baseline (they have no checkpoints): it is refitted.
     """
@@ -153,8 +179,14 @@ def train_baseline(config: dict[str, Any], run_dir: str | Path, *, verbose: bool
     x_train = _features(name, options, images["train"])
     clf = build_classifier(name, options, cfg.seed).fit(x_train, labels["train"])
     seconds = time.perf_counter() - start
-    val_acc = float((clf.predict(_features(name, options, images["val"])) == labels["val"]).mean()) if len(labels["val"]) else None
-    probabilities = _scores(clf, _features(name, options, images["test"]))  # the one test evaluation
+    val_acc = (
+        float((clf.predict(_features(name, options, images["val"])) == labels["val"]).mean())
+        if len(labels["val"])
+        else None
+    )
+    probabilities = _scores(
+        clf, _features(name, options, images["test"])
+    )  # the one test evaluation
     scores = classification_summary(labels["test"], probabilities)
     params, macs = _size(clf, x_train.shape[1], len(x_train))
     summary = {
@@ -162,7 +194,11 @@ def train_baseline(config: dict[str, Any], run_dir: str | Path, *, verbose: bool
         "model": f"sklearn_{name}",
         "seed": cfg.seed,
         "test_accuracy": scores["accuracy"],
-        "test_loss": float(-np.log(np.clip(probabilities[np.arange(len(probabilities)), labels["test"]], 1e-12, 1)).mean()),
+        "test_loss": float(
+            -np.log(
+                np.clip(probabilities[np.arange(len(probabilities)), labels["test"]], 1e-12, 1)
+            ).mean()
+        ),
         "val_accuracy": val_acc,
         "best_epoch": None,
         "epochs_run": None,
@@ -172,13 +208,21 @@ def train_baseline(config: dict[str, Any], run_dir: str | Path, *, verbose: bool
         "train_images": len(labels["train"]),
         "val_images": len(labels["val"]),
         "device": "cpu",
-        "baseline": {"name": name, "options": {**DEFAULTS[name], **options}, "scores": "probabilities" if name in ("logreg", "random_forest", "knn") else "softmax of decision values"},
+        "baseline": {
+            "name": name,
+            "options": {**DEFAULTS[name], **options},
+            "scores": "probabilities"
+            if name in ("logreg", "random_forest", "knn")
+            else "softmax of decision values",
+        },
         "per_class": scores["per_class"],
         "confusion_matrix": scores["confusion_matrix"],
     }
     run.write_predictions(labels["test"], probabilities.argmax(1), probabilities)
     run.write_summary(summary)
     if verbose:
-        print(f"{name}: test accuracy {summary['test_accuracy']:.2%}  ({seconds:.1f}s fit)  run: {run.path}")
+        print(
+            f"{name}: test accuracy {summary['test_accuracy']:.2%}  ({seconds:.1f}s fit)  "
+            f"run: {run.path}"
+        )
     return summary
-

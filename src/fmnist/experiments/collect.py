@@ -15,9 +15,14 @@ from fmnist.runs import RunDir
 
 
 def find_runs(root: str | Path) -> list[RunDir]:
-    """Every finished run (a folder with summary.json) under ``root``, ``root`` itself included, sorted by path."""
+    """Every finished run (a folder with summary.json) under ``root``, ``root`` itself included,
+    sorted by path."""
     root = Path(root)
-    return [RunDir(p.parent) for p in sorted(root.rglob("summary.json")) if (p.parent / "config.yaml").is_file()]
+    return [
+        RunDir(p.parent)
+        for p in sorted(root.rglob("summary.json"))
+        if (p.parent / "config.yaml").is_file()
+    ]
 
 
 def run_record(run: RunDir) -> dict[str, Any]:
@@ -57,12 +62,16 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
 
 
 def plus_minus(mean: float, std: float | None) -> str:
-    """'91.92 ± 0.13', or '91.92' where ``std`` is None: one run measures no spread, which is not a spread of zero."""
+    """'91.92 ± 0.13', or '91.92' where ``std`` is None: one run measures no spread, which is not a
+    spread of zero."""
     return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
-def group_records(records: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any] = lambda r: r["name"]) -> dict[Any, list[dict[str, Any]]]:
-    """Records grouped by ``key`` (default: the run name, i.e. one experiment point over seeds/folds)."""
+def group_records(
+    records: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any] = lambda r: r["name"]
+) -> dict[Any, list[dict[str, Any]]]:
+    """Records grouped by ``key`` (default: the run name, i.e. one experiment point over
+    seeds/folds)."""
     groups: dict[Any, list[dict[str, Any]]] = {}
     for record in records:
         groups.setdefault(key(record), []).append(record)

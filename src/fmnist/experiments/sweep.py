@@ -1,9 +1,9 @@
 """Recipes as series of runs: sweep points x seeds x folds, each a normal run directory.
 
-    runs/<recipe>/seed0                          a single-point recipe
-    runs/<recipe>/<point>/seed0                  a sweep point, e.g. runs/s001_hidden_sweep/hidden-5/seed0
-    runs/<recipe>/<point>/fold2-seed0            k-fold cross validation
-    runs/<recipe>-quick/...                      the same with --quick (never mixed with full runs)
+    runs/<recipe>/seed0                  a single-point recipe
+    runs/<recipe>/<point>/seed0          a sweep point, e.g. runs/s001_hidden_sweep/hidden-5/seed0
+    runs/<recipe>/<point>/fold2-seed0    k-fold cross validation
+    runs/<recipe>-quick/...              the same with --quick (never mixed with full runs)
 
 Names are deterministic, so running a recipe again skips finished runs (summary.json exists) and
 resumes interrupted ones from their last checkpoint. A run directory whose config differs from what
@@ -53,10 +53,21 @@ def quick_overrides(recipe: Recipe) -> dict[str, Any]:
     return {**(BASELINE_QUICK if recipe.baseline else DEFAULT_QUICK), **recipe.quick}
 
 
-def resolve_config(recipe: Recipe, point: Point, seed: int, fold: int | None, *, quick: bool, overrides: list[str] = ()) -> dict[str, Any]:
-    """The validated config of one run: recipe (with its fp32 variant where the device has no native bf16),
-    then point fields, seed/fold, quick settings, --set overrides."""
-    data = merge(json.loads(json.dumps(recipe.config)), {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed})
+def resolve_config(
+    recipe: Recipe,
+    point: Point,
+    seed: int,
+    fold: int | None,
+    *,
+    quick: bool,
+    overrides: list[str] = (),
+) -> dict[str, Any]:
+    """The validated config of one run: recipe (with its fp32 variant where the device has no
+    native bf16), then point fields, seed/fold, quick settings, --set overrides."""
+    data = merge(
+        json.loads(json.dumps(recipe.config)),
+        {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed},
+    )
     data = with_hardware_variant(recipe, data, overrides)
     for key, value in point.fields.items():
         set_dotted(data, key, value)
@@ -86,7 +97,14 @@ def recipe_root(recipe: Recipe, out: str | Path = "runs", *, quick: bool = False
     return Path(out) / (f"{recipe.name}-quick" if quick else recipe.name)
 
 
-def plan(recipe: Recipe, *, out: str | Path = "runs", seeds: int | None = None, quick: bool = False, overrides: list[str] = ()) -> list[Job]:
+def plan(
+    recipe: Recipe,
+    *,
+    out: str | Path = "runs",
+    seeds: int | None = None,
+    quick: bool = False,
+    overrides: list[str] = (),
+) -> list[Job]:
     """Every run of the recipe with its directory and validated config; nothing is trained.
 
     A bad point, field or value fails here, before the first run starts.
@@ -97,8 +115,12 @@ def plan(recipe: Recipe, *, out: str | Path = "runs", seeds: int | None = None, 
     for point in expand_points(recipe):
         for fold in folds:
             for seed in range(seeds or recipe.seeds):
-                config = resolve_config(recipe, point, seed, fold, quick=quick, overrides=list(overrides))
-                jobs.append(Job(recipe, point, seed, fold, run_path(root, point, seed, fold), config, quick))
+                config = resolve_config(
+                    recipe, point, seed, fold, quick=quick, overrides=list(overrides)
+                )
+                jobs.append(
+                    Job(recipe, point, seed, fold, run_path(root, point, seed, fold), config, quick)
+                )
     return jobs
 
 
@@ -111,12 +133,16 @@ def job_state(job: Job) -> str:
     stored = RunDir(path).read_config()
     if stored != job.config:
         key = _first_difference(stored, job.config)
-        raise ConfigError(f"{path} holds a run with a different config ({key}: {_get(stored, key)!r} there, {_get(job.config, key)!r} now); delete that folder or choose another --out")
+        raise ConfigError(
+            f"{path} holds a run with a different config ({key}: {_get(stored, key)!r} there, "
+            f"{_get(job.config, key)!r} now); delete that folder or choose another --out"
+        )
     return "finished" if RunDir(path).is_complete else "interrupted"
 
 
 def run_job(job: Job, *, verbose: bool = True) -> str:
-    """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what happened."""
+    """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what
+    happened."""
     from fmnist import api
 
     state = job_state(job)
@@ -142,13 +168,15 @@ def run_jobs(
     verbose: bool = True,
     on_job: Callable[[Job, str], None] | None = None,
 ) -> list[tuple[Job, str]]:
-    """Make ``jobs``, ``workers`` at a time; returns (job, 'skipped' | 'resumed' | 'trained') in finishing order.
+    """Make ``jobs``, ``workers`` at a time; returns (job, 'skipped' | 'resumed' | 'trained') in
+    finishing order.
 
     With one worker the runs go in order in this process. With more, each run is trained in its own
     process: on a GPU one small run leaves it mostly idle, so several at once finish a sweep sooner.
-    Every run directory is written by one process only, so the records are the same either way, up to
-    float rounding: each worker gets cores // workers CPU threads.
-    If a run fails, runs not yet started are cancelled, the ones in progress finish, and the error is raised.
+    Every run directory is written by one process only, so the records are the same either way, up
+    to float rounding: each worker gets cores // workers CPU threads.
+    If a run fails, runs not yet started are cancelled, the ones in progress finish, and the error
+    is raised.
     """
     if workers < 1:
         raise ConfigError(f"--jobs must be >= 1, got {workers}")
@@ -162,12 +190,18 @@ def run_jobs(
     return _run_in_processes(jobs, workers, on_job)
 
 
-def _run_in_processes(jobs: list[Job], workers: int, on_job: Callable[[Job, str], None] | None) -> list[tuple[Job, str]]:
+def _run_in_processes(
+    jobs: list[Job], workers: int, on_job: Callable[[Job, str], None] | None
+) -> list[tuple[Job, str]]:
     # spawn, not fork: a forked child cannot use CUDA once the parent has touched it.
     context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // workers)  # workers x threads <= cores: no oversubscription
+    threads = max(
+        1, (os.cpu_count() or 1) // workers
+    )  # workers x threads <= cores: no oversubscription
     results = []
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
         futures = {pool.submit(run_job, job, verbose=False): job for job in jobs}
         try:
             for future in as_completed(futures):
@@ -197,7 +231,8 @@ def run_recipe(
     verbose: bool = True,
     on_job: Callable[[Job, str], None] | None = None,
 ) -> list[tuple[Job, str]]:
-    """Run every point x fold x seed of ``recipe``; finished runs are skipped, interrupted ones resumed.
+    """Run every point x fold x seed of ``recipe``; finished runs are skipped, interrupted ones
+    resumed.
 
     Args:
         recipe: a loaded recipe (``fmnist.recipes.load_recipe``).
@@ -233,9 +268,13 @@ def write_recipe_record(job: Job) -> None:
 
 
 def _discard_empty(path: Path) -> None:
-    """A folder left by a crash before config.yaml was written holds no files: remove it, else refuse."""
+    """A folder left by a crash before config.yaml was written holds no files: remove it, else
+    refuse."""
     if any(p.is_file() for p in path.rglob("*")):
-        raise ConfigError(f"{path} exists but is not a run directory (no config.yaml); move it away or choose another --out")
+        raise ConfigError(
+            f"{path} exists but is not a run directory (no config.yaml); "
+            "move it away or choose another --out"
+        )
     shutil.rmtree(path)
 
 

@@ -1,4 +1,5 @@
-"""One results table from run directories: ours (mean ± std over seeds/folds) beside the study's number.
+"""One results table from run directories: ours (mean ± std over seeds/folds) beside the study's
+number.
 
 Tables read run directories; they never train. One row per experiment point: runs made by a recipe
 are grouped by recipe, point and quick/full (from each run's recipe.json); other runs by their name.
@@ -15,7 +16,23 @@ from typing import Any
 from fmnist.experiments.collect import group_records, mean_std, plus_minus, run_records
 from fmnist.runs import RunDir
 
-COLUMNS = ["study", "experiment", "point", "model", "params", "macs", "train_seconds", "test_accuracy_mean", "test_accuracy_std", "n", "cv_accuracy_mean", "cv_accuracy_std", "reported", "difference", "settings"]
+COLUMNS = [
+    "study",
+    "experiment",
+    "point",
+    "model",
+    "params",
+    "macs",
+    "train_seconds",
+    "test_accuracy_mean",
+    "test_accuracy_std",
+    "n",
+    "cv_accuracy_mean",
+    "cv_accuracy_std",
+    "reported",
+    "difference",
+    "settings",
+]
 
 
 def _group_key(record: dict[str, Any]) -> tuple:
@@ -27,7 +44,10 @@ def _group_key(record: dict[str, Any]) -> tuple:
 
 def _natural(key: tuple) -> tuple:
     """Sort key that orders 'hidden-5' before 'hidden-10' (numbers by value, not by text)."""
-    return tuple(tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(item))) for item in key)
+    return tuple(
+        tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(item)))
+        for item in key
+    )
 
 
 def fold_score(record: dict[str, Any]) -> float | None:
@@ -43,30 +63,35 @@ def fold_score(record: dict[str, Any]) -> float | None:
 def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per group: accuracy in percent, mean and sample std over its runs."""
     rows = []
-    for key, group in sorted(group_records(records, _group_key).items(), key=lambda item: _natural(item[0])):
+    for key, group in sorted(
+        group_records(records, _group_key).items(), key=lambda item: _natural(item[0])
+    ):
         study, experiment, point, quick = key
         acc, acc_std = mean_std(100 * r["test_accuracy"] for r in group)
         folds = [s for s in map(fold_score, group) if s is not None]
         cv, cv_std = mean_std(100 * s for s in folds) if folds else (None, None)
         recipe = group[0]["recipe"] or {}
         reported = recipe.get("reported")
-        rows.append({
-            "study": study,
-            "experiment": experiment,
-            "point": point,
-            "model": group[0]["model"],
-            "params": group[0]["params"],
-            "macs": group[0]["macs"],
-            "train_seconds": mean_std(r["train_seconds"] for r in group)[0],
-            "test_accuracy_mean": acc,
-            "test_accuracy_std": acc_std if len(group) > 1 else None,
-            "n": len(group),
-            "cv_accuracy_mean": cv,
-            "cv_accuracy_std": cv_std if len(folds) > 1 else None,
-            "reported": reported,
-            "difference": acc - reported if reported is not None else None,
-            "settings": ("QUICK" if quick else "full") + (", bf16" if group[0]["precision"] == "bf16" else ""),
-        })
+        rows.append(
+            {
+                "study": study,
+                "experiment": experiment,
+                "point": point,
+                "model": group[0]["model"],
+                "params": group[0]["params"],
+                "macs": group[0]["macs"],
+                "train_seconds": mean_std(r["train_seconds"] for r in group)[0],
+                "test_accuracy_mean": acc,
+                "test_accuracy_std": acc_std if len(group) > 1 else None,
+                "n": len(group),
+                "cv_accuracy_mean": cv,
+                "cv_accuracy_std": cv_std if len(folds) > 1 else None,
+                "reported": reported,
+                "difference": acc - reported if reported is not None else None,
+                "settings": ("QUICK" if quick else "full")
+                + (", bf16" if group[0]["precision"] == "bf16" else ""),
+            }
+        )
     return rows
 
 
@@ -79,13 +104,37 @@ def _fmt(value: Any, spec: str = "") -> str:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    head = "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) | n | k-fold acc % | reported % | diff | settings |"
+    head = (
+        "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) "
+        "| n | k-fold acc % | reported % | diff | settings |"
+    )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
-        cv = plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"]) if r["cv_accuracy_mean"] is not None else ""
-        diff = f"{r['difference']:+.2f}" + (" below" if r["difference"] < 0 else "") if r["difference"] is not None else ""
-        cells = [r["study"], r["experiment"], r["point"], r["model"], _fmt(r["params"], ","), _fmt(r["macs"], ","), f"{r['train_seconds']:.1f}",
-                 plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"]), str(r["n"]), cv, _fmt(r["reported"], ".2f"), diff, r["settings"]]
+        cv = (
+            plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"])
+            if r["cv_accuracy_mean"] is not None
+            else ""
+        )
+        diff = (
+            f"{r['difference']:+.2f}" + (" below" if r["difference"] < 0 else "")
+            if r["difference"] is not None
+            else ""
+        )
+        cells = [
+            r["study"],
+            r["experiment"],
+            r["point"],
+            r["model"],
+            _fmt(r["params"], ","),
+            _fmt(r["macs"], ","),
+            f"{r['train_seconds']:.1f}",
+            plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"]),
+            str(r["n"]),
+            cv,
+            _fmt(r["reported"], ".2f"),
+            diff,
+            r["settings"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -99,8 +148,11 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_table(root: str | Path, output: str | Path | None = None) -> tuple[list[dict[str, Any]], Path, Path]:
-    """Write results.md and results.csv (into ``output``, default ``root``) from the runs under ``root``."""
+def write_table(
+    root: str | Path, output: str | Path | None = None
+) -> tuple[list[dict[str, Any]], Path, Path]:
+    """Write results.md and results.csv (into ``output``, default ``root``) from the runs under
+    ``root``."""
     from fmnist.runs import atomic_write
 
     rows = build_table(root)

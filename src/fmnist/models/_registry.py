@@ -46,7 +46,10 @@ def check_model_options(name: str, options: dict[str, Any]) -> None:
     allowed = model_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise UnknownModelError(f"model '{name}' has no option {', '.join(map(repr, unknown))}; its options are: {', '.join(allowed) or 'none'} (see: fmnist models)")
+        raise UnknownModelError(
+            f"model '{name}' has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(allowed) or 'none'} (see: fmnist models)"
+        )
 
 
 def create_model(name: str, **options: Any) -> nn.Module:
@@ -57,12 +60,18 @@ def create_model(name: str, **options: Any) -> nn.Module:
         return _MODELS[name](**options)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UnknownModelError(f"model '{name}' option '{err['loc'][-1]}': {err['msg']} (got {err.get('input')!r}); defaults: {model_options(name)}") from None
+        raise UnknownModelError(
+            f"model '{name}' option '{err['loc'][-1]}': {err['msg']} (got {err.get('input')!r}); "
+            f"defaults: {model_options(name)}"
+        ) from None
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:
     if name not in _MODELS:
-        raise UnknownModelError(f"'{name}' is not a registered model; known: {', '.join(list_models())} (run: fmnist models)")
+        raise UnknownModelError(
+            f"'{name}' is not a registered model; known: {', '.join(list_models())} "
+            "(run: fmnist models)"
+        )
     return inspect.unwrap(_MODELS[name])
 
 
@@ -71,7 +80,8 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module) -> int:
-    """Multiply-accumulates of one forward pass of one 28x28 image, counted by torch's FLOP counter."""
+    """Multiply-accumulates of one forward pass of one 28x28 image, counted by torch's FLOP
+    counter."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training

@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from fmnist.models._registry import register_model
-from fmnist.models.layers import Activation, Classifier, Pool, dense_stack, make_activation, make_pool
+from fmnist.models.layers import (
+    Activation,
+    Classifier,
+    Pool,
+    dense_stack,
+    make_activation,
+    make_pool,
+)
 
 
 def flat_width(features: nn.Module) -> int:
@@ -46,13 +53,15 @@ def cnn(
         if conv_dropout:
             layers.append(nn.Dropout2d(conv_dropout))
     features = nn.Sequential(*layers, nn.Flatten())
-    stack, width = dense_stack(flat_width(features), tuple(dense), activation=activation, dropout=dropout)
+    stack, width = dense_stack(
+        flat_width(features), tuple(dense), activation=activation, dropout=dropout
+    )
     return Classifier(nn.Sequential(features, stack), nn.Linear(width, 10))
 
 
 @register_model
 def tf_cnn(dropout: float = 0.4) -> nn.Module:
-    """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""
+    """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""  # noqa: E501 (first line = `fmnist models` description)
     return cnn(filters=(32, 64), kernel_size=5, dense=(1024,), dropout=dropout)
 
 
@@ -60,8 +69,12 @@ def tf_cnn(dropout: float = 0.4) -> nn.Module:
 def lenet5(activation: Activation = "tanh", pool: Pool = "avg") -> nn.Module:
     """LeNet-5 (LeCun 1998): conv6 5x5 (padded), pool, conv16 5x5, pool, 120, 84."""
     features = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), make_activation(activation), make_pool(pool),
-        nn.Conv2d(6, 16, 5), make_activation(activation), make_pool(pool),
+        nn.Conv2d(1, 6, 5, padding=2),
+        make_activation(activation),
+        make_pool(pool),
+        nn.Conv2d(6, 16, 5),
+        make_activation(activation),
+        make_pool(pool),
         nn.Flatten(),
     )
     stack, width = dense_stack(16 * 5 * 5, (120, 84), activation=activation)

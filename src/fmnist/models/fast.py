@@ -41,16 +41,23 @@ def fastnet(
     head: Literal["flat", "max", "avg"] = "flat",
     dropout: float = 0.0,
 ) -> nn.Module:
-    """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""
+    """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
     if len(widths) != len(convs):
-        raise ConfigError(f"fastnet: widths {tuple(widths)} and convs {tuple(convs)} must have the same length (one count per block)")
+        raise ConfigError(
+            f"fastnet: widths {tuple(widths)} and convs {tuple(convs)} must have the same length "
+            "(one count per block)"
+        )
     layers: list[nn.Module] = []
     cin = 1
     for width, count in zip(widths, convs):
         layers += _block(cin, width, count, pool_early)
         cin = width
     side = 28 >> len(widths)
-    pool = {"flat": nn.Identity(), "max": nn.AdaptiveMaxPool2d(1), "avg": nn.AdaptiveAvgPool2d(1)}[head]
+    pool = {"flat": nn.Identity(), "max": nn.AdaptiveMaxPool2d(1), "avg": nn.AdaptiveAvgPool2d(1)}[
+        head
+    ]
     width_out = cin * side * side if head == "flat" else cin
-    features = nn.Sequential(*layers, pool, nn.Flatten(), nn.Dropout(dropout) if dropout else nn.Identity())
+    features = nn.Sequential(
+        *layers, pool, nn.Flatten(), nn.Dropout(dropout) if dropout else nn.Identity()
+    )
     return Classifier(features, nn.Linear(width_out, 10))

@@ -26,11 +26,25 @@ def make_activation(name: Activation) -> nn.Module:
 
 
 def make_pool(kind: Pool, size: int = 2) -> nn.Module:
-    return {"max": lambda: nn.MaxPool2d(size), "avg": lambda: nn.AvgPool2d(size), "none": nn.Identity}[kind]()
+    return {
+        "max": lambda: nn.MaxPool2d(size),
+        "avg": lambda: nn.AvgPool2d(size),
+        "none": nn.Identity,
+    }[kind]()
 
 
-def conv_bn_act(cin: int, cout: int, kernel: int = 3, stride: int = 1, *, batch_norm: bool = True, activation: Activation = "relu", padding: int | None = None) -> nn.Sequential:
-    """Conv -> (BN) -> activation; 'same' padding by default. The conv has no bias when BN follows."""
+def conv_bn_act(
+    cin: int,
+    cout: int,
+    kernel: int = 3,
+    stride: int = 1,
+    *,
+    batch_norm: bool = True,
+    activation: Activation = "relu",
+    padding: int | None = None,
+) -> nn.Sequential:
+    """Conv -> (BN) -> activation; 'same' padding by default. The conv has no bias when BN
+    follows."""
     pad = kernel // 2 if padding is None else padding
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, pad, bias=not batch_norm)]
     if batch_norm:
@@ -39,8 +53,16 @@ def conv_bn_act(cin: int, cout: int, kernel: int = 3, stride: int = 1, *, batch_
     return nn.Sequential(*layers)
 
 
-def dense_stack(width_in: int, widths: tuple[int, ...], *, activation: Activation, dropout: float = 0.0, batch_norm: bool = False) -> tuple[nn.Sequential, int]:
-    """Linear -> (BN) -> activation -> (dropout) per width; returns the stack and its output width."""
+def dense_stack(
+    width_in: int,
+    widths: tuple[int, ...],
+    *,
+    activation: Activation,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> tuple[nn.Sequential, int]:
+    """Linear -> (BN) -> activation -> (dropout) per width; returns the stack and its output
+    width."""
     layers: list[nn.Module] = []
     for width in widths:
         layers.append(nn.Linear(width_in, width))
@@ -81,7 +103,9 @@ class BasicBlock(nn.Module):
     original ResNet order (conv-BN-ReLU, ReLU after the sum).
     """
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, *, preact: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self, cin: int, cout: int, stride: int = 1, *, preact: bool = False, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.preact = preact
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -89,8 +113,16 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cin if preact else cout)
         self.bn2 = nn.BatchNorm2d(cout)
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-        self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Conv2d(cin, cout, 1, stride, bias=False)
-        self.shortcut_bn = nn.Identity() if preact or isinstance(self.shortcut, nn.Identity) else nn.BatchNorm2d(cout)
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Conv2d(cin, cout, 1, stride, bias=False)
+        )
+        self.shortcut_bn = (
+            nn.Identity()
+            if preact or isinstance(self.shortcut, nn.Identity)
+            else nn.BatchNorm2d(cout)
+        )
         self.relu = nn.ReLU(inplace=False)
 
     def forward(self, x):

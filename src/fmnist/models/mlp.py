@@ -22,5 +22,7 @@ def mlp(
     batch_norm: bool = False,
 ) -> nn.Module:
     """Multi-layer perceptron: any depth and widths, activation, dropout, batch norm."""
-    stack, width = dense_stack(784, tuple(hidden), activation=activation, dropout=dropout, batch_norm=batch_norm)
+    stack, width = dense_stack(
+        784, tuple(hidden), activation=activation, dropout=dropout, batch_norm=batch_norm
+    )
     return Classifier(nn.Sequential(nn.Flatten(), stack), nn.Linear(width, 10))

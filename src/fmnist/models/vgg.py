@@ -14,7 +14,9 @@ _LAYOUTS = {
 }
 
 
-def _build_vgg(layout: tuple, *, width: float, batch_norm: bool, dropout: float, hidden: int) -> nn.Module:
+def _build_vgg(
+    layout: tuple, *, width: float, batch_norm: bool, dropout: float, hidden: int
+) -> nn.Module:
     layers: list[nn.Module] = []
     cin = 1
     for item in layout:
@@ -25,17 +27,27 @@ def _build_vgg(layout: tuple, *, width: float, batch_norm: bool, dropout: float,
             layers.append(conv_bn_act(cin, cout, batch_norm=batch_norm))
             cin = cout
     features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    head = nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 10))
+    head = nn.Sequential(
+        nn.Linear(cin, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 10)
+    )
     return Classifier(features, head)
 
 
 @register_model
-def vgg_small(width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, hidden: int = 256) -> nn.Module:
+def vgg_small(
+    width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, hidden: int = 256
+) -> nn.Module:
     """Small VGG: three blocks of two 3x3 convs (32, 64, 128) with BN and max-pool."""
-    return _build_vgg(_LAYOUTS["vgg_small"], width=width, batch_norm=batch_norm, dropout=dropout, hidden=hidden)
+    return _build_vgg(
+        _LAYOUTS["vgg_small"], width=width, batch_norm=batch_norm, dropout=dropout, hidden=hidden
+    )
 
 
 @register_model
-def vgg16(width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, hidden: int = 512) -> nn.Module:
+def vgg16(
+    width: float = 1.0, batch_norm: bool = True, dropout: float = 0.5, hidden: int = 512
+) -> nn.Module:
     """VGG16's 13 convs adapted to 28x28 (four pools), BN, a 512-wide classifier."""
-    return _build_vgg(_LAYOUTS["vgg16"], width=width, batch_norm=batch_norm, dropout=dropout, hidden=hidden)
+    return _build_vgg(
+        _LAYOUTS["vgg16"], width=width, batch_norm=batch_norm, dropout=dropout, hidden=hidden
+    )

@@ -1,24 +1,26 @@
-"""Recipes: YAML files shipped with fmnist, each one experiment with the number it is meant to reach.
+"""Recipes: YAML files shipped with fmnist, each one experiment with the number it is meant to
+reach.
 
-    name: s001_hidden_sweep        # = file name
-    study: "001"                   # 000-004 when it reproduces a study's experiment (quote it)
-    description: one line
-    reported: 65.9                 # the study's headline test accuracy (%), shown beside ours
-    notes: choices made where the study is ambiguous
-    config: {...}                  # RunConfig fields that differ from the defaults
-    sweep:                         # optional; exactly one of param+values, grid, points
-      param: model.hidden          #   1-D:  one run per value
-      values: [[5], [10], [20]]
-      # grid: {model.activation: [relu, elu], optim.name: [adam, sgd]}   every combination
-      # points: [{name: relu, set: {model.activation: relu}, reported: 88.9}, ...]
-      reported: {hidden-5: 65.9}   #   the study's number per point (point names as `fmnist run` prints them)
-    seeds: 1                       # runs per point (seed 0..N-1); `--seeds N` overrides
-    folds: 5                       # optional k-fold cross validation on the training set
-    quick: {train.epochs: 1}       # what `--quick` changes, on top of the default quick settings
-    baseline: {name: knn}          # optional: a scikit-learn baseline instead of a network
-    fp32_variant:                  # optional: settings for CPUs without native bf16 (AVX2-only: fp32)
-      why: one line                #   printed and recorded as the run's `variant`
-      set: {model.widths: [24, 48, 96]}
+name: s001_hidden_sweep        # = file name
+study: "001"                   # 000-004 when it reproduces a study's experiment (quote it)
+description: one line
+reported: 65.9                 # the study's headline test accuracy (%), shown beside ours
+notes: choices made where the study is ambiguous
+config: {...}                  # RunConfig fields that differ from the defaults
+sweep:                         # optional; exactly one of param+values, grid, points
+  param: model.hidden          #   1-D:  one run per value
+  values: [[5], [10], [20]]
+  # grid: {model.activation: [relu, elu], optim.name: [adam, sgd]}   every combination
+  # points: [{name: relu, set: {model.activation: relu}, reported: 88.9}, ...]
+  reported: {hidden-5: 65.9}   #   the study's number per point (point names as `fmnist run`
+                               #   prints them)
+seeds: 1                       # runs per point (seed 0..N-1); `--seeds N` overrides
+folds: 5                       # optional k-fold cross validation on the training set
+quick: {train.epochs: 1}       # what `--quick` changes, on top of the default quick settings
+baseline: {name: knn}          # optional: a scikit-learn baseline instead of a network
+fp32_variant:                  # optional: settings for CPUs without native bf16 (AVX2-only: fp32)
+  why: one line                #   printed and recorded as the run's `variant`
+  set: {model.widths: [24, 48, 96]}
 """
 
 from __future__ import annotations
@@ -41,20 +43,32 @@ class _Strict(BaseModel):
 
 class SweepPoint(_Strict):
     name: str = Field(description="Folder name of the point, e.g. 'l1l2'.")
-    set: dict[str, Any] = Field(default_factory=dict, description="Dotted config fields of this point, e.g. {optim.l1: 1e-5}.")
-    reported: float | None = Field(None, description="The study's test accuracy (%) for this point.")
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted config fields of this point, e.g. {optim.l1: 1e-5}.",
+    )
+    reported: float | None = Field(
+        None, description="The study's test accuracy (%) for this point."
+    )
 
 
 class Sweep(_Strict):
     param: str | None = Field(None, description="1-D sweep: the dotted config field that varies.")
     values: list[Any] | None = Field(None, description="1-D sweep: its values, one run each.")
-    grid: dict[str, list[Any]] | None = Field(None, description="Grid: dotted field -> values; every combination runs.")
-    points: list[SweepPoint] | None = Field(None, description="Explicit points, each a name and its fields.")
-    reported: dict[str, float] = Field(default_factory=dict, description="The study's test accuracy (%) by point name.")
+    grid: dict[str, list[Any]] | None = Field(
+        None, description="Grid: dotted field -> values; every combination runs."
+    )
+    points: list[SweepPoint] | None = Field(
+        None, description="Explicit points, each a name and its fields."
+    )
+    reported: dict[str, float] = Field(
+        default_factory=dict, description="The study's test accuracy (%) by point name."
+    )
 
     @property
     def size(self) -> int:
-        """How many points the sweep has (their names and checks: ``fmnist.recipes.points.expand_points``)."""
+        """How many points the sweep has (their names and checks:
+        ``fmnist.recipes.points.expand_points``)."""
         if self.points is not None:
             return len(self.points)
         grid = self.grid if self.grid is not None else {self.param: self.values}
@@ -62,48 +76,84 @@ class Sweep(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Sweep:
-        kinds = [k for k, on in (("param/values", self.param is not None or self.values is not None), ("grid", self.grid is not None), ("points", self.points is not None)) if on]
+        kinds = [
+            k
+            for k, on in (
+                ("param/values", self.param is not None or self.values is not None),
+                ("grid", self.grid is not None),
+                ("points", self.points is not None),
+            )
+            if on
+        ]
         if len(kinds) != 1:
-            raise ValueError(f"declare exactly one of param+values, grid or points, got {' and '.join(kinds) or 'none'}")
+            raise ValueError(
+                "declare exactly one of param+values, grid or points, "
+                f"got {' and '.join(kinds) or 'none'}"
+            )
         if kinds == ["param/values"] and (self.param is None or not self.values):
-            raise ValueError("a 1-D sweep needs both param (e.g. model.hidden) and a non-empty values list")
+            raise ValueError(
+                "a 1-D sweep needs both param (e.g. model.hidden) and a non-empty values list"
+            )
         if self.grid is not None and (not self.grid or any(not v for v in self.grid.values())):
-            raise ValueError("every grid field needs a non-empty list of values, e.g. grid: {optim.name: [adam, sgd]}")
+            raise ValueError(
+                "every grid field needs a non-empty list of values, "
+                "e.g. grid: {optim.name: [adam, sgd]}"
+            )
         if self.points is not None and not self.points:
             raise ValueError("points must list at least one point")
         return self
 
 
 class Baseline(_Strict):
-    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm"] = Field(description="scikit-learn classifier (see fmnist.experiments.baselines).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}.")
+    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm"] = Field(
+        description="scikit-learn classifier (see fmnist.experiments.baselines)."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}."
+    )
 
 
 class HardwareVariant(_Strict):
-    why: str = Field(description="One line: what differs and what it gains on such hardware (chosen on validation).")
-    set: dict[str, Any] = Field(description="Dotted config fields of the variant, e.g. {model.widths: [24, 48, 96]}.")
+    why: str = Field(
+        description="One line: what differs and what it gains on such hardware "
+        "(chosen on validation)."
+    )
+    set: dict[str, Any] = Field(
+        description="Dotted config fields of the variant, e.g. {model.widths: [24, 48, 96]}."
+    )
 
 
 class Recipe(_Strict):
     name: str
     description: str
     study: str | None = Field(None, description="Study document number, 000-004.")
-    reported: float | None = Field(None, description="The study's reported test accuracy in percent.")
+    reported: float | None = Field(
+        None, description="The study's reported test accuracy in percent."
+    )
     notes: str | None = Field(None, description="Choices made where the study is ambiguous.")
     config: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
     seeds: int = Field(1, ge=1, le=100, description="Runs per point, with seeds 0..N-1.")
-    folds: int | None = Field(None, ge=2, le=20, description="k-fold cross validation: every point runs once per fold.")
-    quick: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides `--quick` adds to the default quick settings.")
+    folds: int | None = Field(
+        None, ge=2, le=20, description="k-fold cross validation: every point runs once per fold."
+    )
+    quick: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted overrides `--quick` adds to the default quick settings.",
+    )
     baseline: Baseline | None = None
     fp32_variant: HardwareVariant | None = Field(
-        None, description="Taken where train.precision is auto and the run trains on a CPU without native bf16 (AVX2-only CPUs)."
+        None,
+        description="Taken where train.precision is auto and the run trains on a CPU without "
+        "native bf16 (AVX2-only CPUs).",
     )
 
     @field_validator("study", mode="before")
     @classmethod
     def _study_as_three_digits(cls, value: Any) -> Any:
-        return f"{value:03d}" if isinstance(value, int) else value  # YAML reads an unquoted 001 as 1
+        return (
+            f"{value:03d}" if isinstance(value, int) else value
+        )  # YAML reads an unquoted 001 as 1
 
     @property
     def is_series(self) -> bool:
@@ -129,7 +179,9 @@ def list_recipes() -> list[Recipe]:
 
 
 def recipe_names() -> list[str]:
-    return sorted(p.name.removesuffix(".yaml") for p in _recipe_dir().iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in _recipe_dir().iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def match_recipes(patterns: list[str]) -> list[str]:
@@ -139,7 +191,11 @@ def match_recipes(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         hits = fnmatch.filter(names, pattern)
         if not hits:
-            what = f"no recipe matches '{pattern}'" if any(c in pattern for c in "*?[") else f"unknown recipe '{pattern}'"
+            what = (
+                f"no recipe matches '{pattern}'"
+                if any(c in pattern for c in "*?[")
+                else f"unknown recipe '{pattern}'"
+            )
             raise ConfigError(f"{what}; known: {', '.join(names)} (run: fmnist recipes)")
         matched += [name for name in hits if name not in matched]
     return matched
@@ -148,7 +204,9 @@ def match_recipes(patterns: list[str]) -> list[str]:
 def load_recipe(name: str) -> Recipe:
     path = _recipe_dir() / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"unknown recipe '{name}'; known: {', '.join(recipe_names())} (run: fmnist recipes)")
+        raise ConfigError(
+            f"unknown recipe '{name}'; known: {', '.join(recipe_names())} (run: fmnist recipes)"
+        )
     return parse_recipe({"name": name, **read_yaml(path)})
 
 
@@ -163,10 +221,14 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
         raise ConfigError(f"recipe '{data.get('name', '?')}': field '{where}': {msg}") from None
 
 
-def with_hardware_variant(recipe: Recipe, data: dict[str, Any], overrides: list[str] = ()) -> dict[str, Any]:
-    """``data`` with the recipe's fp32 variant where the run would train on a CPU without native bf16.
+def with_hardware_variant(
+    recipe: Recipe, data: dict[str, Any], overrides: list[str] = ()
+) -> dict[str, Any]:
+    """``data`` with the recipe's fp32 variant where the run would train on a CPU without native
+    bf16.
 
-    ``data`` is the run's config so far; ``overrides`` (--set, applied later by the caller) still win.
+    ``data`` is the run's config so far; ``overrides`` (--set, applied later by the caller) still
+    win.
     """
     variant = recipe.fp32_variant
     if variant is None:
@@ -174,7 +236,10 @@ def with_hardware_variant(recipe: Recipe, data: dict[str, Any], overrides: list[
     train = build_config(data, overrides).train
     if train.precision != "auto":
         return data
-    from fmnist.training.hardware import native_bf16, resolve_device  # torch, only for recipes with a variant
+    from fmnist.training.hardware import (
+        native_bf16,
+        resolve_device,
+    )  # torch, only for recipes with a variant
 
     device = resolve_device(train.device)
     if device.type != "cpu" or native_bf16(device):

@@ -1,4 +1,5 @@
-"""Points of a recipe: the runs a sweep (1-D, grid or named points) asks for, with deterministic folder names."""
+"""Points of a recipe: the runs a sweep (1-D, grid or named points) asks for, with deterministic
+folder names."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from fmnist.recipes import Recipe
 
 @dataclass(frozen=True)
 class Point:
-    """One point of a recipe: its folder name ('' for a single-point recipe), fields and reported number."""
+    """One point of a recipe: its folder name ('' for a single-point recipe), fields and reported
+    number."""
 
     name: str
     fields: dict[str, Any] = field(default_factory=dict)
@@ -44,7 +46,8 @@ def point_name(fields: dict[str, Any]) -> str:
 
 
 def expand_points(recipe: Recipe) -> list[Point]:
-    """Every point of the recipe in declaration order; a recipe without a sweep has one unnamed point."""
+    """Every point of the recipe in declaration order; a recipe without a sweep has one unnamed
+    point."""
     sweep = recipe.sweep
     if sweep is None:
         return [Point("", {}, recipe.reported)]
@@ -56,16 +59,28 @@ def expand_points(recipe: Recipe) -> list[Point]:
         raw = [(point_name(fields), fields, None) for fields in combos]
     names = [name for name, _, _ in raw]
     _check_names(recipe, names)
-    return [Point(name, dict(fields), reported if reported is not None else sweep.reported.get(name)) for name, fields, reported in raw]
+    return [
+        Point(name, dict(fields), reported if reported is not None else sweep.reported.get(name))
+        for name, fields, reported in raw
+    ]
 
 
 def _check_names(recipe: Recipe, names: list[str]) -> None:
     bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n)]
     if bad:
-        raise ConfigError(f"recipe '{recipe.name}': point name {bad[0]!r} is not a plain folder name; use letters, digits, '.', '_' and '-'")
+        raise ConfigError(
+            f"recipe '{recipe.name}': point name {bad[0]!r} is not a plain folder name; "
+            "use letters, digits, '.', '_' and '-'"
+        )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"recipe '{recipe.name}': sweep has duplicate points {', '.join(duplicates)}; list each value once")
+        raise ConfigError(
+            f"recipe '{recipe.name}': sweep has duplicate points {', '.join(duplicates)}; "
+            "list each value once"
+        )
     unknown = sorted(set(recipe.sweep.reported) - set(names))
     if unknown:
-        raise ConfigError(f"recipe '{recipe.name}': sweep.reported names unknown points {', '.join(unknown)}; points are: {', '.join(names)}")
+        raise ConfigError(
+            f"recipe '{recipe.name}': sweep.reported names unknown points {', '.join(unknown)}; "
+            f"points are: {', '.join(names)}"
+        )

@@ -15,11 +15,16 @@ def is_run_dir(path: Path) -> bool:
     return (Path(path) / "config.yaml").is_file()
 
 
-def build_report(path: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:
+def build_report(
+    path: str | Path, *, image: int | None = None, out: str | Path | None = None
+) -> Path:
     """Write the report of a run or experiment directory; returns the path of report.html."""
     path = Path(path)
     if not path.is_dir():
-        raise RunDirError(f"{path} is not a directory; pass a run directory (runs/<date>-<name>-<hash>) or a folder of runs")
+        raise RunDirError(
+            f"{path} is not a directory; "
+            "pass a run directory (runs/<date>-<name>-<hash>) or a folder of runs"
+        )
     if is_run_dir(path):
         from fmnist.report.run import build_run_report
 

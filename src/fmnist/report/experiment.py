@@ -9,8 +9,8 @@ group. Figures:
   with the builder's defaults filled in, and ``optim.*``). Groups that agree on every option but one
   form a *sweep* of that option: with >= 3 numeric values it is drawn as a curve (e.g. accuracy vs
   hidden size; a one-element list such as ``hidden: [64]`` counts as the number 64). Groups that
-  agree on every option but two categorical ones (strings/booleans), e.g. activation x optimiser, each
-  with >= 2 values and one group per cell, form a grid drawn as a heat map (numeric ``optim.*``
+  agree on every option but two categorical ones (strings/booleans), e.g. activation x optimiser,
+  each with >= 2 values and one group per cell, form a grid drawn as a heat map (numeric ``optim.*``
   options may differ between cells, since studies tune the learning rate per optimiser);
 - k-fold box plots for groups whose runs have a ``data.fold``.
 """
@@ -65,23 +65,42 @@ def _accuracy_spread(summary: dict[str, Any]) -> float | None:
     return summary["accuracy_std"] * 100 if summary["n"] > 1 else None
 
 
-def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
-    header = ["name", "model", "params", "MACs", "train s", "test accuracy (%)", "n", "reported (%)", "difference (pp)"]
+def table_rows(
+    summaries: list[dict[str, Any]],
+) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
+    header = [
+        "name",
+        "model",
+        "params",
+        "MACs",
+        "train s",
+        "test accuracy (%)",
+        "n",
+        "reported (%)",
+        "difference (pp)",
+    ]
     rows, classes = [], {}
     for i, s in enumerate(summaries):
         diff = s["difference"]
-        rows.append([
-            s["name"], s["model"], f"{s['params']:,}", f"{s['macs']:,}", _seconds(s["seconds_mean"]),
-            plus_minus(s["accuracy_mean"] * 100, _accuracy_spread(s)), str(s["n"]),
-            f"{s['reported']:.2f}" if s["reported"] is not None else "-",
-            f"{diff:+.2f}" if diff is not None else "-",
-        ])
+        rows.append(
+            [
+                s["name"],
+                s["model"],
+                f"{s['params']:,}",
+                f"{s['macs']:,}",
+                _seconds(s["seconds_mean"]),
+                plus_minus(s["accuracy_mean"] * 100, _accuracy_spread(s)),
+                str(s["n"]),
+                f"{s['reported']:.2f}" if s["reported"] is not None else "-",
+                f"{diff:+.2f}" if diff is not None else "-",
+            ]
+        )
         if diff is not None and diff < 0:
             classes[(i, 8)] = "below"  # below the study's number: the page shows it in orange
     return header, rows, classes
 
 
-# -- options and sweep detection ---------------------------------------------------------------------
+# -- options and sweep detection -------------------------------------------------------------------
 def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return _plain(value[0]) if len(value) == 1 else tuple(_plain(v) for v in value)
@@ -93,7 +112,8 @@ def _is_number(value: Any) -> bool:
 
 
 def group_options(config: dict[str, Any]) -> dict[str, Any]:
-    """``model.*`` (builder defaults filled in) and ``optim.*`` of a run config, as flat hashable values."""
+    """``model.*`` (builder defaults filled in) and ``optim.*`` of a run config, as flat hashable
+    values."""
     from fmnist.models import model_options
 
     model = dict(config.get("model") or {})
@@ -118,7 +138,8 @@ def _families(options: dict[str, dict[str, Any]], free: tuple[str, ...]) -> list
 
 
 def find_sweeps(options: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """(option, groups) for each set of groups differing only in one numeric option with >= 3 values."""
+    """(option, groups) for each set of groups differing only in one numeric option with >= 3
+    values."""
     keys = sorted(set().union(*options.values())) if options else []
     sweeps = []
     for key in keys:
@@ -135,27 +156,66 @@ def find_grids(options: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[
     Numeric ``optim.*`` options (learning rate, momentum) may differ between the cells: studies tune
     them per optimiser. Every other option must agree, and each cell must hold exactly one group.
     """
-    keys = sorted(k for k in set().union(*options.values()) if all(isinstance(o.get(k, MISSING), (str, bool)) for o in options.values())) if options else []
-    tuned = tuple(sorted(k for k in set().union(*options.values()) if k.startswith("optim.") and k not in keys)) if options else ()
+    keys = (
+        sorted(
+            k
+            for k in set().union(*options.values())
+            if all(isinstance(o.get(k, MISSING), (str, bool)) for o in options.values())
+        )
+        if options
+        else []
+    )
+    tuned = (
+        tuple(
+            sorted(
+                k
+                for k in set().union(*options.values())
+                if k.startswith("optim.") and k not in keys
+            )
+        )
+        if options
+        else ()
+    )
     grids = []
     for a, b in itertools.combinations(keys, 2):
         for family in _families(options, (a, b, *tuned)):
             cells = [(options[g].get(a, MISSING), options[g].get(b, MISSING)) for g in family]
             va, vb = {c[0] for c in cells}, {c[1] for c in cells}
-            if len(va) >= 2 and len(vb) >= 2 and MISSING not in va | vb and len(set(cells)) == len(cells):
+            if (
+                len(va) >= 2
+                and len(vb) >= 2
+                and MISSING not in va | vb
+                and len(set(cells)) == len(cells)
+            ):
                 grids.append((a, b, family))
     return grids[:MAX_GRIDS]
 
 
-# -- figures ---------------------------------------------------------------------------------------------
+# -- figures ---------------------------------------------------------------------------------------
 def accuracy_vs_time(summaries: list[dict[str, Any]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for s in summaries:
-        ax.errorbar(s["seconds_mean"], s["accuracy_mean"] * 100, xerr=s["seconds_std"], yerr=s["accuracy_std"] * 100, fmt="o", capsize=3, ms=6)
-        ax.annotate(s["name"], (s["seconds_mean"], s["accuracy_mean"] * 100), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.errorbar(
+            s["seconds_mean"],
+            s["accuracy_mean"] * 100,
+            xerr=s["seconds_std"],
+            yerr=s["accuracy_std"] * 100,
+            fmt="o",
+            capsize=3,
+            ms=6,
+        )
+        ax.annotate(
+            s["name"],
+            (s["seconds_mean"], s["accuracy_mean"] * 100),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+        )
     seconds = [s["seconds_mean"] for s in summaries]
     if min(seconds) > 0 and max(seconds) / min(seconds) > 20:
-        ax.set_xscale("log")  # recipe sets span softmax to VGG16: seconds differ by orders of magnitude
+        ax.set_xscale(
+            "log"
+        )  # recipe sets span softmax to VGG16: seconds differ by orders of magnitude
     else:
         ax.set_xlim(left=0)  # a wide error bar must not suggest negative seconds
     ax.set_xlabel("training time (s, mean ± std over runs)")
@@ -164,11 +224,15 @@ def accuracy_vs_time(summaries: list[dict[str, Any]], path: Path) -> Path:
     return save(fig, path)
 
 
-def sweep_curve(key: str, points: list[tuple[float, float, float, int]], path: Path, label: str) -> Path:
+def sweep_curve(
+    key: str, points: list[tuple[float, float, float, int]], path: Path, label: str
+) -> Path:
     """``points``: (option value, accuracy mean, accuracy std, n) sorted by value."""
     x = np.array([p[0] for p in points], dtype=float)
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    ax.errorbar(x, [p[1] * 100 for p in points], yerr=[p[2] * 100 for p in points], fmt="o-", capsize=4)
+    ax.errorbar(
+        x, [p[1] * 100 for p in points], yerr=[p[2] * 100 for p in points], fmt="o-", capsize=4
+    )
     if x.min() > 0 and x.max() / x.min() >= 10:
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
@@ -179,8 +243,11 @@ def sweep_curve(key: str, points: list[tuple[float, float, float, int]], path: P
     return save(fig, path)
 
 
-def heat_map(row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float | None]], path: Path) -> Path:
-    """``cells[(row value, column value)] = (mean, std)`` accuracy in percent (std None: one run); missing cells stay blank."""
+def heat_map(
+    row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float | None]], path: Path
+) -> Path:
+    """``cells[(row value, column value)] = (mean, std)`` accuracy in percent (std None: one run);
+    missing cells stay blank."""
     rows = sorted({r for r, _ in cells}, key=str)
     cols = sorted({c for _, c in cells}, key=str)
     values = np.full((len(rows), len(cols)), np.nan)
@@ -197,19 +264,31 @@ def heat_map(row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[floa
     for (r, c), (mean, std) in cells.items():
         i, j = rows.index(r), cols.index(c)
         light = hi > lo and (mean - lo) / (hi - lo) > 0.6
-        ax.text(j, i, plus_minus(mean, std).replace(" ± ", "\n± "), ha="center", va="center", fontsize=9, color="black" if light else "white")
+        ax.text(
+            j,
+            i,
+            plus_minus(mean, std).replace(" ± ", "\n± "),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="black" if light else "white",
+        )
     fig.colorbar(image, ax=ax, label="test accuracy (%)")
     ax.set_title(f"Test accuracy: {row_key} x {col_key}")
     return save(fig, path)
 
 
 def kfold_boxes(groups: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Per k-fold group: the held-out fold's validation accuracy and the test accuracy of each fold's model."""
+    """Per k-fold group: the held-out fold's validation accuracy and the test accuracy of each
+    fold's model."""
     names = list(groups)
     fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(names) + 2), 5))
     positions, data, colors = [], [], []
     for i, name in enumerate(names):
-        for offset, metric, color in ((-0.18, "val_accuracy", "#4c72b0"), (0.18, "test_accuracy", "#dd8452")):
+        for offset, metric, color in (
+            (-0.18, "val_accuracy", "#4c72b0"),
+            (0.18, "test_accuracy", "#dd8452"),
+        ):
             values = [r[metric] * 100 for r in groups[name] if r[metric] is not None]
             positions.append(i + offset)
             data.append(values)
@@ -226,49 +305,113 @@ def kfold_boxes(groups: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     return save(fig, path)
 
 
-# -- the page ----------------------------------------------------------------------------------------------
+# -- the page --------------------------------------------------------------------------------------
 def build_experiment_report(root: str | Path, *, out: str | Path | None = None) -> Path:
-    """Write ``report.html`` and PNGs for every finished run under ``root`` (default out: ROOT/report)."""
+    """Write ``report.html`` and PNGs for every finished run under ``root`` (default out:
+    ROOT/report)."""
     root = Path(root)
     records = run_records(root)
     if not records:
-        raise RunDirError(f"{root} holds no finished run (no config.yaml + summary.json below it); pass a run directory or a folder of runs made by `fmnist train`/`fmnist run`")
+        raise RunDirError(
+            f"{root} holds no finished run (no config.yaml + summary.json below it); "
+            "pass a run directory or a folder of runs made by `fmnist train`/`fmnist run`"
+        )
     out = Path(out) if out else root / "report"
     groups = group_records(records)
     summaries = [group_summary(name, recs) for name, recs in groups.items()]
-    page = Page(f"Experiment report: {root.resolve().name}", f"{root}  ·  {len(records)} finished runs in {len(groups)} groups (a group = one run name over seeds/folds)")
+    page = Page(
+        f"Experiment report: {root.resolve().name}",
+        f"{root}  ·  {len(records)} finished runs in {len(groups)} groups "
+        "(a group = one run name over seeds/folds)",
+    )
 
     page.section("Results")
     header, rows, classes = table_rows(summaries)
     page.table(header, rows, cell_class=classes, table_id="results")
     if any(s["reported"] is not None for s in summaries):
-        page.text("reported: the study's test accuracy; difference: ours minus theirs in percentage points (orange: below the study).")
+        page.text(
+            "reported: the study's test accuracy; "
+            "difference: ours minus theirs in percentage points (orange: below the study)."
+        )
 
     page.section("Accuracy vs training time")
-    page.figure(accuracy_vs_time(summaries, out / "accuracy_vs_time.png"), "One point per group: mean test accuracy and training seconds, bars are ± one standard deviation over its runs.")
+    page.figure(
+        accuracy_vs_time(summaries, out / "accuracy_vs_time.png"),
+        "One point per group: mean test accuracy and training seconds, "
+        "bars are ± one standard deviation over its runs.",
+    )
 
     options = {name: group_options(recs[0]["config"]) for name, recs in groups.items()}
     by_name = {s["name"]: s for s in summaries}
     sweeps, grids = find_sweeps(options), find_grids(options)
     if sweeps or grids:
         page.section("Sweeps")
-        page.text("Groups that differ in exactly one numeric option are drawn as a curve; in exactly two categorical options, as a heat map.")
+        page.text(
+            "Groups that differ in exactly one numeric option are drawn as a curve; "
+            "in exactly two categorical options, as a heat map."
+        )
     for k, (key, family) in enumerate(sweeps):
-        points = [(float(options[g][key]), by_name[g]["accuracy_mean"], by_name[g]["accuracy_std"], by_name[g]["n"]) for g in family]
-        path = sweep_curve(key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"])
-        page.figure(path, f"{key} from {points[0][0]:g} to {points[-1][0]:g}: groups {', '.join(family)}.", half=True)
+        points = [
+            (
+                float(options[g][key]),
+                by_name[g]["accuracy_mean"],
+                by_name[g]["accuracy_std"],
+                by_name[g]["n"],
+            )
+            for g in family
+        ]
+        path = sweep_curve(
+            key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"]
+        )
+        page.figure(
+            path,
+            f"{key} from {points[0][0]:g} to {points[-1][0]:g}: groups {', '.join(family)}.",
+            half=True,
+        )
     for k, (a, b, family) in enumerate(grids):
-        cells = {(options[g].get(a), options[g].get(b)): (by_name[g]["accuracy_mean"] * 100, _accuracy_spread(by_name[g])) for g in family}
-        page.figure(heat_map(a, b, cells, out / f"grid_{k + 1}.png"), f"Mean ± std test accuracy (%) of groups {', '.join(family)}.", half=True)
+        cells = {
+            (options[g].get(a), options[g].get(b)): (
+                by_name[g]["accuracy_mean"] * 100,
+                _accuracy_spread(by_name[g]),
+            )
+            for g in family
+        }
+        page.figure(
+            heat_map(a, b, cells, out / f"grid_{k + 1}.png"),
+            f"Mean ± std test accuracy (%) of groups {', '.join(family)}.",
+            half=True,
+        )
 
-    kfold = {name: recs for name, recs in groups.items() if any(r["fold"] is not None for r in recs)}
+    kfold = {
+        name: recs for name, recs in groups.items() if any(r["fold"] is not None for r in recs)
+    }
     if kfold:
         page.section("k-fold cross-validation")
-        page.figure(kfold_boxes(kfold, out / "kfold.png"), "Blue: accuracy on the fold held out from training; orange: the same models on the test set.", half=True)
+        page.figure(
+            kfold_boxes(kfold, out / "kfold.png"),
+            "Blue: accuracy on the fold held out from training; "
+            "orange: the same models on the test set.",
+            half=True,
+        )
 
     page.section("All runs")
-    run_rows = [[r["name"], r["seed"], "-" if r["fold"] is None else r["fold"], f"{r['test_accuracy'] * 100:.2f}", "-" if r["val_accuracy"] is None else f"{r['val_accuracy'] * 100:.2f}", _seconds(r["train_seconds"]), _relative(r["path"], root)] for r in records]
-    page.table(["name", "seed", "fold", "test acc (%)", "val acc (%)", "train s", "run directory"], run_rows, table_id="runs")
+    run_rows = [
+        [
+            r["name"],
+            r["seed"],
+            "-" if r["fold"] is None else r["fold"],
+            f"{r['test_accuracy'] * 100:.2f}",
+            "-" if r["val_accuracy"] is None else f"{r['val_accuracy'] * 100:.2f}",
+            _seconds(r["train_seconds"]),
+            _relative(r["path"], root),
+        ]
+        for r in records
+    ]
+    page.table(
+        ["name", "seed", "fold", "test acc (%)", "val acc (%)", "train s", "run directory"],
+        run_rows,
+        table_id="runs",
+    )
     return page.write(out / "report.html")
 
 

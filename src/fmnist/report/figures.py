@@ -1,4 +1,5 @@
-"""Figures of one run: plain arrays in, one PNG (or GIF) out. Reading the run directory is ``report.run``'s job.
+"""Figures of one run: plain arrays in, one PNG (or GIF) out. Reading the run directory is
+``report.run``'s job.
 
 Every figure has a title, axis labels with units, and class names instead of class numbers.
 """
@@ -17,7 +18,9 @@ from fmnist.data import CLASS_NAMES
 from fmnist.report._plot import no_ticks, plt, save
 from fmnist.training.record import tile
 
-OVERFIT_MARGIN = 0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
+OVERFIT_MARGIN = (
+    0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
+)
 
 
 # -- learning curves -------------------------------------------------------------------------
@@ -45,11 +48,25 @@ def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None, path:
         scale = 100 if metric == "accuracy" else 1
         ax.plot(epochs, [m[f"train_{metric}"] * scale for m in metrics], "o-", ms=3, label="train")
         if has_val:
-            ax.plot(epochs, [m[f"val_{metric}"] * scale for m in metrics], "s-", ms=3, label="validation")
+            ax.plot(
+                epochs,
+                [m[f"val_{metric}"] * scale for m in metrics],
+                "s-",
+                ms=3,
+                label="validation",
+            )
         if best_epoch:
-            ax.axvline(best_epoch, color="green", ls="--", lw=1.2, label=f"best epoch ({best_epoch})")
+            ax.axvline(
+                best_epoch, color="green", ls="--", lw=1.2, label=f"best epoch ({best_epoch})"
+            )
         if overfit:
-            ax.axvspan(overfit, epochs[-1], color="red", alpha=0.08, label=f"overfitting (after epoch {overfit})")
+            ax.axvspan(
+                overfit,
+                epochs[-1],
+                color="red",
+                alpha=0.08,
+                label=f"overfitting (after epoch {overfit})",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{metric} ({unit})")
         ax.set_title(f"{metric.capitalize()} per epoch")
@@ -63,7 +80,10 @@ def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
     cm = np.asarray(cm)
     rows = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.9))
-    for ax, values, title, fmt in ((axes[0], cm, "Counts (test images)", "{:d}"), (axes[1], rows * 100, "Row-normalised (% of each true class)", "{:.0f}")):
+    for ax, values, title, fmt in (
+        (axes[0], cm, "Counts (test images)", "{:d}"),
+        (axes[1], rows * 100, "Row-normalised (% of each true class)", "{:.0f}"),
+    ):
         image = ax.imshow(values, cmap="Blues")
         ax.grid(False)
         ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45, ha="right")
@@ -74,9 +94,26 @@ def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
         threshold = values.max() / 2
         for (i, j), v in np.ndenumerate(values):
             if v:
-                ax.text(j, i, fmt.format(int(v) if fmt == "{:d}" else v), ha="center", va="center", fontsize=8, color="white" if v > threshold else "black")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="images" if fmt == "{:d}" else "% of true class")
-    fig.suptitle("Confusion matrix: rows are the true class, columns what the model predicted", fontweight="bold")
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(int(v) if fmt == "{:d}" else v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > threshold else "black",
+                )
+        fig.colorbar(
+            image,
+            ax=ax,
+            fraction=0.046,
+            pad=0.04,
+            label="images" if fmt == "{:d}" else "% of true class",
+        )
+    fig.suptitle(
+        "Confusion matrix: rows are the true class, columns what the model predicted",
+        fontweight="bold",
+    )
     fig.tight_layout()
     return save(fig, path)
 
@@ -85,8 +122,16 @@ def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path
     names = list(per_class)
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for k, (metric, color) in enumerate((("precision", "#4c72b0"), ("recall", "#dd8452"), ("f1", "#55a868"))):
-        ax.barh(y + (k - 1) * 0.27, [per_class[n][metric] * 100 for n in names], height=0.27, color=color, label=metric if metric != "f1" else "F1")
+    for k, (metric, color) in enumerate(
+        (("precision", "#4c72b0"), ("recall", "#dd8452"), ("f1", "#55a868"))
+    ):
+        ax.barh(
+            y + (k - 1) * 0.27,
+            [per_class[n][metric] * 100 for n in names],
+            height=0.27,
+            color=color,
+            label=metric if metric != "f1" else "F1",
+        )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
@@ -97,15 +142,26 @@ def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path
 
 
 # -- misclassified images ------------------------------------------------------------------------
-def confident_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, path: Path, count: int = 18) -> tuple[Path, list[dict[str, Any]]]:
+def confident_mistakes(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, path: Path, count: int = 18
+) -> tuple[Path, list[dict[str, Any]]]:
     """The ``count`` wrong test predictions with the highest predicted probability, as a grid.
 
-    Returns the figure and the rows it shows (index, true, predicted, probability) for the page's table.
+    Returns the figure and the rows it shows (index, true, predicted, probability) for the page's
+    table.
     """
     predicted = probabilities.argmax(1)
     wrong = np.flatnonzero(predicted != labels)
     order = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
-    rows = [{"index": int(i), "true": CLASS_NAMES[labels[i]], "predicted": CLASS_NAMES[predicted[i]], "probability": float(probabilities[i, predicted[i]])} for i in order]
+    rows = [
+        {
+            "index": int(i),
+            "true": CLASS_NAMES[labels[i]],
+            "predicted": CLASS_NAMES[predicted[i]],
+            "probability": float(probabilities[i, predicted[i]]),
+        }
+        for i in order
+    ]
     cols = 6
     n_rows = max(1, int(np.ceil(len(order) / cols)))
     fig, axes = plt.subplots(n_rows, cols, figsize=(12, 2.5 * n_rows), squeeze=False)
@@ -113,8 +169,16 @@ def confident_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np
         no_ticks(ax)
     for ax, row in zip(axes.flat, rows):
         ax.imshow(images[row["index"]], cmap="gray_r", vmin=0, vmax=255)
-        ax.set_title(f"#{row['index']}  true: {row['true']}\npred: {row['predicted']} ({row['probability']:.0%})", fontsize=8.5, fontweight="normal")
-    fig.suptitle(f"The {len(rows)} most confidently wrong test images (of {len(wrong):,} mistakes)", fontweight="bold")
+        ax.set_title(
+            f"#{row['index']}  true: {row['true']}\n"
+            f"pred: {row['predicted']} ({row['probability']:.0%})",
+            fontsize=8.5,
+            fontweight="normal",
+        )
+    fig.suptitle(
+        f"The {len(rows)} most confidently wrong test images (of {len(wrong):,} mistakes)",
+        fontweight="bold",
+    )
     fig.tight_layout()
     return save(fig, path), rows
 
@@ -146,8 +210,11 @@ def first_layer_filters(filters: np.ndarray, path: Path, title: str) -> Path:
     return save(fig, path)
 
 
-def filter_evolution_gif(epochs: np.ndarray, filters: np.ndarray, path: Path, *, seconds_per_frame: float = 0.6) -> Path:
-    """One frame per recorded epoch; each filter keeps one colour scale over all frames, so growth shows."""
+def filter_evolution_gif(
+    epochs: np.ndarray, filters: np.ndarray, path: Path, *, seconds_per_frame: float = 0.6
+) -> Path:
+    """One frame per recorded epoch; each filter keeps one colour scale over all frames, so growth
+    shows."""
     from PIL import Image
 
     scale = np.abs(filters).reshape(filters.shape[0], filters.shape[1], -1).max(axis=(0, 2)) + 1e-12
@@ -155,7 +222,10 @@ def filter_evolution_gif(epochs: np.ndarray, filters: np.ndarray, path: Path, *,
     for epoch, frame in zip(epochs, filters):
         fig, ax = _filter_figure(frame, 6)
         _filter_image(ax, frame, scale)
-        ax.set_title(f"First-layer filters, epoch {int(epoch)}" + (" (initial weights)" if epoch == 0 else ""))
+        ax.set_title(
+            f"First-layer filters, epoch {int(epoch)}"
+            + (" (initial weights)" if epoch == 0 else "")
+        )
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
@@ -163,16 +233,27 @@ def filter_evolution_gif(epochs: np.ndarray, filters: np.ndarray, path: Path, *,
     frames = [f.resize(frames[0].size) for f in frames]  # tight bboxes may differ by a pixel
     frames = [f.quantize(colors=128) for f in frames]
     path.parent.mkdir(parents=True, exist_ok=True)
-    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]  # linger on the trained filters
+    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [
+        2000
+    ]  # linger on the trained filters
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return path
 
 
 # -- feature maps ----------------------------------------------------------------------------------
-def feature_maps(image: np.ndarray, maps: list[tuple[str, np.ndarray]], path: Path, title: str, per_layer: int = 8) -> Path:
-    """The input and the first ``per_layer`` channels of each layer's output (C, H, W), one row per layer."""
+def feature_maps(
+    image: np.ndarray,
+    maps: list[tuple[str, np.ndarray]],
+    path: Path,
+    title: str,
+    per_layer: int = 8,
+) -> Path:
+    """The input and the first ``per_layer`` channels of each layer's output (C, H, W), one row per
+    layer."""
     rows = len(maps)
-    fig, axes = plt.subplots(rows, per_layer + 1, figsize=(1.45 * (per_layer + 1), 1.6 * rows + 0.5), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, per_layer + 1, figsize=(1.45 * (per_layer + 1), 1.6 * rows + 0.5), squeeze=False
+    )
     for ax in axes.flat:
         no_ticks(ax)
     for r, (name, fmap) in enumerate(maps):
@@ -181,29 +262,48 @@ def feature_maps(image: np.ndarray, maps: list[tuple[str, np.ndarray]], path: Pa
             axes[0, 0].set_title("input", fontsize=8, fontweight="normal")
         for c in range(min(per_layer, len(fmap))):
             axes[r, c + 1].imshow(fmap[c], cmap="viridis")
-        axes[r, 1].set_title(f"{name}: {fmap.shape[0]} maps of {fmap.shape[1]}x{fmap.shape[2]} px", fontsize=8, loc="left", fontweight="normal")
+        axes[r, 1].set_title(
+            f"{name}: {fmap.shape[0]} maps of {fmap.shape[1]}x{fmap.shape[2]} px",
+            fontsize=8,
+            loc="left",
+            fontweight="normal",
+        )
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return save(fig, path)
 
 
-# -- weight histograms -------------------------------------------------------------------------------
+# -- weight histograms -----------------------------------------------------------------------------
 def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 6) -> Path:
-    """Weight and bias distributions per layer, one line per recorded epoch coloured from early to late.
+    """Weight and bias distributions per layer, one line per recorded epoch coloured from early to
+    late.
 
     ``rows`` are histograms.jsonl lines: {"epoch", "params": {name: {"counts", "edges", ...}}}.
     """
-    layers = [name.removesuffix(".weight") for name in rows[-1]["params"] if name.endswith(".weight")][:max_layers]
+    layers = [
+        name.removesuffix(".weight") for name in rows[-1]["params"] if name.endswith(".weight")
+    ][:max_layers]
     epochs = [r["epoch"] for r in rows]
     cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(len(layers), 2, figsize=(11, 2.3 * len(layers) + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(layers), 2, figsize=(11, 2.3 * len(layers) + 0.6), squeeze=False, layout="constrained"
+    )
     for i, layer in enumerate(layers):
         for j, kind in enumerate(("weight", "bias")):
             ax = axes[i, j]
             key = f"{layer}.{kind}"
             if key not in rows[-1]["params"]:
                 ax.set_axis_off()
-                ax.text(0.5, 0.5, f"{layer}: no bias (batch norm follows)", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="gray")
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"{layer}: no bias (batch norm follows)",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color="gray",
+                )
                 continue
             for k, row in enumerate(rows):
                 h = row["params"].get(key)
@@ -221,7 +321,9 @@ def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 
         mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(min(epochs), max(epochs)))
         bar = fig.colorbar(mappable, ax=axes, fraction=0.02, pad=0.02, label="epoch")
         bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        fig.suptitle(f"Weight and bias histograms over epochs {min(epochs)}-{max(epochs)}", fontweight="bold")
+        fig.suptitle(
+            f"Weight and bias histograms over epochs {min(epochs)}-{max(epochs)}", fontweight="bold"
+        )
     else:
         fig.suptitle("Weight and bias histograms of the final model", fontweight="bold")
     return save(fig, path)

@@ -1,4 +1,5 @@
-"""The report of one run: read the run directory, draw its figures, write RUN_DIR/report/report.html.
+"""The report of one run: read the run directory, draw its figures, write
+RUN_DIR/report/report.html.
 
 Everything comes from files the run wrote (metrics, summary, predictions, recorded filters and
 histograms, the final weights); nothing is trained. Feature maps need one forward pass of the saved
@@ -18,14 +19,25 @@ from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.errors import ConfigError
 from fmnist.report import figures
 from fmnist.report.html import Page
-from fmnist.training.record import first_layer_filters, read_embeddings, read_filters, read_histograms, stratified_sample, weight_histograms
+from fmnist.training.record import (
+    first_layer_filters,
+    read_embeddings,
+    read_filters,
+    read_histograms,
+    stratified_sample,
+    weight_histograms,
+)
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
-MAP_POINTS = 1000  # test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
+# test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
+MAP_POINTS = 1000
 
 
-def build_run_report(run_dir: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:
-    """Write ``report.html`` and its PNG/GIF files into ``out`` (default RUN_DIR/report); returns the HTML path.
+def build_run_report(
+    run_dir: str | Path, *, image: int | None = None, out: str | Path | None = None
+) -> Path:
+    """Write ``report.html`` and its PNG/GIF files into ``out`` (default RUN_DIR/report); returns
+    the HTML path.
 
     Args:
         run_dir: a finished run directory.
@@ -41,14 +53,23 @@ def build_run_report(run_dir: str | Path, *, image: int | None = None, out: str 
     test_images, test_labels = arrays["test_images"], arrays["test_labels"]
     image = 0 if image is None else image
     if not 0 <= image < len(test_images):
-        raise ConfigError(f"--image must be a test image index in [0, {len(test_images) - 1}], got {image}")
+        raise ConfigError(
+            f"--image must be a test image index in [0, {len(test_images) - 1}], got {image}"
+        )
     predictions = np.loadtxt(run.path / "predictions.csv", delimiter=",", skiprows=1)
     probabilities = predictions[:, 3:]
 
-    page = Page(f"Run report: {summary['name']}", f"{run.path}  ·  model {summary['model']}  ·  seed {summary['seed']}")
+    page = Page(
+        f"Run report: {summary['name']}",
+        f"{run.path}  ·  model {summary['model']}  ·  seed {summary['seed']}",
+    )
     _summary_section(page, summary)
     if run.is_baseline:
-        page.text("A scikit-learn baseline keeps no model (fmnist never pickles), so this report has no learning curves, filters or feature maps.", "note")
+        page.text(
+            "A scikit-learn baseline keeps no model (fmnist never pickles), so this report has no "
+            "learning curves, filters or feature maps.",
+            "note",
+        )
         _errors_section(page, summary, test_images, test_labels, probabilities, out)
         return page.write(out / "report.html")
     _learning_section(page, run.metrics, summary, out)
@@ -68,7 +89,12 @@ def summary_cards(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("test accuracy", f"{summary['test_accuracy']:.2%}"),
         ("test loss", f"{summary['test_loss']:.4f}"),
         ("best val accuracy", f"{val:.2%}" if val is not None else "no validation split"),
-        ("best epoch", f"{summary['best_epoch']} of {summary['epochs_run']}" if summary.get("epochs_run") else "not trained in epochs"),
+        (
+            "best epoch",
+            f"{summary['best_epoch']} of {summary['epochs_run']}"
+            if summary.get("epochs_run")
+            else "not trained in epochs",
+        ),
         ("parameters", f"{summary['params']:,}"),
         ("MACs per image", f"{summary['macs']:,}"),
         ("training time", f"{summary['train_seconds']:.1f} s"),
@@ -82,7 +108,9 @@ def _summary_section(page: Page, summary: dict[str, Any]) -> None:
     page.cards(summary_cards(summary))
 
 
-def _learning_section(page: Page, metrics: list[dict[str, Any]], summary: dict[str, Any], out: Path) -> None:
+def _learning_section(
+    page: Page, metrics: list[dict[str, Any]], summary: dict[str, Any], out: Path
+) -> None:
     page.section("Learning curves")
     if not metrics:
         page.text("metrics.jsonl holds no epochs.", "note")
@@ -91,62 +119,146 @@ def _learning_section(page: Page, metrics: list[dict[str, Any]], summary: dict[s
     path = figures.learning_curves(metrics, best, out / "learning_curves.png")
     overfit = figures.overfitting_start(metrics)
     verdict = (
-        f"Overfitting starts after epoch {overfit}: validation loss rises from there while training loss keeps falling."
+        (
+            f"Overfitting starts after epoch {overfit}: validation loss rises from there while "
+            "training loss keeps falling."
+        )
         if overfit
-        else "No overfitting seen: validation loss did not rise more than 2% above its minimum by the last epoch."
+        else (
+            "No overfitting seen: validation loss did not rise more than 2% above its minimum "
+            "by the last epoch."
+        )
     )
-    page.figure(path, f"Train vs validation loss and accuracy; dashed line: best validation epoch. {verdict}")
+    page.figure(
+        path,
+        f"Train vs validation loss and accuracy; dashed line: best validation epoch. {verdict}",
+    )
 
 
-def _errors_section(page: Page, summary: dict[str, Any], images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, out: Path) -> None:
+def _errors_section(
+    page: Page,
+    summary: dict[str, Any],
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    out: Path,
+) -> None:
     page.section("Confusion matrix")
-    page.figure(figures.confusion_matrices(summary["confusion_matrix"], out / "confusion_matrix.png"), "Left: counts of the 10,000 test images; right: each row as a share of its true class (the diagonal is the recall).")
+    page.figure(
+        figures.confusion_matrices(summary["confusion_matrix"], out / "confusion_matrix.png"),
+        "Left: counts of the 10,000 test images; right: each row as a share of its true class "
+        "(the diagonal is the recall).",
+    )
     page.section("Precision, recall and F1 per class")
-    page.figure(figures.per_class_scores(summary["per_class"], out / "per_class.png"), "From summary.json; the lowest bars are the classes the model confuses most.")
-    rows = [[name, f"{s['precision']:.2%}", f"{s['recall']:.2%}", f"{s['f1']:.2%}", f"{s['support']:,}"] for name, s in summary["per_class"].items()]
+    page.figure(
+        figures.per_class_scores(summary["per_class"], out / "per_class.png"),
+        "From summary.json; the lowest bars are the classes the model confuses most.",
+    )
+    rows = [
+        [name, f"{s['precision']:.2%}", f"{s['recall']:.2%}", f"{s['f1']:.2%}", f"{s['support']:,}"]
+        for name, s in summary["per_class"].items()
+    ]
     page.table(["class", "precision", "recall", "F1", "test images"], rows, table_id="per-class")
     page.section("Most confidently wrong test images")
-    path, shown = figures.confident_mistakes(images, labels, probabilities, out / "confident_mistakes.png")
-    page.figure(path, "Wrong predictions sorted by the probability the model gave its (wrong) answer; some are label noise, many are shirts vs T-shirts, pullovers and coats.")
-    page.table(["test index", "true class", "predicted", "probability"], [[r["index"], r["true"], r["predicted"], f"{r['probability']:.1%}"] for r in shown[:10]], table_id="mistakes")
+    path, shown = figures.confident_mistakes(
+        images, labels, probabilities, out / "confident_mistakes.png"
+    )
+    page.figure(
+        path,
+        "Wrong predictions sorted by the probability the model gave its (wrong) answer; "
+        "some are label noise, many are shirts vs T-shirts, pullovers and coats.",
+    )
+    page.table(
+        ["test index", "true class", "predicted", "probability"],
+        [[r["index"], r["true"], r["predicted"], f"{r['probability']:.1%}"] for r in shown[:10]],
+        table_id="mistakes",
+    )
 
 
 def _filters_section(page: Page, model: nn.Module, run_path: Path, out: Path) -> None:
     page.section("First-layer filters")
     filters = first_layer_filters(model)
     if filters is None:
-        page.text("The first layer takes neither image patches nor the 784 pixels, so it has no picture.", "note")
+        page.text(
+            "The first layer takes neither image patches nor the 784 pixels, so it has no picture.",
+            "note",
+        )
         return
-    kind = "convolution kernels" if filters.shape[-1] < 28 else "weights of the first units, as 28x28 templates"
-    page.figure(figures.first_layer_filters(filters, out / "filters.png", f"First-layer {kind} (final model)"), f"Red: positive weights, blue: negative, each filter on its own scale; {len(filters)} shown.")
+    kind = (
+        "convolution kernels"
+        if filters.shape[-1] < 28
+        else "weights of the first units, as 28x28 templates"
+    )
+    page.figure(
+        figures.first_layer_filters(
+            filters, out / "filters.png", f"First-layer {kind} (final model)"
+        ),
+        f"Red: positive weights, blue: negative, each filter on its own scale; "
+        f"{len(filters)} shown.",
+    )
     recorded = read_filters(run_path)
     if recorded is None:
-        page.text("No filter history: train with --record filters to get a GIF of the filters evolving over the epochs.", "note")
+        page.text(
+            "No filter history: train with --record filters to get a GIF of the filters evolving "
+            "over the epochs.",
+            "note",
+        )
         return
     epochs, history = recorded
     gif = figures.filter_evolution_gif(epochs, history, out / "filters_evolution.gif")
-    page.figure(gif, f"The same filters from their random initial values (epoch 0) to epoch {int(epochs[-1])}, one frame per epoch.", half=True)
+    page.figure(
+        gif,
+        f"The same filters from their random initial values (epoch 0) to epoch {int(epochs[-1])}, "
+        "one frame per epoch.",
+        half=True,
+    )
 
 
-def _feature_map_section(page: Page, run, images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, index: int, out: Path) -> None:
+def _feature_map_section(
+    page: Page,
+    run,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    index: int,
+    out: Path,
+) -> None:
     page.section("Feature maps")
     maps = conv_feature_maps(run.model, run.inputs(images[index : index + 1]))
     if not maps:
-        page.text("This model has no convolution layers, so there are no feature maps; see the first-layer templates above.", "note")
+        page.text(
+            "This model has no convolution layers, so there are no feature maps; "
+            "see the first-layer templates above.",
+            "note",
+        )
         return
     predicted = int(probabilities[index].argmax())
-    title = f"Feature maps of test image #{index} (true: {CLASS_NAMES[labels[index]]}, predicted: {CLASS_NAMES[predicted]} {probabilities[index, predicted]:.0%})"
+    title = (
+        f"Feature maps of test image #{index} (true: {CLASS_NAMES[labels[index]]}, "
+        f"predicted: {CLASS_NAMES[predicted]} {probabilities[index, predicted]:.0%})"
+    )
     path = figures.feature_maps(images[index], maps, out / f"feature_maps_{index}.png", title)
-    page.figure(path, f"{title}. Each row is one convolution layer's output after its normalisation and activation (first 8 channels); bright: strong response. Choose another image with --image INDEX.")
+    page.figure(
+        path,
+        f"{title}. Each row is one convolution layer's output after its normalisation and "
+        "activation (first 8 channels); bright: strong response. "
+        "Choose another image with --image INDEX.",
+    )
 
 
 def _histogram_section(page: Page, model: nn.Module, run_path: Path, out: Path) -> None:
     page.section("Weight histograms")
     rows = read_histograms(run_path)
-    caption = "Distribution of each layer's weights and biases, one line per recorded epoch (dark: early, yellow: late)."
+    caption = (
+        "Distribution of each layer's weights and biases, one line per recorded epoch "
+        "(dark: early, yellow: late)."
+    )
     if not rows:
         rows = [{"epoch": None, "params": weight_histograms(model)}]
-        caption = "Distribution of each layer's weights and biases in the final model (train with --record histograms to see them change over the epochs)."
+        caption = (
+            "Distribution of each layer's weights and biases in the final model "
+            "(train with --record histograms to see them change over the epochs)."
+        )
     page.figure(figures.weight_histograms(rows, out / "weight_histograms.png"), caption)
 
 
@@ -158,23 +270,46 @@ def _embedding_section(page: Page, run_path: Path, out: Path) -> None:
 
     page.section("Learned features of test images")
     pick = stratified_sample(embeddings["labels"], MAP_POINTS)
-    for path, caption in pca_and_tsne(embeddings["features"][pick], embeddings["labels"][pick], out, "the penultimate-layer features", "embedding"):
+    for path, caption in pca_and_tsne(
+        embeddings["features"][pick],
+        embeddings["labels"][pick],
+        out,
+        "the penultimate-layer features",
+        "embedding",
+    ):
         page.figure(path, caption, half=True)
 
 
 # -- feature maps ------------------------------------------------------------------------------
-_AFTER_CONV = (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Identity)
+_AFTER_CONV = (
+    nn.BatchNorm2d,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.GELU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Identity,
+)
 
 
 @torch.no_grad()
-def conv_feature_maps(model: nn.Module, x: torch.Tensor, max_layers: int = MAX_FEATURE_LAYERS) -> list[tuple[str, np.ndarray]]:
-    """(label, (C, H, W) output) per convolution, taken after the BN/activation that directly follows it.
+def conv_feature_maps(
+    model: nn.Module, x: torch.Tensor, max_layers: int = MAX_FEATURE_LAYERS
+) -> list[tuple[str, np.ndarray]]:
+    """(label, (C, H, W) output) per convolution, taken after the BN/activation that directly
+    follows it.
 
     Forward hooks on every leaf module record outputs in call order; a conv's map is the last output
     of the unbroken run of BN/activation modules after it (what the next layer actually sees).
     """
     calls: list[tuple[nn.Module, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda mod, _inp, output: calls.append((mod, output))) for m in model.modules() if not list(m.children())]
+    hooks = [
+        m.register_forward_hook(lambda mod, _inp, output: calls.append((mod, output)))
+        for m in model.modules()
+        if not list(m.children())
+    ]
     try:
         model.eval()
         model(x)
@@ -186,9 +321,17 @@ def conv_feature_maps(model: nn.Module, x: torch.Tensor, max_layers: int = MAX_F
         if not isinstance(module, nn.Conv2d):
             continue
         j = i
-        while j + 1 < len(calls) and isinstance(calls[j + 1][0], _AFTER_CONV) and calls[j + 1][1].shape == output.shape:
+        while (
+            j + 1 < len(calls)
+            and isinstance(calls[j + 1][0], _AFTER_CONV)
+            and calls[j + 1][1].shape == output.shape
+        ):
             j += 1
         maps.append(output if j == i else calls[j][1])
     names = [f"conv {k + 1}" for k in range(len(maps))]
-    keep = np.unique(np.linspace(0, len(maps) - 1, min(max_layers, len(maps))).round().astype(int)) if maps else []
+    keep = (
+        np.unique(np.linspace(0, len(maps) - 1, min(max_layers, len(maps))).round().astype(int))
+        if maps
+        else []
+    )
     return [(names[k], maps[k][0].float().cpu().numpy()) for k in keep]

@@ -24,7 +24,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is visible; use train.device=auto or cpu")
+        raise ConfigError(
+            "train.device=cuda but no CUDA device is visible; use train.device=auto or cpu"
+        )
     return torch.device(name)
 
 
@@ -46,21 +48,33 @@ class PrecisionChoice:
 
 
 def choose_precision(requested: str, device_type: str, native: bool) -> PrecisionChoice:
-    """Resolve ``train.precision`` (auto, fp32 or bf16) for a device that has (``native``) bf16 or not."""
+    """Resolve ``train.precision`` (auto, fp32 or bf16) for a device that has (``native``) bf16 or
+    not."""
     where = "this GPU" if device_type == "cuda" else "this CPU"
     if requested == "fp32":
         return PrecisionChoice("fp32", "train.precision=fp32")
     if requested == "bf16":
-        slow = None if native else f"{where} has no native bf16, so bf16 is emulated and slow; train.precision=auto or fp32 is likely much faster here"
+        slow = (
+            None
+            if native
+            else (
+                f"{where} has no native bf16, so bf16 is emulated and slow; "
+                "train.precision=auto or fp32 is likely much faster here"
+            )
+        )
         return PrecisionChoice("bf16", "train.precision=bf16", slow)
     if native:
         return PrecisionChoice("bf16", f"auto: {where} runs bf16 natively")
-    return PrecisionChoice("fp32", f"auto: {where} has no native bf16, and emulated bf16 is several times slower")
+    return PrecisionChoice(
+        "fp32", f"auto: {where} has no native bf16, and emulated bf16 is several times slower"
+    )
 
 
 def autocast(device: torch.device, precision: Precision) -> AbstractContextManager:
     """bf16 autocast on ``device`` for bf16 runs; nothing for fp32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    return (
+        torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    )
 
 
 def cpu_features() -> dict[str, object]:
@@ -77,12 +91,14 @@ def cpu_features() -> dict[str, object]:
         "avx512": cpu._is_avx512_supported(),
         "avx2": cpu._is_avx2_supported(),
         "onednn_max_cpu_isa": isa_limit,
-        "aten_capability": torch.backends.cpu.get_cpu_capability(),  # ATEN_CPU_CAPABILITY can lower it
+        # ATEN_CPU_CAPABILITY can lower it
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
 
 def cpu_kind(*, native: bool, amx: bool, isa_limit: str | None) -> str:
-    """A short name for the speed class of a CPU: 'AMX bf16', 'AVX-512 bf16' or 'fp32 (no native bf16)'."""
+    """A short name for the speed class of a CPU: 'AMX bf16', 'AVX-512 bf16' or 'fp32 (no native
+    bf16)'."""
     if not native:
         return "fp32 (no native bf16)"
     amx_allowed = isa_limit is None or "AMX" in isa_limit.upper() or isa_limit.upper() == "ALL"

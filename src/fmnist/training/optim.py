@@ -11,7 +11,13 @@ from fmnist.config import OptimConfig
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
     params, lr, wd = _decay_groups(model, cfg), cfg.lr, cfg.weight_decay
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd)
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov and cfg.momentum > 0,
+            weight_decay=wd,
+        )
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
     optimizer_class = {
@@ -26,12 +32,17 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
 
 
 def _decay_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
-    """Weight decay on kernels only, unless asked: decaying BN scales and biases only fights the normalisation."""
+    """Weight decay on kernels only, unless asked: decaying BN scales and biases only fights the
+    normalisation."""
     kernels = [p for p in model.parameters() if p.ndim > 1]
     others = [p for p in model.parameters() if p.ndim <= 1]
     if cfg.decay_bias_and_norm:
         return [{"params": kernels + others}]
-    return [group for group in ({"params": kernels}, {"params": others, "weight_decay": 0.0}) if group["params"]]
+    return [
+        group
+        for group in ({"params": kernels}, {"params": others, "weight_decay": 0.0})
+        if group["params"]
+    ]
 
 
 def kernel_penalty(model: nn.Module, cfg: OptimConfig) -> torch.Tensor | float:

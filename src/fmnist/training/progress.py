@@ -13,7 +13,15 @@ import time
 from collections.abc import Iterable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 LOG_EVERY_S = 15.0
@@ -33,12 +41,21 @@ class EpochProgress:
         self.console = Console(highlight=False, soft_wrap=True)  # one line per epoch, also in logs
         self._bar = None
         if enabled and self.console.is_terminal:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _ImagesPerSecond(), TimeRemainingColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _ImagesPerSecond(),
+                TimeRemainingColumn(),
+            )
             self._bar = Progress(*columns, console=self.console, transient=True)
             self._bar.start()
 
-    def wrap(self, items: Iterable, total: int, description: str, *, images_per_step: int) -> Iterator:
-        """Yield ``items`` (``total`` steps of ``images_per_step`` images each) while showing progress."""
+    def wrap(
+        self, items: Iterable, total: int, description: str, *, images_per_step: int
+    ) -> Iterator:
+        """Yield ``items`` (``total`` steps of ``images_per_step`` images each) while showing
+        progress."""
         if self._bar:
             yield from self._wrap_bar(items, total, description, images_per_step)
         elif self.enabled:
@@ -46,14 +63,18 @@ class EpochProgress:
         else:
             yield from items
 
-    def _wrap_bar(self, items: Iterable, total: int, description: str, images_per_step: int) -> Iterator:
+    def _wrap_bar(
+        self, items: Iterable, total: int, description: str, images_per_step: int
+    ) -> Iterator:
         task = self._bar.add_task(description, total=total, images_per_step=images_per_step)
         for item in items:
             yield item
             self._bar.advance(task)
         self._bar.remove_task(task)
 
-    def _wrap_log(self, items: Iterable, total: int, description: str, images_per_step: int) -> Iterator:
+    def _wrap_log(
+        self, items: Iterable, total: int, description: str, images_per_step: int
+    ) -> Iterator:
         start = last = time.perf_counter()
         for done, item in enumerate(items, 1):
             yield item
@@ -62,14 +83,18 @@ class EpochProgress:
                 last = now
                 rate = done / (now - start)
                 self.console.print(
-                    f"  {description}: {done * images_per_step:,}/{total * images_per_step:,} images ({done / total:.0%}), "
+                    f"  {description}: {done * images_per_step:,}/"
+                    f"{total * images_per_step:,} images ({done / total:.0%}), "
                     f"{rate * images_per_step:,.0f} img/s, {(total - done) / rate:.0f} s left"
                 )
 
     def epoch_row(self, row: dict, *, best: bool) -> None:
         if not self.enabled:
             return
-        parts = [f"epoch {row['epoch']:3d}", f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}"]
+        parts = [
+            f"epoch {row['epoch']:3d}",
+            f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}",
+        ]
         if "val_accuracy" in row:
             parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}")
         parts += [f"lr {row['lr']:.2e}", f"{row['seconds']:.1f}s"]

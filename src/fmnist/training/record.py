@@ -1,9 +1,13 @@
-"""Optional recording during training, for reports and TensorBoard (``--record filters,histograms,embeddings,tensorboard``).
+"""Optional recording during training, for reports and TensorBoard
+(``--record filters,histograms,embeddings,tensorboard``).
 
     RUN_DIR/
-      filters.npz        epochs (E,), filters (E, N, h, w): first-layer weights at init (epoch 0) and after every epoch
-      histograms.jsonl   one line per epoch: {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
-      embeddings.npz     features (n, d), labels (n,), index (n,): penultimate features of a stratified test sample
+      filters.npz        epochs (E,), filters (E, N, h, w): first-layer weights at init (epoch 0)
+                         and after every epoch
+      histograms.jsonl   one line per epoch:
+                         {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
+      embeddings.npz     features (n, d), labels (n,), index (n,): penultimate features of a
+                         stratified test sample
       tensorboard/       event files: scalars, histograms, filter images, embedding projector
 
 The recorder only reads weights and runs forward passes in eval mode without gradients, and never
@@ -29,9 +33,12 @@ from fmnist.config import RecordConfig
 from fmnist.errors import ConfigError
 from fmnist.runs import RunDir, atomic_write
 
-MAX_FILTERS = 64  # an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the bytes
+# an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the
+# bytes
+MAX_FILTERS = 64
 HIST_BINS = 40
-EMBED_SAMPLES = 2000  # stratified test images in embeddings.npz and the projector: enough for t-SNE, small on disk
+# stratified test images in embeddings.npz and the projector: enough for t-SNE, small on disk
+EMBED_SAMPLES = 2000
 EMBED_SEED = 0  # a numpy generator of its own: sampling must not touch torch's RNG
 
 
@@ -58,7 +65,8 @@ def first_layer_filters(model: nn.Module, limit: int = MAX_FILTERS) -> np.ndarra
 
 
 def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict[str, Any]]:
-    """Histogram and moments of every weight and bias of conv/linear layers (BN scales are left out)."""
+    """Histogram and moments of every weight and bias of conv/linear layers (BN scales are left
+    out)."""
     out = {}
     for module_name, module in model.named_modules():
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -70,18 +78,29 @@ def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict
             values = param.detach().float().cpu().numpy().ravel()
             # ~sqrt(n) bins: 8 biases get 5 bins, not 40 mostly-empty ones
             counts, edges = np.histogram(values, bins=int(np.clip(np.sqrt(values.size), 5, bins)))
-            out[f"{module_name}.{kind}"] = {"counts": counts.tolist(), "edges": edges.round(6).tolist(), "mean": float(values.mean()), "std": float(values.std())}
+            out[f"{module_name}.{kind}"] = {
+                "counts": counts.tolist(),
+                "edges": edges.round(6).tolist(),
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+            }
     return out
 
 
-def stratified_sample(labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED) -> np.ndarray:
+def stratified_sample(
+    labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED
+) -> np.ndarray:
     """Sorted indices of ``size`` images, the same number per class (all of them if size >= len)."""
     if size >= len(labels):
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     per_class = size // len(classes)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in classes]))
+    return np.sort(
+        np.concatenate(
+            [rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in classes]
+        )
+    )
 
 
 @torch.no_grad()
@@ -89,12 +108,19 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -
     """``forward_features`` of normalised images in eval mode (no dropout, BN running stats)."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model.forward_features(x[i : i + batch]).float().flatten(1) for i in range(0, len(x), batch)])
+    out = torch.cat(
+        [
+            model.forward_features(x[i : i + batch]).float().flatten(1)
+            for i in range(0, len(x), batch)
+        ]
+    )
     model.train(was_training)
     return out.cpu()
 
 
-def tile(images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | None = None) -> np.ndarray:
+def tile(
+    images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | None = None
+) -> np.ndarray:
     """Tile (N, h, w) images into one (H, W) image with ``pad`` pixels of ``fill`` between them."""
     n, h, w = images.shape
     cols = cols or int(np.ceil(np.sqrt(n)))
@@ -102,12 +128,16 @@ def tile(images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | 
     grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), fill, dtype=np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = image
+        grid[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + c * (w + pad) : pad + c * (w + pad) + w,
+        ] = image
     return grid
 
 
 def filter_grid(filters: np.ndarray) -> np.ndarray:
-    """Filters each scaled to [0, 1], tiled on a white background: TensorBoard's image of the first layer."""
+    """Filters each scaled to [0, 1], tiled on a white background: TensorBoard's image of the first
+    layer."""
     lo = filters.min(axis=(1, 2), keepdims=True)
     hi = filters.max(axis=(1, 2), keepdims=True)
     return tile((filters - lo) / (hi - lo + 1e-12), fill=1.0)
@@ -169,11 +199,15 @@ class Recorder:
                 self._add_filters(trainer.eval_model, 0)
         if self.cfg.histograms:
             kept = [r for r in read_histograms(self.run.path) if r["epoch"] <= epoch]
-            atomic_write(self.run.path / "histograms.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+            atomic_write(
+                self.run.path / "histograms.jsonl", "".join(json.dumps(r) + "\n" for r in kept)
+            )
             if epoch == 0:
                 self._append_histograms(trainer.eval_model, 0)
         if self.cfg.tensorboard:
-            self.writer = _summary_writer(self.run.path / "tensorboard", purge_step=epoch + 1 if epoch else None)
+            self.writer = _summary_writer(
+                self.run.path / "tensorboard", purge_step=epoch + 1 if epoch else None
+            )
             if epoch == 0:
                 self._tensorboard_weights(trainer.eval_model, 0)
 
@@ -218,7 +252,9 @@ class Recorder:
         # The whole history is rewritten atomically each epoch: npz cannot be appended to, and a few
         # hundred kB per rewrite is nothing next to the checkpoint.
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, epochs=np.array(self._filter_epochs), filters=np.stack(self._filters))
+        np.savez_compressed(
+            buffer, epochs=np.array(self._filter_epochs), filters=np.stack(self._filters)
+        )
         atomic_write(self.run.path / "filters.npz", buffer.getvalue())
 
     # -- histograms ----------------------------------------------------------------------------
@@ -232,27 +268,45 @@ class Recorder:
             self.writer.add_histogram(f"weights/{name}", param.detach().float().cpu(), epoch)
         filters = first_layer_filters(model)
         if filters is not None:
-            self.writer.add_image("first_layer_filters", filter_grid(filters), epoch, dataformats="HW")
+            self.writer.add_image(
+                "first_layer_filters", filter_grid(filters), epoch, dataformats="HW"
+            )
 
     # -- embeddings ----------------------------------------------------------------------------
     def _embeddings(self, trainer, model: nn.Module) -> None:
         labels = trainer.data.labels["test"].cpu().numpy()
         index = stratified_sample(labels)
-        x = trainer.data.normalize(trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255)
+        x = trainer.data.normalize(
+            trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255
+        )
         features = penultimate_features(model, trainer._input(x))
         if self.cfg.embeddings:
             buffer = io.BytesIO()
-            np.savez_compressed(buffer, features=features.numpy(), labels=labels[index], index=index)
+            np.savez_compressed(
+                buffer, features=features.numpy(), labels=labels[index], index=index
+            )
             atomic_write(self.run.path / "embeddings.npz", buffer.getvalue())
         if self.writer is not None:
             from fmnist.data import CLASS_NAMES
 
-            thumbs = trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float().cpu() / 255
-            self.writer.add_embedding(features, metadata=[CLASS_NAMES[k] for k in labels[index]], label_img=thumbs, global_step=trainer.epoch, tag="test_features")
+            thumbs = (
+                trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)]
+                .float()
+                .cpu()
+                / 255
+            )
+            self.writer.add_embedding(
+                features,
+                metadata=[CLASS_NAMES[k] for k in labels[index]],
+                label_img=thumbs,
+                global_step=trainer.epoch,
+                tag="test_features",
+            )
 
 
 def _scalar_tag(key: str) -> str:
-    """train_loss -> loss/train, val_accuracy -> accuracy/val: TensorBoard puts train and val on one chart."""
+    """train_loss -> loss/train, val_accuracy -> accuracy/val: TensorBoard puts train and val on one
+    chart."""
     split, _, metric = key.partition("_")
     return f"{metric}/{split}" if split in ("train", "val") and metric else key
 
@@ -261,5 +315,8 @@ def _summary_writer(logdir: Path, purge_step: int | None):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ConfigError("record.tensorboard needs the tensorboard package; install it with: pip install 'fmnist[tensorboard]' (or set record.tensorboard=false)") from None
+        raise ConfigError(
+            "record.tensorboard needs the tensorboard package; "
+            "install it with: pip install 'fmnist[tensorboard]' (or set record.tensorboard=false)"
+        ) from None
     return SummaryWriter(str(logdir), purge_step=purge_step)

@@ -1,4 +1,5 @@
-"""Learning-rate schedules as one multiplier per optimiser step (plateau: per epoch, on val loss)."""
+"""Learning-rate schedules as one multiplier per optimiser step (plateau: per epoch, on val
+loss)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
         return cfg.end_factor + (1 - cfg.end_factor) * cfg.gamma**epoch
     if cfg.name == "step":
         return cfg.gamma ** (int(epoch) // cfg.step_size)
-    # onecycle / cosine: 1) linear warm-up from start_factor to 1, 2) linear or cosine decay to end_factor.
+    # onecycle / cosine: 1) linear warm-up from start_factor to 1, 2) linear or cosine decay to
+    # end_factor.
     warmup_steps = round(cfg.warmup * total_steps)
     if step < warmup_steps:
         return cfg.start_factor + (1 - cfg.start_factor) * step / warmup_steps
@@ -29,7 +31,11 @@ def lr_factor(cfg: ScheduleConfig, step: int, total_steps: int, steps_per_epoch:
     return cfg.end_factor + (1 - cfg.end_factor) * shape
 
 
-def build_plateau(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+def build_plateau(
+    optimizer: torch.optim.Optimizer, cfg: ScheduleConfig
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau | None:
     if cfg.name != "plateau":
         return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.factor, patience=cfg.patience)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=cfg.factor, patience=cfg.patience
+    )

@@ -28,9 +28,12 @@ from fmnist.training.schedules import build_plateau, lr_factor
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision) -> torch.Tensor:
-    """Float logits of normalised images as a run evaluates them: eval mode, its precision and layout; with
-    ``tta_flip``, averaged with the mirror image's (clothes are left-right symmetric)."""
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision
+) -> torch.Tensor:
+    """Float logits of normalised images as a run evaluates them: eval mode, its precision and
+    layout; with ``tta_flip``, averaged with the mirror image's (clothes are left-right
+    symmetric)."""
     model.eval()
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -50,16 +53,32 @@ class Trainer:
         verbose: show a progress bar and one line per epoch.
     """
 
-    def __init__(self, model: nn.Module, data: FashionMNIST, cfg: RunConfig, run: RunDir | None = None, *, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        data: FashionMNIST,
+        cfg: RunConfig,
+        run: RunDir | None = None,
+        *,
+        verbose: bool = True,
+    ) -> None:
         self.cfg, self.data, self.run = cfg, data, run
         self.device = data.device
         self.model = model
         if cfg.train.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)  # NHWC: faster convs (oneDNN, cuDNN)
+            self.model = self.model.to(
+                memory_format=torch.channels_last
+            )  # NHWC: faster convs (oneDNN, cuDNN)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.plateau = build_plateau(self.optimizer, cfg.schedule)
         # EMA of weights (and BN buffers): a smoother model to evaluate than the last SGD iterate.
-        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.train.ema), use_buffers=True) if cfg.train.ema else None
+        self.ema = (
+            AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.train.ema), use_buffers=True
+            )
+            if cfg.train.ema
+            else None
+        )
         self.step_fn = torch.compile(self._train_step) if cfg.train.compile else self._train_step
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.steps_per_epoch = data.steps_per_epoch(cfg.train.batch_size)
@@ -69,22 +88,30 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict] = []
         self.progress = EpochProgress(enabled=verbose)
-        self.precision = choose_precision(cfg.train.precision, self.device.type, native_bf16(self.device))
+        self.precision = choose_precision(
+            cfg.train.precision, self.device.type, native_bf16(self.device)
+        )
         self.progress.note(f"precision: {self.precision.precision} ({self.precision.reason})")
         if cfg.variant:
             self.progress.note(f"recipe variant {cfg.variant}")
         if self.precision.warning:
             self.progress.warn(self.precision.warning)
-        self.recorder = Recorder(cfg.record, run)  # filters/histograms/embeddings/TensorBoard, if asked
+        self.recorder = Recorder(
+            cfg.record, run
+        )  # filters/histograms/embeddings/TensorBoard, if asked
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
+        return (
+            x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
+        )
 
     # -- one step ------------------------------------------------------------------------------
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device, self.precision.precision):
             logits = self.model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.cfg.train.label_smoothing)
+            loss = F.cross_entropy(
+                logits.float(), y, label_smoothing=self.cfg.train.label_smoothing
+            )
         total = loss + kernel_penalty(self.model, self.cfg.optim)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -94,7 +121,9 @@ class Trainer:
     def _set_lr(self) -> float:
         if self.plateau is not None:
             return self.optimizer.param_groups[0]["lr"]
-        lr = self.cfg.optim.lr * lr_factor(self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch)
+        lr = self.cfg.optim.lr * lr_factor(
+            self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch
+        )
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
@@ -111,11 +140,20 @@ class Trainer:
             row["seconds"] = round(self.elapsed, 3)
             self._end_epoch(row)
             if self.cfg.train.early_stopping and self.bad_epochs >= self.cfg.train.early_stopping:
-                self.progress.note(f"early stopping: no better validation accuracy for {self.bad_epochs} epochs")
+                self.progress.note(
+                    f"early stopping: no better validation accuracy for {self.bad_epochs} epochs"
+                )
                 break
         self.progress.close()
-        if self.cfg.train.restore_best and self.data.size("val") and self.run and self.run.best_ckpt.is_file():
-            self.eval_model.load_state_dict(load_checkpoint(self.run.best_ckpt, self.device)["model"])
+        if (
+            self.cfg.train.restore_best
+            and self.data.size("val")
+            and self.run
+            and self.run.best_ckpt.is_file()
+        ):
+            self.eval_model.load_state_dict(
+                load_checkpoint(self.run.best_ckpt, self.device)["model"]
+            )
         self.recorder.end(self)
         return self.history
 
@@ -125,9 +163,13 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
         lr = self.optimizer.param_groups[0]["lr"]
-        batches = self.data.batches("train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment)
+        batches = self.data.batches(
+            "train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment
+        )
         description = f"epoch {self.epoch + 1}/{self.cfg.train.epochs}"
-        for x, y in self.progress.wrap(batches, self.steps_per_epoch, description, images_per_step=self.cfg.train.batch_size):
+        for x, y in self.progress.wrap(
+            batches, self.steps_per_epoch, description, images_per_step=self.cfg.train.batch_size
+        ):
             lr = self._set_lr()
             loss, hits = self.step_fn(self._input(x), y)
             if self.ema is not None:
@@ -138,13 +180,31 @@ class Trainer:
             self.step += 1
         train_loss = loss_sum.item() / seen
         if not math.isfinite(train_loss):
-            where = f"; the last good checkpoint (epoch {self.epoch}) and metrics are kept in {self.run.path}" if self.run else ""
-            raise TrainingDiverged(f"training diverged: loss is {train_loss} in epoch {self.epoch + 1}{where}; lower optim.lr (now {self.cfg.optim.lr}) or add a warm-up (schedule.name=onecycle)")
-        return {"epoch": self.epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / seen, "lr": lr}
+            where = (
+                (
+                    f"; the last good checkpoint (epoch {self.epoch}) and metrics are kept in "
+                    f"{self.run.path}"
+                )
+                if self.run
+                else ""
+            )
+            raise TrainingDiverged(
+                f"training diverged: loss is {train_loss} in epoch {self.epoch + 1}{where}; "
+                f"lower optim.lr (now {self.cfg.optim.lr}) "
+                "or add a warm-up (schedule.name=onecycle)"
+            )
+        return {
+            "epoch": self.epoch + 1,
+            "train_loss": train_loss,
+            "train_accuracy": correct.item() / seen,
+            "lr": lr,
+        }
 
     def _validate(self) -> dict:
         epoch, freq = self.epoch + 1, self.cfg.train.validation_freq
-        if not self.data.size("val") or not (epoch == self.cfg.train.epochs or (freq and epoch % freq == 0)):
+        if not self.data.size("val") or not (
+            epoch == self.cfg.train.epochs or (freq and epoch % freq == 0)
+        ):
             return {}
         metrics = self.evaluate("val")
         if self.plateau is not None:
@@ -159,12 +219,17 @@ class Trainer:
             self.best = {"val_accuracy": val_acc, "epoch": self.epoch}
             self.bad_epochs = 0
             if self.run:
-                save_checkpoint({"model": self.eval_model.state_dict(), "epoch": self.epoch}, self.run.best_ckpt)
+                save_checkpoint(
+                    {"model": self.eval_model.state_dict(), "epoch": self.epoch}, self.run.best_ckpt
+                )
         elif val_acc is not None:
             self.bad_epochs += 1
         if self.run:
-            self.recorder.epoch_end(self, row)  # before the checkpoint: resume drops records the checkpoint lacks
-            # Checkpoint before the metrics line: the checkpoint's history is the source of truth on resume.
+            self.recorder.epoch_end(
+                self, row
+            )  # before the checkpoint: resume drops records the checkpoint lacks
+            # Checkpoint before the metrics line: the checkpoint's history is the source of truth on
+            # resume.
             save_checkpoint(self.state_dict(), self.run.last_ckpt)
             self.run.append_metrics(row)
         self.progress.epoch_row(row, best=self.best["epoch"] == self.epoch)
@@ -178,12 +243,20 @@ class Trainer:
     def logits(self, split: str) -> torch.Tensor:
         """Logits for every image of ``split`` (in order), with flip TTA if configured."""
         batches = self.data.batches(split, self.cfg.train.eval_batch_size)
-        return torch.cat([predict_logits(self.eval_model, x, self.cfg.train, self.precision.precision) for x, _ in batches])
+        return torch.cat(
+            [
+                predict_logits(self.eval_model, x, self.cfg.train, self.precision.precision)
+                for x, _ in batches
+            ]
+        )
 
     def evaluate(self, split: str) -> dict[str, float]:
         logits = self.logits(split)
         labels = self.data.labels[split]
-        return {"loss": F.cross_entropy(logits, labels).item(), "accuracy": (logits.argmax(1) == labels).float().mean().item()}
+        return {
+            "loss": F.cross_entropy(logits, labels).item(),
+            "accuracy": (logits.argmax(1) == labels).float().mean().item(),
+        }
 
     # -- checkpoint state ----------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -198,7 +271,11 @@ class Trainer:
             "best": self.best,
             "bad_epochs": self.bad_epochs,
             "history": self.history,
-            "rng": {"torch": torch.get_rng_state(), "data": self.gen.get_state(), "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "data": self.gen.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            },
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -209,7 +286,11 @@ class Trainer:
         if self.plateau is not None:
             self.plateau.load_state_dict(state["plateau"])
         self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
-        self.best, self.bad_epochs, self.history = state["best"], state["bad_epochs"], state["history"]
+        self.best, self.bad_epochs, self.history = (
+            state["best"],
+            state["bad_epochs"],
+            state["history"],
+        )
         torch.set_rng_state(state["rng"]["torch"].cpu())
         self.gen.set_state(state["rng"]["data"].cpu())
         if state["rng"]["cuda"]:

@@ -23,20 +23,35 @@ def class_counts(counts: dict[str, np.ndarray], path: Path) -> Path:
     width = 0.8 / len(counts)
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for k, (split, values) in enumerate(counts.items()):
-        bars = ax.bar(x + (k - (len(counts) - 1) / 2) * width, values, width, label=f"{split} ({values.sum():,})")
+        bars = ax.bar(
+            x + (k - (len(counts) - 1) / 2) * width,
+            values,
+            width,
+            label=f"{split} ({values.sum():,})",
+        )
         ax.bar_label(bars, fontsize=6.5, rotation=90, padding=2)
     ax.set_xticks(x, CLASS_NAMES, rotation=30, ha="right")
     ax.set_ylabel("images")
     balanced = all(v.max() <= 1.05 * v.min() for v in counts.values() if v.min() > 0)
-    ax.set_title("Images per class in each split" + (": the classes are balanced" if balanced else ""))
+    ax.set_title(
+        "Images per class in each split" + (": the classes are balanced" if balanced else "")
+    )
     ax.margins(y=0.12)
-    ax.legend(fontsize=8, ncols=len(counts), loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+    ax.legend(
+        fontsize=8,
+        ncols=len(counts),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        frameon=False,
+    )
     return save(fig, path)
 
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, path: Path, per_class: int = 10) -> Path:
     """One row per class, its first ``per_class`` images."""
-    fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 0.9 + 1.2, len(CLASS_NAMES) * 0.95 + 0.5))
+    fig, axes = plt.subplots(
+        len(CLASS_NAMES), per_class, figsize=(per_class * 0.9 + 1.2, len(CLASS_NAMES) * 0.95 + 0.5)
+    )
     for k, row in enumerate(axes):
         picks = np.flatnonzero(labels == k)[:per_class]
         for ax, i in zip(row, picks):
@@ -54,12 +69,17 @@ def class_means(images: np.ndarray, labels: np.ndarray, path: Path) -> Path:
         ax.imshow(images[labels == k].mean(0), cmap="gray_r", vmin=0, vmax=255)
         no_ticks(ax)
         ax.set_title(CLASS_NAMES[k], fontsize=9, color=CLASS_COLORS[k])
-    fig.suptitle("Mean image of each class (training split; dark = bright pixels on average)", fontweight="bold")
+    fig.suptitle(
+        "Mean image of each class (training split; dark = bright pixels on average)",
+        fontweight="bold",
+    )
     fig.tight_layout()
     return save(fig, path)
 
 
-def explore(out: str | Path = "explore", *, data_dir: Path | None = None, sample: int = 2000) -> Path:
+def explore(
+    out: str | Path = "explore", *, data_dir: Path | None = None, sample: int = 2000
+) -> Path:
     """Write the EDA figures and ``index.html`` into ``out``; returns the HTML path.
 
     Args:
@@ -70,21 +90,50 @@ def explore(out: str | Path = "explore", *, data_dir: Path | None = None, sample
     from fmnist.report.maps import pca_and_tsne
 
     out = Path(out)
-    data = FashionMNIST(DataConfig(data_dir=data_dir), "cpu")  # the default holdout split, as training sees it
+    data = FashionMNIST(
+        DataConfig(data_dir=data_dir), "cpu"
+    )  # the default holdout split, as training sees it
     images = {split: data.images[split][:, 0].numpy() for split in ("train", "val", "test")}
     labels = {split: data.labels[split].numpy() for split in ("train", "val", "test")}
     counts = {split: np.bincount(labels[split], minlength=len(CLASS_NAMES)) for split in labels}
 
-    page = Page("Fashion-MNIST: a first look", f"{data.source}  ·  {sum(len(v) for v in labels.values()):,} images of 28x28 grey pixels in {len(CLASS_NAMES)} classes")
+    page = Page(
+        "Fashion-MNIST: a first look",
+        f"{data.source}  ·  {sum(len(v) for v in labels.values()):,} images of 28x28 grey pixels "
+        f"in {len(CLASS_NAMES)} classes",
+    )
     page.section("Class counts")
-    page.figure(class_counts(counts, out / "class_counts.png"), "Train and validation: the default stratified holdout split (5,000 validation images); test: the official 10,000.")
-    page.table(["class", *counts], [[name, *(f"{counts[s][k]:,}" for s in counts)] for k, name in enumerate(CLASS_NAMES)], table_id="counts")
+    page.figure(
+        class_counts(counts, out / "class_counts.png"),
+        "Train and validation: the default stratified holdout split (5,000 validation images); "
+        "test: the official 10,000.",
+    )
+    page.table(
+        ["class", *counts],
+        [[name, *(f"{counts[s][k]:,}" for s in counts)] for k, name in enumerate(CLASS_NAMES)],
+        table_id="counts",
+    )
     page.section("Sample images")
-    page.figure(sample_grid(images["train"], labels["train"], out / "samples.png"), "The first ten training images of each class, dark = bright pixel.")
+    page.figure(
+        sample_grid(images["train"], labels["train"], out / "samples.png"),
+        "The first ten training images of each class, dark = bright pixel.",
+    )
     page.section("Mean image per class")
-    page.figure(class_means(images["train"], labels["train"], out / "class_means.png"), "Average of all training images of a class: shirts, T-shirts, pullovers and coats look alike on average too.")
+    page.figure(
+        class_means(images["train"], labels["train"], out / "class_means.png"),
+        "Average of all training images of a class: shirts, T-shirts, pullovers and coats look "
+        "alike on average too.",
+    )
     page.section("PCA and t-SNE maps")
     pick = stratified_sample(labels["train"], sample)
-    for path, caption in pca_and_tsne(images["train"][pick].astype(np.float32) / 255, labels["train"][pick], out, "raw pixels", "pixels"):
-        page.figure(path, f"{caption} Stratified sample of {len(pick):,} training images.", half=True)
+    for path, caption in pca_and_tsne(
+        images["train"][pick].astype(np.float32) / 255,
+        labels["train"][pick],
+        out,
+        "raw pixels",
+        "pixels",
+    ):
+        page.figure(
+            path, f"{caption} Stratified sample of {len(pick):,} training images.", half=True
+        )
     return page.write(out / "index.html")
