@@ -130,3 +130,15 @@ def test_a_slow_epoch_reports_its_progress_in_a_log_and_quiet_stays_quiet(
     assert any(line.startswith("precision: ") for line in lines)
     fmnist.train(tiny(train={"epochs": 1}), out=tmp_path / "quiet", verbose=False)
     assert capsys.readouterr().out == ""
+
+
+def test_a_run_from_before_precision_was_recorded_keeps_the_fp32_it_trained_in_on_a_cpu(tmp_path):
+    """Older run folders have no precision in env.json; auto then meant fp32 on a CPU."""
+    run = fmnist.train(tiny(train={"epochs": 1}), out=tmp_path, verbose=False)
+    assert fmnist.load_run(run.path).config.train.precision == run.summary["precision"]
+    env_path = run.path / "env.json"
+    env = json.loads(env_path.read_text())
+    for key in ("precision", "precision_reason", "variant", "cpu"):
+        env.pop(key)
+    env_path.write_text(json.dumps(env))
+    assert fmnist.load_run(run.path).config.train.precision == "fp32"

@@ -93,7 +93,10 @@ def _recorded_config(run: RunDir) -> RunConfig:
     resuming or re-evaluating it on another machine computes what the run computed, whatever auto
     means there."""
     cfg = build_config(run.read_config())
-    recorded = run.read_env().get("precision")
+    env = run.read_env()
+    # Runs from before env.json recorded it: auto then meant bf16 on CUDA and fp32 on a CPU.
+    legacy = {"cpu": "fp32", "cuda": "bf16"}.get(str(env.get("device", "")).split(":")[0])
+    recorded = env.get("precision", legacy)
     if cfg.train.precision == "auto" and recorded:
         cfg.train.precision = recorded
     return cfg
