@@ -296,7 +296,12 @@ def baseline_recipe(name, **options):
 
 @pytest.mark.parametrize(
     ("name", "options"),
-    [("logreg", {}), ("hog_svm", {}), ("svm", {"kernel": "poly", "standardize": True})],
+    [
+        ("logreg", {}),
+        ("hog_svm", {}),
+        ("svm", {"kernel": "poly", "standardize": True}),
+        ("mlp", {"max_iter": 30}),
+    ],
 )
 def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_data_dir):
     r = baseline_recipe(name, **options)

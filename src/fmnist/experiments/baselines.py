@@ -12,6 +12,7 @@ the same stratified holdout/k-fold split and training subset as the networks are
     linear_svm     LinearSVC (scores: softmax of decision values, not calibrated probabilities)
     svm            SVC, any kernel (rbf, poly, linear); same scores
     hog_svm        HOG features (scikit-image) then SVC
+    mlp            MLPClassifier (one hidden layer of 100 ReLUs, Adam), as in Zalando's benchmark
 
 ``params`` counts what the fitted model stores to predict (coefficients, tree nodes, support or
 training vectors); ``macs`` is multiply-accumulates per test image where that is a meaningful
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "pixels_per_cell": 4,
         "cells_per_block": 2,
     },
+    "mlp": {"hidden_layer_sizes": [100], "activation": "relu", "max_iter": 200},
 }
 _HOG_KEYS = ("orientations", "pixels_per_cell", "cells_per_block")
 
@@ -92,6 +94,7 @@ def _estimator(name: str, opts: dict[str, Any], seed: int):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
     from sklearn.svm import SVC, LinearSVC
 
     if name == "logreg":
@@ -102,6 +105,8 @@ def _estimator(name: str, opts: dict[str, Any], seed: int):
         return KNeighborsClassifier(**opts)
     if name == "linear_svm":
         return LinearSVC(random_state=seed, **opts)
+    if name == "mlp":
+        return MLPClassifier(random_state=seed, **opts)
     return SVC(
         random_state=seed,
         decision_function_shape="ovr",
@@ -150,6 +155,9 @@ def _size(clf, n_features: int, n_train: int) -> tuple[int, int | None]:
         return int(
             clf.support_vectors_.size + clf.dual_coef_.size + clf.intercept_.size
         ), n_sv * n_features
+    if hasattr(clf, "coefs_"):  # MLP: weight matrices and bias vectors
+        weights = sum(w.size for w in clf.coefs_)
+        return int(weights + sum(b.size for b in clf.intercepts_)), int(weights)
     if hasattr(clf, "estimators_"):
         return int(sum(t.tree_.node_count for t in clf.estimators_)), None
     return n_train * n_features, n_train * n_features  # k-NN keeps the training set

@@ -105,7 +105,7 @@ class Sweep(_Strict):
 
 
 class Baseline(_Strict):
-    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm"] = Field(
+    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm", "mlp"] = Field(
         description="scikit-learn classifier (see fmnist.experiments.baselines)."
     )
     options: dict[str, Any] = Field(
@@ -128,7 +128,9 @@ class Recipe(_Strict):
     description: str
     study: str | None = Field(None, description="Study document number, 000-004.")
     reported: float | None = Field(
-        None, description="The study's reported test accuracy in percent."
+        None,
+        description="The reported test accuracy (%) ours is compared with: the study's, or for a "
+        "baseline without a study the published benchmark's that its notes name.",
     )
     notes: str | None = Field(None, description="Choices made where the study is ambiguous.")
     config: dict[str, Any] = Field(default_factory=dict)
