@@ -80,7 +80,7 @@ def test_cli_recipes_run_quick_and_table(tmp_path):
     assert (
         listing.returncode == 0 and "s000_softmax" in listing.stdout and "83.13%" in listing.stdout
     )
-    out = fmnist(
+    quick_run = (
         "run",
         "s000_softmax",
         "--quick",
@@ -93,27 +93,13 @@ def test_cli_recipes_run_quick_and_table(tmp_path):
         "data.train_subset=1000",
         "--set",
         "train.epochs=1",
-        cwd=tmp_path,
     )
+    out = fmnist(*quick_run, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (
         "QUICK settings" in out.stdout and "[2/2] trained" in out.stdout and "83.13" in out.stdout
     )
-    again = fmnist(
-        "run",
-        "s000_softmax",
-        "--quick",
-        "--seeds",
-        "2",
-        "--out",
-        "runs",
-        "-q",
-        "--set",
-        "data.train_subset=1000",
-        "--set",
-        "train.epochs=1",
-        cwd=tmp_path,
-    )
+    again = fmnist(*quick_run, cwd=tmp_path)  # the same command again: nothing to train
     assert again.stdout.count("skipped") == 2
     table = fmnist("table", "runs", cwd=tmp_path)
     assert (
