@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fmnist.errors import ConfigError
+from fmnist.errors import ConfigError, invalid_field
 
 
 class _Strict(BaseModel):
@@ -361,24 +361,21 @@ def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise invalid_field(
+            exc,
+            "config field",
+            fix="correct it in the YAML file or --set (every field and its default: fmnist config)",
+            allowed_fields=_allowed_fields,
+        ) from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
     return build_config(read_yaml(path) if path else {}, overrides)
 
 
-def _one_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "config"
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        section = _section(err["loc"][:-1])
-        allowed = ", ".join(section.model_fields) if section else "?"
-        return f"unknown config field '{where}'; allowed here: {allowed}"
-    if err["type"] == "literal_error":
-        return f"config field '{where}' got {err.get('input')!r}: {msg}"
-    return f"config field '{where}': {msg} (got {err.get('input')!r})"
+def _allowed_fields(loc: tuple) -> str:
+    section = _section(loc)
+    return ", ".join(section.model_fields) if section else "?"
 
 
 def _section(loc: tuple) -> type[BaseModel] | None:

@@ -1,13 +1,31 @@
-"""User-facing errors: one line each, saying what was wrong, what is allowed and how to fix it.
+"""User-facing errors: one line each, in one shape everywhere:
+
+    <what was wrong>; allowed: <what is allowed>; got: <what was given>; fix: <how to fix it>
 
 The CLI prints ``str(error)`` and exits with ``error.exit_code``; no traceback for a user's mistake.
+Parts that would say nothing are left out (``allowed`` of a missing file, ``got`` of a crash).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+_UNSET = object()
 
 
 class FmnistError(Exception):
     """Base class for every error a user can cause and fix."""
 
     exit_code = 2
+
+    def __init__(
+        self, what: str, *, allowed: str | None = None, got: Any = _UNSET, fix: str | None = None
+    ) -> None:
+        parts = [what]
+        parts += [f"allowed: {allowed}"] if allowed else []
+        parts += [f"got: {got!r}"] if got is not _UNSET else []
+        parts += [f"fix: {fix}"] if fix else []
+        super().__init__("; ".join(parts))
 
 
 class ConfigError(FmnistError):
@@ -30,3 +48,19 @@ class TrainingDiverged(FmnistError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+def invalid_field(exc: Any, subject: str, *, fix: str, allowed_fields: Any = None) -> ConfigError:
+    """The first error of a pydantic ``ValidationError`` as one ConfigError in the shape above.
+
+    ``subject`` names what was validated ("config field", "recipe 's003_dense' field");
+    ``allowed_fields(loc)`` lists the field names allowed where an unknown field was given.
+    """
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    if err["type"] == "extra_forbidden":
+        names = allowed_fields(err["loc"][:-1]) if allowed_fields else None
+        return ConfigError(f"unknown {subject} '{where}'", allowed=names, fix=fix)
+    return ConfigError(f"{subject} '{where}' is invalid", allowed=msg, got=err.get("input"), fix=fix)

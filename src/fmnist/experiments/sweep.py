@@ -257,6 +257,7 @@ def write_recipe_record(job: Job) -> None:
         "description": recipe.description,
         "point": job.point.name or None,
         "reported": job.point.reported,
+        "reported_val": job.point.reported_val,
         "recipe_reported": recipe.reported,
         "seed": job.seed,
         "fold": job.fold,

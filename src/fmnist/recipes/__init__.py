@@ -12,6 +12,7 @@ sweep:                         # optional; exactly one of param+values, grid, po
   values: [[5], [10], [20]]
   # grid: {model.activation: [relu, elu], optim.name: [adam, sgd]}   every combination
   # points: [{name: relu, set: {model.activation: relu}, reported: 88.9}, ...]
+  #   a point may also carry reported_val: the study's validation accuracy (%)
   reported: {hidden-5: 65.9}   #   the study's number per point (point names as `fmnist run`
                                #   prints them)
 seeds: 1                       # runs per point (seed 0..N-1); `--seeds N` overrides
@@ -34,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fmnist.config import build_config, read_yaml, set_dotted
-from fmnist.errors import ConfigError
+from fmnist.errors import ConfigError, invalid_field
 
 
 class _Strict(BaseModel):
@@ -49,6 +50,11 @@ class SweepPoint(_Strict):
     )
     reported: float | None = Field(
         None, description="The study's test accuracy (%) for this point."
+    )
+    reported_val: float | None = Field(
+        None,
+        description="The study's validation accuracy (%) for this point, where it gave one: "
+        "compared with our validation accuracy, never with test.",
     )
 
 
@@ -217,10 +223,11 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(map(str, err["loc"])) or "recipe"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"recipe '{data.get('name', '?')}': field '{where}': {msg}") from None
+        raise invalid_field(
+            exc,
+            f"recipe '{data.get('name', '?')}' field",
+            fix="correct the recipe file (its fields are listed in fmnist.recipes' docstring)",
+        ) from None
 
 
 def with_hardware_variant(

@@ -20,6 +20,7 @@ class Point:
     name: str
     fields: dict[str, Any] = field(default_factory=dict)
     reported: float | None = None
+    reported_val: float | None = None
 
 
 def _label(key: str) -> str:
@@ -52,16 +53,21 @@ def expand_points(recipe: Recipe) -> list[Point]:
     if sweep is None:
         return [Point("", {}, recipe.reported)]
     if sweep.points is not None:
-        raw = [(p.name, p.set, p.reported) for p in sweep.points]
+        raw = [(p.name, p.set, p.reported, p.reported_val) for p in sweep.points]
     else:
         grid = sweep.grid if sweep.grid is not None else {sweep.param: sweep.values}
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-        raw = [(point_name(fields), fields, None) for fields in combos]
-    names = [name for name, _, _ in raw]
+        raw = [(point_name(fields), fields, None, None) for fields in combos]
+    names = [name for name, *_ in raw]
     _check_names(recipe, names)
     return [
-        Point(name, dict(fields), reported if reported is not None else sweep.reported.get(name))
-        for name, fields, reported in raw
+        Point(
+            name,
+            dict(fields),
+            reported if reported is not None else sweep.reported.get(name),
+            reported_val,
+        )
+        for name, fields, reported, reported_val in raw
     ]
 
 
