@@ -48,7 +48,7 @@ def test_model_overfits_a_small_batch(name, small_batch):
 
 def test_model_options_are_validated():
     with pytest.raises(
-        UnknownModelError, match="'resnet21' is not a registered model; known: .*resnet18"
+        UnknownModelError, match="'resnet21' is not a registered model; allowed: .*resnet18"
     ):
         create_model("resnet21")
     with pytest.raises(UnknownModelError, match="no option 'widht'.*width"):
@@ -57,6 +57,19 @@ def test_model_options_are_validated():
         create_model("mlp", activation="swishy")
     with pytest.raises(ConfigError, match="6n\\+4"):
         create_model("wrn", depth=15)
+    with pytest.raises(UnknownModelError, match="option 'convs' is invalid"):
+        create_model("fastnet", widths=[32, 64], convs=[1])
+
+
+def test_options_from_yaml_are_coerced_and_none_keeps_the_default():
+    model = create_model("mlp", hidden=[10, 20], dropout=0, batch_norm=None)
+    assert [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)] == [
+        10,
+        20,
+        10,
+    ]
+    assert count_params(create_model("vgg16")) > count_params(create_model("vgg_small"))
+    assert model_options("vgg16")["hidden"] == 512 and model_options("vgg_small")["hidden"] == 256
 
 
 def test_family_options_change_the_architecture():

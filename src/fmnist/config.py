@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fmnist.errors import ConfigError, invalid_field
+from fmnist.models.catalog import check_model_options
 
 
 class _Strict(BaseModel):
@@ -97,8 +98,9 @@ class AugmentConfig(_Strict):
 
 
 class ModelConfig(BaseModel):
-    """``name`` picks a registered model; every other field is passed to its builder
-    (see ``fmnist models``)."""
+    """``name`` picks a registered model; every other field is one of its options, kept as given
+    (so the config and its hash stay as written) and validated by the model's options model
+    without importing torch (see ``fmnist models``)."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
     name: str = Field("cnn", description="Registered model name (fmnist models).")
@@ -109,8 +111,6 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_model_and_options(self) -> ModelConfig:
-        from fmnist.models import check_model_options  # torch loads only when a config is validated
-
         check_model_options(self.name, self.options)
         return self
 

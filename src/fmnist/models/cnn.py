@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
-from fmnist.models._registry import register_model
-from fmnist.models.layers import (
-    Activation,
-    Classifier,
-    Pool,
-    dense_stack,
-    make_activation,
-    make_pool,
-)
+from fmnist.models.catalog import CnnOptions, Lenet5Options, TfCnnOptions
+from fmnist.models.layers import Classifier, dense_stack, make_activation, make_pool
 
 
 def flat_width(features: nn.Module) -> int:
@@ -24,50 +15,33 @@ def flat_width(features: nn.Module) -> int:
         return features(torch.zeros(2, 1, 28, 28)).shape[1]
 
 
-@register_model
-def cnn(
-    filters: tuple[int, ...] = (32, 64),
-    kernel_size: int = 3,
-    stride: int = 1,
-    padding: Literal["same", "valid"] = "same",
-    convs_per_block: int = 1,
-    pool: Pool = "max",
-    batch_norm: bool = False,
-    conv_dropout: float = 0.0,
-    dense: tuple[int, ...] = (128,),
-    dropout: float = 0.0,
-    activation: Activation = "relu",
-) -> nn.Module:
-    """CNN family: conv blocks (filters, kernel, stride, pooling, BN, dropout) then dense layers."""
+def cnn(o: CnnOptions) -> nn.Module:
     layers: list[nn.Module] = []
     cin = 1
-    for cout in filters:
-        for _ in range(convs_per_block):
-            pad = (kernel_size // 2 if stride > 1 else "same") if padding == "same" else 0
-            layers.append(nn.Conv2d(cin, cout, kernel_size, stride, pad, bias=not batch_norm))
-            if batch_norm:
+    for cout in o.filters:
+        for _ in range(o.convs_per_block):
+            pad = (o.kernel_size // 2 if o.stride > 1 else "same") if o.padding == "same" else 0
+            layers.append(nn.Conv2d(cin, cout, o.kernel_size, o.stride, pad, bias=not o.batch_norm))
+            if o.batch_norm:
                 layers.append(nn.BatchNorm2d(cout))
-            layers.append(make_activation(activation))
+            layers.append(make_activation(o.activation))
             cin = cout
-        layers.append(make_pool(pool))
-        if conv_dropout:
-            layers.append(nn.Dropout2d(conv_dropout))
+        layers.append(make_pool(o.pool))
+        if o.conv_dropout:
+            layers.append(nn.Dropout2d(o.conv_dropout))
     features = nn.Sequential(*layers, nn.Flatten())
     stack, width = dense_stack(
-        flat_width(features), tuple(dense), activation=activation, dropout=dropout
+        flat_width(features), tuple(o.dense), activation=o.activation, dropout=o.dropout
     )
     return Classifier(nn.Sequential(features, stack), nn.Linear(width, 10))
 
 
-@register_model
-def tf_cnn(dropout: float = 0.4) -> nn.Module:
-    """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""  # noqa: E501 (first line = `fmnist models` description)
-    return cnn(filters=(32, 64), kernel_size=5, dense=(1024,), dropout=dropout)
+def tf_cnn(o: TfCnnOptions) -> nn.Module:
+    return cnn(CnnOptions(filters=(32, 64), kernel_size=5, dense=(1024,), dropout=o.dropout))
 
 
-@register_model
-def lenet5(activation: Activation = "tanh", pool: Pool = "avg") -> nn.Module:
-    """LeNet-5 (LeCun 1998): conv6 5x5 (padded), pool, conv16 5x5, pool, 120, 84."""
+def lenet5(o: Lenet5Options) -> nn.Module:
+    activation, pool = o.activation, o.pool
     features = nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2),
         make_activation(activation),

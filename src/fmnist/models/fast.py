@@ -12,12 +12,9 @@ ReLU and pooling are memory-bound and cost more than the convolutions:
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
 
-from fmnist.errors import ConfigError
-from fmnist.models._registry import register_model
+from fmnist.models.catalog import FastnetOptions
 from fmnist.models.layers import Classifier
 
 
@@ -33,31 +30,19 @@ def _block(cin: int, width: int, convs: int, pool_early: bool) -> list[nn.Module
     return layers
 
 
-@register_model
-def fastnet(
-    widths: tuple[int, ...] = (32, 64, 128),
-    convs: tuple[int, ...] = (1, 1, 1),
-    pool_early: bool = False,
-    head: Literal["flat", "max", "avg"] = "flat",
-    dropout: float = 0.0,
-) -> nn.Module:
-    """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
-    if len(widths) != len(convs):
-        raise ConfigError(
-            f"fastnet: widths {tuple(widths)} and convs {tuple(convs)} must have the same length "
-            "(one count per block)"
-        )
+def fastnet(o: FastnetOptions) -> nn.Module:
+    head = o.head
     layers: list[nn.Module] = []
     cin = 1
-    for width, count in zip(widths, convs):
-        layers += _block(cin, width, count, pool_early)
+    for width, count in zip(o.widths, o.convs):  # as many as widths (checked by FastnetOptions)
+        layers += _block(cin, width, count, o.pool_early)
         cin = width
-    side = 28 >> len(widths)
+    side = 28 >> len(o.widths)
     pool = {"flat": nn.Identity(), "max": nn.AdaptiveMaxPool2d(1), "avg": nn.AdaptiveAvgPool2d(1)}[
         head
     ]
     width_out = cin * side * side if head == "flat" else cin
     features = nn.Sequential(
-        *layers, pool, nn.Flatten(), nn.Dropout(dropout) if dropout else nn.Identity()
+        *layers, pool, nn.Flatten(), nn.Dropout(o.dropout) if o.dropout else nn.Identity()
     )
     return Classifier(features, nn.Linear(width_out, 10))

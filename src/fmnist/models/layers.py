@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
 
-Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "linear"]
-Pool = Literal["max", "avg", "none"]
+from fmnist.models.catalog import Activation, Pool
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from fmnist.errors import ConfigError
-from fmnist.models._registry import register_model
+from fmnist.models.catalog import Resnet18Options, WrnOptions
 from fmnist.models.layers import BasicBlock, Classifier, conv_bn_act
 
 
@@ -19,9 +18,8 @@ def _stage(cin: int, cout: int, blocks: int, stride: int, **block_kw) -> nn.Sequ
     )
 
 
-@register_model
-def resnet18(width: int = 64) -> nn.Module:
-    """ResNet-18 for 28x28: 3x3 stem without max-pool, stages of 2 basic blocks at 1x, 2x, 4x, 8x width."""  # noqa: E501 (first line = `fmnist models` description)
+def resnet18(o: Resnet18Options) -> nn.Module:
+    width = o.width
     widths = [width, 2 * width, 4 * width, 8 * width]
     stages = [
         _stage(w_in, w, 2, 1 if i == 0 else 2)
@@ -31,18 +29,11 @@ def resnet18(width: int = 64) -> nn.Module:
     return Classifier(features, nn.Linear(widths[-1], 10))
 
 
-@register_model
-def wrn(depth: int = 16, widen: int = 4, dropout: float = 0.0) -> nn.Module:
-    """Wide-ResNet WRN-depth-widen: pre-activation blocks, stages of 16k, 32k, 64k channels."""
-    if (depth - 4) % 6:
-        raise ConfigError(
-            f"model 'wrn' option 'depth' must be 6n+4 (10, 16, 22, 28, 40), got {depth}; "
-            "set model.depth=16"
-        )
-    blocks = (depth - 4) // 6
-    widths = [16 * widen, 32 * widen, 64 * widen]
+def wrn(o: WrnOptions) -> nn.Module:
+    blocks = (o.depth - 4) // 6  # o.depth is 6n+4 (checked by WrnOptions)
+    widths = [16 * o.widen, 32 * o.widen, 64 * o.widen]
     stages = [
-        _stage(w_in, w, blocks, 1 if i == 0 else 2, preact=True, dropout=dropout)
+        _stage(w_in, w, blocks, 1 if i == 0 else 2, preact=True, dropout=o.dropout)
         for i, (w_in, w) in enumerate(zip([16, *widths], widths))
     ]
     features = nn.Sequential(

@@ -1,6 +1,6 @@
 """A CNN written as a short layer string, for the studies' hand-made nets that no family covers.
 
-    spec_cnn(spec="c8k3,c16k5,m,c16k3,c32k14,m,c32k3,c32k7v", dense=(84,))   # study 004's CNN
+    create_model("spec_cnn", spec="c8k3,c16k5,m,c16k3,c32k14,m,c32k3,c32k7v", dense=(84,))  # 004
 
 Tokens, comma separated, applied in order to a 1x28x28 image:
     c<F>k<K>[s<S>][v]   conv with F filters, KxK kernel, stride S (default 1); TensorFlow
@@ -17,8 +17,8 @@ import re
 from torch import nn
 
 from fmnist.errors import UnknownModelError
-from fmnist.models._registry import register_model
-from fmnist.models.layers import Activation, Classifier, dense_stack, make_activation
+from fmnist.models.catalog import Activation, SpecCnnOptions
+from fmnist.models.layers import Classifier, dense_stack, make_activation
 
 _CONV = re.compile(r"^c(\d+)k(\d+)(?:s(\d+))?(v?)$")
 
@@ -36,8 +36,10 @@ def _parse(token: str) -> tuple[str, tuple[int, int, int, bool]]:
     match = _CONV.match(token)
     if not match:
         raise UnknownModelError(
-            f"spec_cnn token {token!r} is not c<filters>k<kernel>[s<stride>][v], m or a; "
-            "e.g. spec='c32k3,m,c64k3s2'"
+            "model 'spec_cnn' option 'spec' has an unknown token",
+            allowed="c<filters>k<kernel>[s<stride>][v], m, a",
+            got=token,
+            fix="write e.g. spec='c32k3,m,c64k3s2'",
         )
     filters, kernel, stride, valid = match.groups()
     return "c", (int(filters), int(kernel), int(stride or 1), bool(valid))
@@ -58,8 +60,9 @@ def _conv(
     out = (size + left + right - kernel) // stride + 1
     if out < 1:
         raise UnknownModelError(
-            f"spec_cnn: a {kernel}x{kernel} 'valid' conv does not fit a {size}x{size} input; "
-            "use a smaller kernel or 'same' padding"
+            f"model 'spec_cnn' option 'spec': a {kernel}x{kernel} 'valid' conv does not fit "
+            f"a {size}x{size} input",
+            fix="use a smaller kernel or 'same' padding (no v)",
         )
     layers: list[nn.Module] = [nn.ZeroPad2d((left, right, left, right))] if left or right else []
     layers.append(nn.Conv2d(cin, filters, kernel, stride, bias=not batch_norm))
@@ -69,28 +72,19 @@ def _conv(
     return layers, out
 
 
-@register_model
-def spec_cnn(
-    spec: str = "c32k3,m,c64k3,m",
-    dense: tuple[int, ...] = (128,),
-    activation: Activation = "relu",
-    batch_norm: bool = False,
-    conv_dropout: float = 0.0,
-    dropout: float = 0.0,
-) -> nn.Module:
-    """CNN from a layer string (c<F>k<K>[s<S>][v], m, a): the studies' one-off nets, e.g. strided convs."""  # noqa: E501 (first line = `fmnist models` description)
+def spec_cnn(o: SpecCnnOptions) -> nn.Module:
     layers: list[nn.Module] = []
     cin, size = 1, 28
-    for token in (t.strip() for t in spec.split(",") if t.strip()):
+    for token in (t.strip() for t in o.spec.split(",") if t.strip()):
         kind, args = _parse(token)
         if kind == "c":
             block, size = _conv(
                 cin,
                 size,
                 args,
-                batch_norm=batch_norm,
-                activation=activation,
-                conv_dropout=conv_dropout,
+                batch_norm=o.batch_norm,
+                activation=o.activation,
+                conv_dropout=o.conv_dropout,
             )
             layers += block
             cin = args[0]
@@ -99,6 +93,6 @@ def spec_cnn(
             size //= 2
     features = nn.Sequential(*layers, nn.Flatten())
     stack, width = dense_stack(
-        cin * size * size, tuple(dense), activation=activation, dropout=dropout
+        cin * size * size, tuple(o.dense), activation=o.activation, dropout=o.dropout
     )
     return Classifier(nn.Sequential(features, stack), nn.Linear(width, 10))
