@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import fmnist
+from fmnist.runs import RunDir
 from fmnist.training import trainer as trainer_module
 from fmnist.training.checkpoint import load_checkpoint
-from fmnist.training.record import read_embeddings, read_filters, read_histograms
 from tests.conftest import tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}
@@ -43,21 +43,21 @@ def test_recording_does_not_change_training(recorded, tmp_path):
 
 
 def test_records_hold_every_epoch_and_a_stratified_embedding(recorded):
-    epochs, filters = read_filters(recorded.path)
+    epochs, filters = RunDir(recorded.path).read_filters()
     assert epochs.tolist() == [0, 1, 2, 3]  # epoch 0 = the initial weights
     assert filters.shape == (4, 8, 3, 3)
     first_conv = _final_weights(recorded)["features.0.0.weight"]
     # final.pt holds the best epoch's weights (restore_best): the filters recorded at that epoch
     best = recorded.summary["best_epoch"]
     assert np.allclose(filters[best], first_conv.mean(1).numpy())
-    hist = read_histograms(recorded.path)
+    hist = RunDir(recorded.path).read_histograms()
     assert [h["epoch"] for h in hist] == [0, 1, 2, 3]
     layer = hist[-1]["params"]["features.0.0.weight"]
     assert (
         sum(layer["counts"]) == first_conv.numel()
         and len(layer["edges"]) == len(layer["counts"]) + 1
     )
-    emb = read_embeddings(recorded.path)
+    emb = RunDir(recorded.path).read_embeddings()
     assert emb["features"].shape == (2000, 32)
     assert np.bincount(emb["labels"]).tolist() == [200] * 10
 
@@ -100,17 +100,22 @@ def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_record
         fmnist.train(
             tiny(model=CNN, train={"epochs": 3}, record=ALL), run_dir=run_dir, verbose=False
         )
-    assert read_filters(run_dir)[0].tolist() == [0, 1, 2]  # epoch 2 recorded, not checkpointed
+    assert RunDir(run_dir).read_filters()[0].tolist() == [
+        0,
+        1,
+        2,
+    ]  # epoch 2 recorded, not checkpointed
     monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
 
     from fmnist.api import resume
 
     resumed = resume(run_dir, verbose=False)
-    epochs, filters = read_filters(resumed.path)
+    resumed_dir, recorded_dir = RunDir(resumed.path), RunDir(recorded.path)
+    epochs, filters = resumed_dir.read_filters()
     assert epochs.tolist() == [0, 1, 2, 3]
-    assert np.array_equal(filters, read_filters(recorded.path)[1])
-    assert [h["epoch"] for h in read_histograms(resumed.path)] == [0, 1, 2, 3]
-    assert read_histograms(resumed.path) == read_histograms(recorded.path)
+    assert np.array_equal(filters, recorded_dir.read_filters()[1])
+    assert [h["epoch"] for h in resumed_dir.read_histograms()] == [0, 1, 2, 3]
+    assert resumed_dir.read_histograms() == recorded_dir.read_histograms()
     assert _without_seconds(resumed.metrics) == _without_seconds(recorded.metrics)
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

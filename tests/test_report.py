@@ -21,6 +21,7 @@ from fmnist.experiments.collect import mean_std
 from fmnist.report import build_report
 from fmnist.report.figures import overfitting_start
 from fmnist.report.run import conv_feature_maps, summary_cards
+from fmnist.runs import RunDir
 from tests.conftest import tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}
@@ -198,9 +199,8 @@ def test_run_report_numbers_equal_the_run_record(cnn_run, cnn_report, real_data_
             f"{scores['f1']:.2%}",
             f"{scores['support']:,}",
         ]
-    # the mistakes table: recounted from predictions.csv, the most confident wrong answers first
-    predictions = np.loadtxt(cnn_run.path / "predictions.csv", delimiter=",", skiprows=1)
-    labels, probs = predictions[:, 1].astype(int), predictions[:, 3:]
+    # the mistakes table: recounted from the predictions, the most confident wrong answers first
+    labels, _, probs = RunDir(cnn_run.path).read_predictions()
     wrong = np.flatnonzero(probs.argmax(1) != labels)
     top = wrong[np.argsort(-probs[wrong].max(1), kind="stable")][:10]
     assert [int(row[0]) for row in _rows(page, "mistakes")] == top.tolist()

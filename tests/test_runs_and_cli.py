@@ -75,6 +75,16 @@ def test_summary_accuracy_equals_the_recount_from_predictions(finished_run, real
     assert np.allclose(probs.sum(1), 1, atol=1e-4)
 
 
+def test_test_predictions_recount_the_summary_accuracy_against_the_official_labels(
+    finished_run, real_data_dir
+):
+    labels = load_arrays(real_data_dir)[0]["test_labels"]
+    lines = (finished_run.path / "test_predictions.txt").read_text().splitlines()
+    assert len(lines) == 10000 and all(len(line) == 1 and line.isdigit() for line in lines)
+    predicted = RunDir(finished_run.path).read_test_predictions()
+    assert np.mean(predicted == labels) == finished_run.summary["test_accuracy"]
+
+
 def test_evaluate_and_predict_agree_with_the_summary(finished_run, real_data_dir):
     assert finished_run.evaluate("test")["accuracy"] == pytest.approx(
         finished_run.summary["test_accuracy"]

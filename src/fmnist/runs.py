@@ -1,19 +1,36 @@
 """Run directories: one folder per run holding everything needed to trust, resume and report it.
 
-    RUN_DIR/
-      config.yaml       resolved config (re-runs the same experiment)
-      env.json          versions, device, threads, git commit, command line
-      metrics.jsonl     one JSON line per finished epoch
-      ckpt/last.pt      everything to resume (weights_only-loadable)
-      ckpt/best.pt      weights of the best validation epoch
-      summary.json      written once, after the final test evaluation: the run is complete
-      predictions.csv   index,label,predicted,p0..p9 per test image
+``RunDir`` is the one place that knows these names and formats; everything else calls its methods.
 
-Every file is written to ``name.tmp`` and renamed, so a crash never leaves a half-written file.
+    RUN_DIR/
+      config.yaml           resolved config (re-runs the same experiment)
+      env.json              versions, device, threads, git commit, command line
+      metrics.jsonl         one JSON line per finished epoch
+      ckpt/last.pt          everything to resume (weights_only-loadable)
+      ckpt/best.pt          weights of the best validation epoch
+      summary.json          written once, after the final test evaluation: the run is complete
+      predictions.csv       index,label,predicted,p0..p9 per test image (what reports read)
+      test_predictions.txt  the predicted class of each test image, one digit a line in test-set
+                            order: anyone can recount the accuracy against the official labels
+      recipe.json           the recipe, point and study number of a run made by ``fmnist run``
+    recorded on request (``--record``, see ``fmnist.training.record``):
+      filters.npz           epochs (E,), filters (E, N, h, w): first-layer weights at init
+                            (epoch 0) and after every epoch
+      histograms.jsonl      one line per epoch:
+                            {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
+      embeddings.npz        features (n, d), labels (n,), index (n,): penultimate features of a
+                            stratified test sample
+      tensorboard/          TensorBoard event files
+
+Every file is written to ``name.tmp`` and renamed, so a crash never leaves a half-written file; the
+JSON-lines files grow a line at a time and their readers ignore a torn last line. Run directories
+are shared and downloaded, so readers trust none of them: arrays load without pickle, and no name
+(or link) may lead outside the directory.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -23,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fmnist.errors import RunDirError
@@ -58,7 +76,7 @@ class RunDir:
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         run = cls(path)
-        if not (run.path / "config.yaml").is_file():
+        if not run.file("config.yaml").is_file():
             raise RunDirError(
                 f"{path} is not an fmnist run directory (no config.yaml); "
                 "pass a folder made by `fmnist train`, e.g. runs/<date>-<model>-<hash>"
@@ -76,25 +94,23 @@ class RunDir:
 
     # -- config and environment -------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        atomic_write(self.file("config.yaml"), yaml.safe_dump(config, sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
-        return yaml.safe_load((self.path / "config.yaml").read_text())
+        return yaml.safe_load(self.file("config.yaml").read_text())
 
     def read_env(self) -> dict[str, Any]:
-        path = self.path / "env.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return self._read_json("env.json") or {}
 
     def write_env(self, device: str, seed: int, *, hardware: dict[str, Any] | None = None) -> None:
         """Versions, device and the command line; ``hardware``: a network's precision, why, and the
         CPU's features."""
-        import numpy
         import torch
 
         env = {
             "python": sys.version.split()[0],
             "torch": torch.__version__,
-            "numpy": numpy.__version__,
+            "numpy": np.__version__,
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "device": device,
@@ -106,33 +122,18 @@ class RunDir:
             "command": sys.argv,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        atomic_write(self.path / "env.json", json.dumps(env, indent=2))
+        self._write_json("env.json", env)
 
     # -- metrics ----------------------------------------------------------------------------
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
-
     def append_metrics(self, row: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        self._append_jsonl("metrics.jsonl", row)
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
-        atomic_write(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        self._write_jsonl("metrics.jsonl", rows)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Finished epochs; a torn last line (crash mid-append) is ignored."""
-        if not self.metrics_path.is_file():
-            return []
-        rows = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return rows
+        return self._read_jsonl("metrics.jsonl")
 
     # -- checkpoints ------------------------------------------------------------------------
     @property
@@ -146,25 +147,128 @@ class RunDir:
     # -- results ----------------------------------------------------------------------------
     @property
     def is_complete(self) -> bool:
-        return (self.path / "summary.json").is_file()
+        return self.file("summary.json").is_file()
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write(self.path / "summary.json", json.dumps(summary, indent=2))
+        self._write_json("summary.json", summary)
 
     def read_summary(self) -> dict[str, Any]:
         if not self.is_complete:
-            raise RunDirError(
-                f"{self.path} has no summary.json: the run has not finished; "
-                f"finish it with `fmnist train --resume {self.path}`"
-            )
-        return json.loads((self.path / "summary.json").read_text())
+            raise self._unfinished("summary.json")
+        return self._read_json("summary.json")
 
-    def write_predictions(self, labels, predicted, probabilities) -> None:
+    def write_predictions(
+        self, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray
+    ) -> None:
+        """predictions.csv (with the probabilities, for reports) and test_predictions.txt (the
+        predicted classes alone, small enough to commit with a results run)."""
         header = "index,label,predicted," + ",".join(f"p{k}" for k in range(probabilities.shape[1]))
         lines = [header]
         for i, (y, p, probs) in enumerate(zip(labels, predicted, probabilities)):
             lines.append(f"{i},{y},{p}," + ",".join(f"{v:.6f}" for v in probs))
-        atomic_write(self.path / "predictions.csv", "\n".join(lines) + "\n")
+        atomic_write(self.file("predictions.csv"), "\n".join(lines) + "\n")
+        atomic_write(self.file("test_predictions.txt"), "".join(f"{int(p)}\n" for p in predicted))
+
+    def read_predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, predicted, probabilities) of the test images, in test-set order."""
+        path = self.file("predictions.csv")
+        if not path.is_file():
+            raise self._unfinished("predictions.csv")
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        return table[:, 1].astype(np.int64), table[:, 2].astype(np.int64), table[:, 3:]
+
+    def read_test_predictions(self) -> np.ndarray | None:
+        """The predicted class of each test image from test_predictions.txt; None if the run has
+        none (older runs keep only predictions.csv)."""
+        path = self.file("test_predictions.txt")
+        if not path.is_file():
+            return None
+        return np.loadtxt(path, dtype=np.int64, ndmin=1)
+
+    def write_recipe(self, record: dict[str, Any]) -> None:
+        self._write_json("recipe.json", record)
+
+    def read_recipe(self) -> dict[str, Any] | None:
+        """Which recipe and point the run belongs to; None for a run not made by a recipe."""
+        return self._read_json("recipe.json")
+
+    # -- records (--record) -----------------------------------------------------------------
+    def write_filters(self, epochs: np.ndarray, filters: np.ndarray) -> None:
+        self._write_arrays("filters.npz", epochs=epochs, filters=filters)
+
+    def read_filters(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(epochs, filters), or None if the run did not record them."""
+        arrays = self._read_arrays("filters.npz")
+        return None if arrays is None else (arrays["epochs"], arrays["filters"])
+
+    def append_histograms(self, row: dict[str, Any]) -> None:
+        self._append_jsonl("histograms.jsonl", row)
+
+    def write_histograms(self, rows: list[dict[str, Any]]) -> None:
+        self._write_jsonl("histograms.jsonl", rows)
+
+    def read_histograms(self) -> list[dict[str, Any]]:
+        """Recorded epochs; a torn last line (crash mid-append) is ignored."""
+        return self._read_jsonl("histograms.jsonl")
+
+    def write_embeddings(self, features: np.ndarray, labels: np.ndarray, index: np.ndarray) -> None:
+        self._write_arrays("embeddings.npz", features=features, labels=labels, index=index)
+
+    def read_embeddings(self) -> dict[str, np.ndarray] | None:
+        """{"features", "labels", "index"}, or None if the run did not record them."""
+        return self._read_arrays("embeddings.npz")
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.file("tensorboard")
+
+    def _unfinished(self, missing: str) -> RunDirError:
+        return RunDirError(
+            f"{self.path} has no {missing}: the run has not finished; "
+            f"finish it with `fmnist train --resume {self.path}`"
+        )
+
+    # -- formats ----------------------------------------------------------------------------
+    def _write_json(self, name: str, data: dict[str, Any]) -> None:
+        atomic_write(self.file(name), json.dumps(data, indent=2))
+
+    def _read_json(self, name: str) -> dict[str, Any] | None:
+        path = self.file(name)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
+        with open(self.file(name), "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> None:
+        atomic_write(self.file(name), "".join(json.dumps(r) + "\n" for r in rows))
+
+    def _read_jsonl(self, name: str) -> list[dict[str, Any]]:
+        """The lines up to the first that does not parse: a crash mid-append tears only the
+        last."""
+        path = self.file(name)
+        rows = []
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+        return rows
+
+    def _write_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        buffer = io.BytesIO()  # npz cannot be appended to: the whole file is rewritten atomically
+        np.savez_compressed(buffer, **arrays)
+        atomic_write(self.file(name), buffer.getvalue())
+
+    def _read_arrays(self, name: str) -> dict[str, np.ndarray] | None:
+        path = self.file(name)
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in f.files}
 
 
 def _git_commit() -> str | None:

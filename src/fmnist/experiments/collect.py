@@ -5,7 +5,6 @@ Reports and tables start here; they read run directories and never train.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,7 +28,6 @@ def run_record(run: RunDir) -> dict[str, Any]:
     """The flat facts of one finished run that tables and plots use."""
     summary = run.read_summary()
     config = run.read_config()
-    recipe_file = run.path / "recipe.json"
     return {
         "path": str(run.path),
         "name": summary["name"],
@@ -47,7 +45,7 @@ def run_record(run: RunDir) -> dict[str, Any]:
         "precision": summary.get("precision") or config.get("train", {}).get("precision"),
         "best_epoch": summary["best_epoch"],
         "config": config,
-        "recipe": json.loads(recipe_file.read_text()) if recipe_file.is_file() else None,
+        "recipe": run.read_recipe(),
     }
 
 

@@ -26,7 +26,7 @@ from fmnist.config import apply_overrides, build_config, merge, set_dotted
 from fmnist.errors import ConfigError
 from fmnist.recipes import Recipe, with_hardware_variant
 from fmnist.recipes.points import Point, expand_points
-from fmnist.runs import RunDir, atomic_write
+from fmnist.runs import RunDir
 
 # What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training
 # subset, 1,000 validation images and 2 epochs (the 10,000 test images are always all evaluated).
@@ -265,7 +265,7 @@ def write_recipe_record(job: Job) -> None:
         "quick": job.quick,
         "quick_overrides": quick_overrides(recipe) if job.quick else None,
     }
-    atomic_write(job.path / "recipe.json", json.dumps(record, indent=2))
+    RunDir(job.path).write_recipe(record)
 
 
 def _discard_empty(path: Path) -> None:

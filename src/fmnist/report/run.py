@@ -19,14 +19,10 @@ from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.errors import ConfigError
 from fmnist.report import figures
 from fmnist.report.html import Page
-from fmnist.training.record import (
-    first_layer_filters,
-    read_embeddings,
-    read_filters,
-    read_histograms,
-    stratified_sample,
-    weight_histograms,
-)
+from fmnist.runs import RunDir
+
+# what a model computes, not files: the same functions the recorder applies during training
+from fmnist.training.record import first_layer_filters, stratified_sample, weight_histograms
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
 # test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
@@ -56,8 +52,7 @@ def build_run_report(
         raise ConfigError(
             f"--image must be a test image index in [0, {len(test_images) - 1}], got {image}"
         )
-    predictions = np.loadtxt(run.path / "predictions.csv", delimiter=",", skiprows=1)
-    probabilities = predictions[:, 3:]
+    _, _, probabilities = run.dir.read_predictions()
 
     page = Page(
         f"Run report: {summary['name']}",
@@ -74,10 +69,10 @@ def build_run_report(
         return page.write(out / "report.html")
     _learning_section(page, run.metrics, summary, out)
     _errors_section(page, summary, test_images, test_labels, probabilities, out)
-    _filters_section(page, run.model, run.path, out)
+    _filters_section(page, run.model, run.dir, out)
     _feature_map_section(page, run, test_images, test_labels, probabilities, image, out)
-    _histogram_section(page, run.model, run.path, out)
-    _embedding_section(page, run.path, out)
+    _histogram_section(page, run.model, run.dir, out)
+    _embedding_section(page, run.dir, out)
     return page.write(out / "report.html")
 
 
@@ -175,7 +170,7 @@ def _errors_section(
     )
 
 
-def _filters_section(page: Page, model: nn.Module, run_path: Path, out: Path) -> None:
+def _filters_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path) -> None:
     page.section("First-layer filters")
     filters = first_layer_filters(model)
     if filters is None:
@@ -196,7 +191,7 @@ def _filters_section(page: Page, model: nn.Module, run_path: Path, out: Path) ->
         f"Red: positive weights, blue: negative, each filter on its own scale; "
         f"{len(filters)} shown.",
     )
-    recorded = read_filters(run_path)
+    recorded = run_dir.read_filters()
     if recorded is None:
         page.text(
             "No filter history: train with --record filters to get a GIF of the filters evolving "
@@ -246,9 +241,9 @@ def _feature_map_section(
     )
 
 
-def _histogram_section(page: Page, model: nn.Module, run_path: Path, out: Path) -> None:
+def _histogram_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path) -> None:
     page.section("Weight histograms")
-    rows = read_histograms(run_path)
+    rows = run_dir.read_histograms()
     caption = (
         "Distribution of each layer's weights and biases, one line per recorded epoch "
         "(dark: early, yellow: late)."
@@ -262,8 +257,8 @@ def _histogram_section(page: Page, model: nn.Module, run_path: Path, out: Path) 
     page.figure(figures.weight_histograms(rows, out / "weight_histograms.png"), caption)
 
 
-def _embedding_section(page: Page, run_path: Path, out: Path) -> None:
-    embeddings = read_embeddings(run_path)
+def _embedding_section(page: Page, run_dir: RunDir, out: Path) -> None:
+    embeddings = run_dir.read_embeddings()
     if embeddings is None:
         return
     from fmnist.report.maps import pca_and_tsne

@@ -1,14 +1,9 @@
 """Optional recording during training, for reports and TensorBoard
 (``--record filters,histograms,embeddings,tensorboard``).
 
-    RUN_DIR/
-      filters.npz        epochs (E,), filters (E, N, h, w): first-layer weights at init (epoch 0)
-                         and after every epoch
-      histograms.jsonl   one line per epoch:
-                         {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
-      embeddings.npz     features (n, d), labels (n,), index (n,): penultimate features of a
-                         stratified test sample
-      tensorboard/       event files: scalars, histograms, filter images, embedding projector
+What each record holds, and the files it is kept in, is ``fmnist.runs``'s to say: the recorder
+computes and ``RunDir`` writes. TensorBoard gets scalars, weight histograms, the first layer's
+filters as an image and the test features for its embedding projector.
 
 The recorder only reads weights and runs forward passes in eval mode without gradients, and never
 draws from torch's random generators, so a run gives the same metrics with and without it.
@@ -20,8 +15,6 @@ of an epoch the checkpoint does not hold; ``begin`` drops every record after the
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +24,14 @@ from torch import nn
 
 from fmnist.config import RecordConfig
 from fmnist.errors import ConfigError
-from fmnist.runs import RunDir, atomic_write
+from fmnist.runs import RunDir
 
 # an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the
 # bytes
 MAX_FILTERS = 64
 HIST_BINS = 40
-# stratified test images in embeddings.npz and the projector: enough for t-SNE, small on disk
+# stratified test images in the recorded embeddings and the projector: enough for t-SNE, small
+# on disk
 EMBED_SAMPLES = 2000
 EMBED_SEED = 0  # a numpy generator of its own: sampling must not touch torch's RNG
 
@@ -143,37 +137,6 @@ def filter_grid(filters: np.ndarray) -> np.ndarray:
     return tile((filters - lo) / (hi - lo + 1e-12), fill=1.0)
 
 
-# -- reading records back ----------------------------------------------------------------------
-def read_filters(run_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(epochs, filters) from filters.npz, or None if the run did not record them."""
-    path = Path(run_path) / "filters.npz"
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as f:
-        return f["epochs"], f["filters"]
-
-
-def read_histograms(run_path: Path) -> list[dict[str, Any]]:
-    """Lines of histograms.jsonl (a torn last line from a crash is ignored)."""
-    path = Path(run_path) / "histograms.jsonl"
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return rows
-
-
-def read_embeddings(run_path: Path) -> dict[str, np.ndarray] | None:
-    path = Path(run_path) / "embeddings.npz"
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
-
-
 # -- the recorder the trainer calls ------------------------------------------------------------
 class Recorder:
     """Writes what ``cfg`` asks for into ``run``; every hook is a no-op when nothing is asked.
@@ -198,15 +161,14 @@ class Recorder:
             if epoch == 0:
                 self._add_filters(trainer.eval_model, 0)
         if self.cfg.histograms:
-            kept = [r for r in read_histograms(self.run.path) if r["epoch"] <= epoch]
-            atomic_write(
-                self.run.path / "histograms.jsonl", "".join(json.dumps(r) + "\n" for r in kept)
+            self.run.write_histograms(
+                [r for r in self.run.read_histograms() if r["epoch"] <= epoch]
             )
             if epoch == 0:
                 self._append_histograms(trainer.eval_model, 0)
         if self.cfg.tensorboard:
             self.writer = _summary_writer(
-                self.run.path / "tensorboard", purge_step=epoch + 1 if epoch else None
+                self.run.tensorboard_dir, purge_step=epoch + 1 if epoch else None
             )
             if epoch == 0:
                 self._tensorboard_weights(trainer.eval_model, 0)
@@ -237,7 +199,7 @@ class Recorder:
 
     # -- filters -------------------------------------------------------------------------------
     def _restore_filters(self, epoch: int) -> None:
-        old = read_filters(self.run.path)
+        old = self.run.read_filters()
         self._filters, self._filter_epochs = [], []
         if old is not None:
             keep = old[0] <= epoch
@@ -249,18 +211,13 @@ class Recorder:
             return
         self._filters.append(filters)
         self._filter_epochs.append(epoch)
-        # The whole history is rewritten atomically each epoch: npz cannot be appended to, and a few
-        # hundred kB per rewrite is nothing next to the checkpoint.
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, epochs=np.array(self._filter_epochs), filters=np.stack(self._filters)
-        )
-        atomic_write(self.run.path / "filters.npz", buffer.getvalue())
+        # The whole history is rewritten each epoch: a few hundred kB per rewrite is nothing next
+        # to the checkpoint.
+        self.run.write_filters(np.array(self._filter_epochs), np.stack(self._filters))
 
     # -- histograms ----------------------------------------------------------------------------
     def _append_histograms(self, model: nn.Module, epoch: int) -> None:
-        with open(self.run.path / "histograms.jsonl", "a") as f:
-            f.write(json.dumps({"epoch": epoch, "params": weight_histograms(model)}) + "\n")
+        self.run.append_histograms({"epoch": epoch, "params": weight_histograms(model)})
 
     # -- TensorBoard ---------------------------------------------------------------------------
     def _tensorboard_weights(self, model: nn.Module, epoch: int) -> None:
@@ -281,11 +238,7 @@ class Recorder:
         )
         features = penultimate_features(model, trainer._input(x))
         if self.cfg.embeddings:
-            buffer = io.BytesIO()
-            np.savez_compressed(
-                buffer, features=features.numpy(), labels=labels[index], index=index
-            )
-            atomic_write(self.run.path / "embeddings.npz", buffer.getvalue())
+            self.run.write_embeddings(features.numpy(), labels[index], index)
         if self.writer is not None:
             from fmnist.data import CLASS_NAMES
 
