@@ -1,5 +1,5 @@
-"""Holdout and k-fold splits of the training set: stratified and seeded; the test set is never
-split."""
+"""Holdout and k-fold splits of the training set, and stratified samples of any split: all seeded;
+the test set is never split."""
 
 from __future__ import annotations
 
@@ -30,3 +30,22 @@ def stratified_subset(indices: np.ndarray, labels: np.ndarray, size: int, seed: 
         indices, train_size=size, stratify=labels[indices], random_state=seed
     )
     return np.sort(subset)
+
+
+def stratified_sample(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``size`` images, the same number per class (all of them if size >= len).
+
+    Unlike ``stratified_subset`` (proportional to the class sizes), every class gets an equal
+    share, so a map of the sample shows each class alike; its own numpy generator leaves torch's
+    random state untouched.
+    """
+    if size >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = size // len(classes)
+    return np.sort(
+        np.concatenate(
+            [rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in classes]
+        )
+    )

@@ -25,8 +25,8 @@ import numpy as np
 
 from fmnist.errors import RunDirError
 from fmnist.experiments.collect import group_records, mean_std, plus_minus, run_records
-from fmnist.report._plot import plt, save
-from fmnist.report.html import Page
+from fmnist.viz.html import Page
+from fmnist.viz.plot import plt, save
 
 MAX_SWEEPS = 8
 MAX_GRIDS = 4

@@ -15,8 +15,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from fmnist.data import CLASS_NAMES
-from fmnist.report._plot import no_ticks, plt, save
-from fmnist.training.record import tile
+from fmnist.viz.plot import image_grid, no_ticks, plt, save, tile
 
 OVERFIT_MARGIN = (
     0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
@@ -162,30 +161,24 @@ def confident_mistakes(
         }
         for i in order
     ]
-    cols = 6
-    n_rows = max(1, int(np.ceil(len(order) / cols)))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(12, 2.5 * n_rows), squeeze=False)
-    for ax in axes.flat:
-        no_ticks(ax)
-    for ax, row in zip(axes.flat, rows):
-        ax.imshow(images[row["index"]], cmap="gray_r", vmin=0, vmax=255)
-        ax.set_title(
+    fig, _ = image_grid(
+        [images[row["index"]] for row in rows],
+        [
             f"#{row['index']}  true: {row['true']}\n"
-            f"pred: {row['predicted']} ({row['probability']:.0%})",
-            fontsize=8.5,
-            fontweight="normal",
-        )
-    fig.suptitle(
-        f"The {len(rows)} most confidently wrong test images (of {len(wrong):,} mistakes)",
-        fontweight="bold",
+            f"pred: {row['predicted']} ({row['probability']:.0%})"
+            for row in rows
+        ],
+        cols=6,
+        cell=(2.0, 2.5),
+        title_size=8.5,
+        suptitle=f"The {len(rows)} most confidently wrong test images (of {len(wrong):,} mistakes)",
     )
-    fig.tight_layout()
     return save(fig, path), rows
 
 
 # -- filters -----------------------------------------------------------------------------------
 def _filter_image(ax, filters: np.ndarray, scale: np.ndarray) -> None:
-    """All filters tiled into one image (one imshow is far faster than a subplot per filter).
+    """All filters tiled into one image.
 
     Diverging map centred on 0: red weights excite, blue inhibit; each filter is divided by its own
     ``scale`` so small and large filters both show their pattern; gaps (NaN) stay white.

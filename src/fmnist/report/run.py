@@ -16,13 +16,14 @@ import torch
 from torch import nn
 
 from fmnist.data import CLASS_NAMES, load_arrays
+from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
 from fmnist.report import figures
-from fmnist.report.html import Page
 from fmnist.runs import RunDir
 
 # what a model computes, not files: the same functions the recorder applies during training
-from fmnist.training.record import first_layer_filters, stratified_sample, weight_histograms
+from fmnist.training.record import first_layer_filters, weight_histograms
+from fmnist.viz.html import Page
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
 # test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
@@ -261,7 +262,7 @@ def _embedding_section(page: Page, run_dir: RunDir, out: Path) -> None:
     embeddings = run_dir.read_embeddings()
     if embeddings is None:
         return
-    from fmnist.report.maps import pca_and_tsne
+    from fmnist.viz.maps import pca_and_tsne
 
     page.section("Learned features of test images")
     pick = stratified_sample(embeddings["labels"], MAP_POINTS)

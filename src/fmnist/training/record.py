@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from fmnist.config import RecordConfig
+from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
 from fmnist.runs import RunDir
 
@@ -81,22 +82,6 @@ def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict
     return out
 
 
-def stratified_sample(
-    labels: np.ndarray, size: int = EMBED_SAMPLES, seed: int = EMBED_SEED
-) -> np.ndarray:
-    """Sorted indices of ``size`` images, the same number per class (all of them if size >= len)."""
-    if size >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    per_class = size // len(classes)
-    return np.sort(
-        np.concatenate(
-            [rng.choice(np.flatnonzero(labels == k), per_class, replace=False) for k in classes]
-        )
-    )
-
-
 @torch.no_grad()
 def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """``forward_features`` of normalised images in eval mode (no dropout, BN running stats)."""
@@ -112,29 +97,13 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -
     return out.cpu()
 
 
-def tile(
-    images: np.ndarray, *, pad: int = 1, fill: float = np.nan, cols: int | None = None
-) -> np.ndarray:
-    """Tile (N, h, w) images into one (H, W) image with ``pad`` pixels of ``fill`` between them."""
-    n, h, w = images.shape
-    cols = cols or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), fill, dtype=np.float32)
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[
-            pad + r * (h + pad) : pad + r * (h + pad) + h,
-            pad + c * (w + pad) : pad + c * (w + pad) + w,
-        ] = image
-    return grid
-
-
-def filter_grid(filters: np.ndarray) -> np.ndarray:
-    """Filters each scaled to [0, 1], tiled on a white background: TensorBoard's image of the first
-    layer."""
+def filter_images(filters: np.ndarray) -> np.ndarray:
+    """(N, 1, h + 2, w + 2): each filter scaled to [0, 1] in a white frame, so that TensorBoard's
+    grid of them shows where one filter ends and the next begins."""
     lo = filters.min(axis=(1, 2), keepdims=True)
     hi = filters.max(axis=(1, 2), keepdims=True)
-    return tile((filters - lo) / (hi - lo + 1e-12), fill=1.0)
+    scaled = (filters - lo) / (hi - lo + 1e-12)
+    return np.pad(scaled, ((0, 0), (1, 1), (1, 1)), constant_values=1.0)[:, None]
 
 
 # -- the recorder the trainer calls ------------------------------------------------------------
@@ -225,14 +194,12 @@ class Recorder:
             self.writer.add_histogram(f"weights/{name}", param.detach().float().cpu(), epoch)
         filters = first_layer_filters(model)
         if filters is not None:
-            self.writer.add_image(
-                "first_layer_filters", filter_grid(filters), epoch, dataformats="HW"
-            )
+            self.writer.add_images("first_layer_filters", filter_images(filters), epoch)
 
     # -- embeddings ----------------------------------------------------------------------------
     def _embeddings(self, trainer, model: nn.Module) -> None:
         labels = trainer.data.labels["test"].cpu().numpy()
-        index = stratified_sample(labels)
+        index = stratified_sample(labels, EMBED_SAMPLES, EMBED_SEED)
         x = trainer.data.normalize(
             trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255
         )

@@ -12,9 +12,9 @@ import numpy as np
 
 from fmnist.config import DataConfig
 from fmnist.data import CLASS_NAMES, FashionMNIST
-from fmnist.report._plot import CLASS_COLORS, no_ticks, plt, save
-from fmnist.report.html import Page
-from fmnist.training.record import stratified_sample
+from fmnist.data.splits import stratified_sample
+from fmnist.viz.html import Page
+from fmnist.viz.plot import CLASS_COLORS, image_grid, label_rows, plt, save
 
 
 def class_counts(counts: dict[str, np.ndarray], path: Path) -> Path:
@@ -49,31 +49,30 @@ def class_counts(counts: dict[str, np.ndarray], path: Path) -> Path:
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, path: Path, per_class: int = 10) -> Path:
     """One row per class, its first ``per_class`` images."""
-    fig, axes = plt.subplots(
-        len(CLASS_NAMES), per_class, figsize=(per_class * 0.9 + 1.2, len(CLASS_NAMES) * 0.95 + 0.5)
+    picks = [i for k in range(len(CLASS_NAMES)) for i in np.flatnonzero(labels == k)[:per_class]]
+    fig, axes = image_grid(
+        images[picks],
+        [""] * len(picks),
+        cols=per_class,
+        cell=(0.9, 0.95),
+        suptitle="Sample training images, one row per class",
     )
-    for k, row in enumerate(axes):
-        picks = np.flatnonzero(labels == k)[:per_class]
-        for ax, i in zip(row, picks):
-            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255)
-            no_ticks(ax)
-        row[0].set_ylabel(CLASS_NAMES[k], rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("Sample training images, one row per class", fontweight="bold")
-    fig.tight_layout()
+    label_rows(fig, axes, CLASS_NAMES, fontsize=9)
     return save(fig, path)
 
 
 def class_means(images: np.ndarray, labels: np.ndarray, path: Path) -> Path:
-    fig, axes = plt.subplots(2, 5, figsize=(10, 4.6))
-    for k, ax in enumerate(axes.flat):
-        ax.imshow(images[labels == k].mean(0), cmap="gray_r", vmin=0, vmax=255)
-        no_ticks(ax)
-        ax.set_title(CLASS_NAMES[k], fontsize=9, color=CLASS_COLORS[k])
-    fig.suptitle(
-        "Mean image of each class (training split; dark = bright pixels on average)",
-        fontweight="bold",
+    means = [images[labels == k].mean(0) for k in range(len(CLASS_NAMES))]
+    fig, axes = image_grid(
+        means,
+        CLASS_NAMES,
+        cols=5,
+        cell=(2.0, 2.3),
+        title_size=9,
+        suptitle="Mean image of each class (training split; dark = bright pixels on average)",
     )
-    fig.tight_layout()
+    for ax, color in zip(axes.flat, CLASS_COLORS):
+        ax.title.set_color(color)
     return save(fig, path)
 
 
@@ -87,7 +86,7 @@ def explore(
         data_dir: the IDX files (default: FMNIST_DATA, the Debian package, or a download).
         sample: stratified training images in the PCA and t-SNE maps (t-SNE time grows ~n log n).
     """
-    from fmnist.report.maps import pca_and_tsne
+    from fmnist.viz.maps import pca_and_tsne
 
     out = Path(out)
     data = FashionMNIST(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.data import CLASS_NAMES
-from fmnist.report._plot import CLASS_COLORS, plt, save
+from fmnist.viz.plot import CLASS_COLORS, plt, save
 
 
 def project_2d(x: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
