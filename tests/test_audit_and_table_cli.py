@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 import fmnist as fmnist_package
-from fmnist.data.audit import exact_duplicates, near_duplicates, run_audit
+from fmnist.data.audit import exact_duplicates, near_duplicates, read_findings
+from fmnist.viz.audit import run_audit
 
 
 def test_duplicate_finders_on_planted_copies():
@@ -60,6 +61,14 @@ def test_audit_writes_tables_and_grids_and_changes_nothing(tmp_path, real_data_d
         labels = arrays["train_labels" if row["split"] == "train" else "test_labels"]
         assert int(row["given"]) == labels[int(row["index"])]  # the official label, untouched
         assert int(row["suggested"]) != int(row["given"])
+    # the grids are drawn from the tables read back with their types
+    duplicates, typed_issues = read_findings(tmp_path)
+    assert [(r["split"], r["index"], r["confidence"]) for r in typed_issues] == [
+        (r["split"], int(r["index"]), float(r["confidence"])) for r in issues
+    ]
+    assert len(duplicates) == sum(
+        v for k, v in report["counts"].items() if k.startswith(("exact ", "near "))
+    )
 
 
 def fmnist(*args, cwd):

@@ -14,6 +14,8 @@ Method:
   256-unit MLP, scikit-learn) over stratified k folds of the training images; cleanlab's
   ``find_label_issues`` ranks the suspects by self-confidence. Test images are scored by the same
   model fitted on all audited training images (they are never trained on).
+
+This module computes and writes tables; ``fmnist.viz.audit`` draws what they hold.
 """
 
 from __future__ import annotations
@@ -33,6 +35,29 @@ from fmnist.data.splits import kfold_splits, stratified_subset
 from fmnist.runs import atomic_write
 
 QUICK = {"train_subset": 10000, "folds": 3}
+# the two tables, their columns and the type of each: the tables are what fmnist.viz.audit reads
+DUPLICATES_TABLE, ISSUES_TABLE = "duplicates.csv", "label_issues.csv"
+DUPLICATE_COLUMNS = {
+    "kind": str,
+    "split_a": str,
+    "index_a": int,
+    "label_a": int,
+    "split_b": str,
+    "index_b": int,
+    "label_b": int,
+    "rms_difference": float,
+}
+ISSUE_COLUMNS = {
+    "split": str,
+    "index": int,
+    "given": int,
+    "given_name": str,
+    "suggested": int,
+    "suggested_name": str,
+    "confidence": float,
+    "given_probability": float,
+    "rank": int,
+}
 
 
 # -- duplicates ---------------------------------------------------------------------------------
@@ -154,7 +179,7 @@ def run_audit(
     data_dir: str | Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Audit the training (sub)set and the test set; write tables, grids and a summary into ``out``.
+    """Audit the training (sub)set and the test set; write the tables and a summary into ``out``.
 
     Args:
         quick: 10,000 training images and 3 folds (stated in the output).
@@ -212,7 +237,9 @@ def run_audit(
         "oof_accuracy": float((probs.argmax(1) == labels).mean()),
         "test_accuracy_of_audit_model": float((test_probs.argmax(1) == test_labels).mean()),
     }
-    return _write(Path(out), exact + close, issues, settings, arrays, labels_all, test_labels)
+    return _write(
+        Path(out), exact + close, issues, settings, {"train": labels_all, "test": test_labels}
+    )
 
 
 def _write(
@@ -220,24 +247,18 @@ def _write(
     duplicates: list[tuple],
     issues: list[dict],
     settings: dict,
-    arrays: dict,
-    train_labels: np.ndarray,
-    test_labels: np.ndarray,
+    labels: dict[str, np.ndarray],
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    lookup = {
-        "train": (arrays["train_images"], train_labels),
-        "test": (arrays["test_images"], test_labels),
-    }
     dup_rows = [
         {
             "kind": ("exact" if rms == 0 else "near") + f" {a}-{b}",
             "split_a": a,
             "index_a": i,
-            "label_a": int(lookup[a][1][i]),
+            "label_a": int(labels[a][i]),
             "split_b": b,
             "index_b": j,
-            "label_b": int(lookup[b][1][j]),
+            "label_b": int(labels[b][j]),
             "rms_difference": round(rms, 5),
         }
         for a, i, b, j, rms in duplicates
@@ -249,44 +270,30 @@ def _write(
     counts["label_conflicts_in_duplicates"] = sum(r["label_a"] != r["label_b"] for r in dup_rows)
     counts["suspected_label_errors_train"] = sum(r["split"] == "train" for r in issues)
     counts["suspected_label_errors_test"] = sum(r["split"] == "test" for r in issues)
-    paths = [out / "duplicates.csv", out / "label_issues.csv", out / "audit.json", out / "audit.md"]
-    _write_csv(
-        paths[0],
-        dup_rows,
-        [
-            "kind",
-            "split_a",
-            "index_a",
-            "label_a",
-            "split_b",
-            "index_b",
-            "label_b",
-            "rms_difference",
-        ],
-    )
-    _write_csv(
-        paths[1],
-        issues,
-        [
-            "split",
-            "index",
-            "given",
-            "given_name",
-            "suggested",
-            "suggested_name",
-            "confidence",
-            "given_probability",
-            "rank",
-        ],
-    )
+    paths = [out / DUPLICATES_TABLE, out / ISSUES_TABLE, out / "audit.json", out / "audit.md"]
+    _write_csv(paths[0], dup_rows, DUPLICATE_COLUMNS)
+    _write_csv(paths[1], issues, ISSUE_COLUMNS)
     atomic_write(paths[2], json.dumps({"settings": settings, "counts": counts}, indent=2))
     atomic_write(paths[3], _markdown(settings, counts, issues))
-    paths.append(_issue_grid(out / "label_issues.png", issues[:30], lookup))
-    paths.append(_duplicate_grid(out / "duplicates.png", dup_rows[:12], lookup))
     return paths
 
 
-def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+def read_findings(out: str | Path) -> tuple[list[dict], list[dict]]:
+    """The duplicate pairs and the suspected label errors of the audit in ``out``, in table order,
+    with numbers as numbers."""
+    out = Path(out)
+    return (
+        _read_csv(out / DUPLICATES_TABLE, DUPLICATE_COLUMNS),
+        _read_csv(out / ISSUES_TABLE, ISSUE_COLUMNS),
+    )
+
+
+def _read_csv(path: Path, columns: dict[str, type]) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{c: cast(row[c]) for c, cast in columns.items()} for row in csv.DictReader(f)]
+
+
+def _write_csv(path: Path, rows: list[dict], columns: dict[str, type]) -> None:
     from io import StringIO
 
     buffer = StringIO()
@@ -321,55 +328,3 @@ def _markdown(settings: dict, counts: dict, issues: list[dict]) -> str:
         for r in issues[:20]
     ]
     return "\n".join(lines) + "\n"
-
-
-def _issue_grid(path: Path, rows: list[dict], lookup: dict) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = 6
-    n = max(len(rows), 1)
-    fig, axes = plt.subplots(
-        (n + cols - 1) // cols,
-        cols,
-        figsize=(cols * 2, 2.4 * ((n + cols - 1) // cols)),
-        squeeze=False,
-    )
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, r in zip(axes.flat, rows):
-        ax.imshow(lookup[r["split"]][0][r["index"]], cmap="gray")
-        ax.set_title(
-            f"{r['split']} #{r['index']}\ngiven: {r['given_name']}\n"
-            f"suggested: {r['suggested_name']} ({r['confidence']:.2f})",
-            fontsize=7,
-        )
-    fig.suptitle("Suspected label errors (cleanlab, out-of-fold probabilities); labels unchanged")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _duplicate_grid(path: Path, rows: list[dict], lookup: dict) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = max(len(rows), 1)
-    fig, axes = plt.subplots(n, 2, figsize=(4, 2.2 * n), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for (left, right), r in zip(axes, rows):
-        for ax, side in ((left, "a"), (right, "b")):
-            split, i = r[f"split_{side}"], r[f"index_{side}"]
-            ax.imshow(lookup[split][0][i], cmap="gray")
-            ax.set_title(f"{split} #{i} ({CLASS_NAMES[r[f'label_{side}']]})", fontsize=7)
-    fig.suptitle("Duplicate pairs (exact first, then near by RMS)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
