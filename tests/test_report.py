@@ -291,7 +291,7 @@ def _figure_captions(html: str) -> str:
 
 
 def test_sweep_and_grid_detection_follow_the_documented_rule():
-    from fmnist.report.experiment import find_grids, find_sweeps
+    from fmnist.report.groups import find_grids, find_sweeps
 
     base = {
         "model.name": "mlp",

@@ -5,66 +5,41 @@ group. Figures:
 
 - results table (and the study's reported number when the run's recipe.json has ``reported``);
 - test accuracy vs training time, one point per group with mean ± std error bars;
-- sweep curves and heat maps, found by one simple rule: compare the groups' options (``model.*``
-  with the builder's defaults filled in, and ``optim.*``). Groups that agree on every option but one
-  form a *sweep* of that option: with >= 3 numeric values it is drawn as a curve (e.g. accuracy vs
-  hidden size; a one-element list such as ``hidden: [64]`` counts as the number 64). Groups that
-  agree on every option but two categorical ones (strings/booleans), e.g. activation x optimiser,
-  each with >= 2 values and one group per cell, form a grid drawn as a heat map (numeric ``optim.*``
-  options may differ between cells, since studies tune the learning rate per optimiser);
+- sweep curves and heat maps, found (by ``fmnist.report.groups``) with one simple rule: compare the
+  groups' options (``model.*`` with the builder's defaults filled in, and ``optim.*``). Groups that
+  agree on every option but one form a *sweep* of that option: with >= 3 numeric values it is drawn
+  as a curve (e.g. accuracy vs hidden size; a one-element list such as ``hidden: [64]`` counts as
+  the number 64). Groups that agree on every option but two categorical ones (strings/booleans),
+  e.g. activation x optimiser, each with >= 2 values and one group per cell, form a grid drawn as a
+  heat map (numeric ``optim.*`` options may differ between cells, since studies tune the learning
+  rate per optimiser);
 - k-fold box plots for groups whose runs have a ``data.fold``.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fmnist.errors import RunDirError
-from fmnist.experiments.collect import group_records, mean_std, plus_minus, run_records
+from fmnist.experiments.collect import group_records, plus_minus, run_records
+from fmnist.report.groups import (
+    accuracy_spread,
+    find_grids,
+    find_sweeps,
+    grid_cells,
+    group_options,
+    group_summary,
+    kfold_groups,
+    sweep_points,
+)
 from fmnist.viz.html import Page
 from fmnist.viz.plot import plt, save
 
-MAX_SWEEPS = 8
-MAX_GRIDS = 4
-MISSING = "-"  # an option a group's model does not have
-
 
 # -- the table -------------------------------------------------------------------------------------
-def reported_accuracy(record: dict[str, Any]) -> float | None:
-    """The study's reported test accuracy (%) from the run's recipe.json, if it has one."""
-    recipe = record.get("recipe") or {}
-    value = recipe.get("reported")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def group_summary(name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    acc_mean, acc_std = mean_std(r["test_accuracy"] for r in records)
-    sec_mean, sec_std = mean_std(r["train_seconds"] for r in records)
-    reported = reported_accuracy(records[0])
-    return {
-        "name": name,
-        "model": records[0]["model"],
-        "params": records[0]["params"],
-        "macs": records[0]["macs"],
-        "seconds_mean": sec_mean,
-        "seconds_std": sec_std,
-        "accuracy_mean": acc_mean,
-        "accuracy_std": acc_std,
-        "n": len(records),
-        "reported": reported,
-        "difference": acc_mean * 100 - reported if reported is not None else None,
-    }
-
-
-def _accuracy_spread(summary: dict[str, Any]) -> float | None:
-    """Std of the test accuracy in points for the page's text, None for a single run."""
-    return summary["accuracy_std"] * 100 if summary["n"] > 1 else None
-
-
 def table_rows(
     summaries: list[dict[str, Any]],
 ) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
@@ -89,7 +64,7 @@ def table_rows(
                 f"{s['params']:,}",
                 f"{s['macs']:,}",
                 _seconds(s["seconds_mean"]),
-                plus_minus(s["accuracy_mean"] * 100, _accuracy_spread(s)),
+                plus_minus(s["accuracy_mean"] * 100, accuracy_spread(s)),
                 str(s["n"]),
                 f"{s['reported']:.2f}" if s["reported"] is not None else "-",
                 f"{diff:+.2f}" if diff is not None else "-",
@@ -98,97 +73,6 @@ def table_rows(
         if diff is not None and diff < 0:
             classes[(i, 8)] = "below"  # below the study's number: the page shows it in orange
     return header, rows, classes
-
-
-# -- options and sweep detection -------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return _plain(value[0]) if len(value) == 1 else tuple(_plain(v) for v in value)
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def group_options(config: dict[str, Any]) -> dict[str, Any]:
-    """``model.*`` (builder defaults filled in) and ``optim.*`` of a run config, as flat hashable
-    values."""
-    from fmnist.models import model_options
-
-    model = dict(config.get("model") or {})
-    name = model.pop("name", "cnn")
-    try:
-        defaults = model_options(name)
-    except Exception:  # a model no longer registered: compare what the config says
-        defaults = {}
-    options = {"model.name": name}
-    options.update({f"model.{k}": _plain(v) for k, v in {**defaults, **model}.items()})
-    options.update({f"optim.{k}": _plain(v) for k, v in (config.get("optim") or {}).items()})
-    return options
-
-
-def _families(options: dict[str, dict[str, Any]], free: tuple[str, ...]) -> list[list[str]]:
-    """Groups that agree on every option except those in ``free``."""
-    keys = sorted(set().union(*options.values()) - set(free))
-    families: dict[tuple, list[str]] = {}
-    for group, opts in options.items():
-        families.setdefault(tuple(opts.get(k, MISSING) for k in keys), []).append(group)
-    return list(families.values())
-
-
-def find_sweeps(options: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """(option, groups) for each set of groups differing only in one numeric option with >= 3
-    values."""
-    keys = sorted(set().union(*options.values())) if options else []
-    sweeps = []
-    for key in keys:
-        for family in _families(options, (key,)):
-            values = [options[g].get(key, MISSING) for g in family]
-            if len(set(values)) >= 3 and all(_is_number(v) for v in values):
-                sweeps.append((key, sorted(family, key=lambda g: options[g][key])))
-    return sweeps[:MAX_SWEEPS]
-
-
-def find_grids(options: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
-    """(row option, column option, groups) for groups differing in exactly two categorical options.
-
-    Numeric ``optim.*`` options (learning rate, momentum) may differ between the cells: studies tune
-    them per optimiser. Every other option must agree, and each cell must hold exactly one group.
-    """
-    keys = (
-        sorted(
-            k
-            for k in set().union(*options.values())
-            if all(isinstance(o.get(k, MISSING), (str, bool)) for o in options.values())
-        )
-        if options
-        else []
-    )
-    tuned = (
-        tuple(
-            sorted(
-                k
-                for k in set().union(*options.values())
-                if k.startswith("optim.") and k not in keys
-            )
-        )
-        if options
-        else ()
-    )
-    grids = []
-    for a, b in itertools.combinations(keys, 2):
-        for family in _families(options, (a, b, *tuned)):
-            cells = [(options[g].get(a, MISSING), options[g].get(b, MISSING)) for g in family]
-            va, vb = {c[0] for c in cells}, {c[1] for c in cells}
-            if (
-                len(va) >= 2
-                and len(vb) >= 2
-                and MISSING not in va | vb
-                and len(set(cells)) == len(cells)
-            ):
-                grids.append((a, b, family))
-    return grids[:MAX_GRIDS]
 
 
 # -- figures ---------------------------------------------------------------------------------------
@@ -324,7 +208,15 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
         f"{root}  ·  {len(records)} finished runs in {len(groups)} groups "
         "(a group = one run name over seeds/folds)",
     )
+    _results_section(page, summaries, out)
+    options = {name: group_options(recs[0]["config"]) for name, recs in groups.items()}
+    _sweeps_section(page, options, {s["name"]: s for s in summaries}, out)
+    _kfold_section(page, kfold_groups(groups), out)
+    _runs_section(page, records, root)
+    return page.write(out / "report.html")
 
+
+def _results_section(page: Page, summaries: list[dict[str, Any]], out: Path) -> None:
     page.section("Results")
     header, rows, classes = table_rows(summaries)
     page.table(header, rows, cell_class=classes, table_id="results")
@@ -341,8 +233,10 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
         "bars are ± one standard deviation over its runs.",
     )
 
-    options = {name: group_options(recs[0]["config"]) for name, recs in groups.items()}
-    by_name = {s["name"]: s for s in summaries}
+
+def _sweeps_section(
+    page: Page, options: dict[str, dict[str, Any]], by_name: dict[str, dict], out: Path
+) -> None:
     sweeps, grids = find_sweeps(options), find_grids(options)
     if sweeps or grids:
         page.section("Sweeps")
@@ -351,15 +245,7 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
             "in exactly two categorical options, as a heat map."
         )
     for k, (key, family) in enumerate(sweeps):
-        points = [
-            (
-                float(options[g][key]),
-                by_name[g]["accuracy_mean"],
-                by_name[g]["accuracy_std"],
-                by_name[g]["n"],
-            )
-            for g in family
-        ]
+        points = sweep_points(key, family, options, by_name)
         path = sweep_curve(
             key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"]
         )
@@ -369,22 +255,14 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
             half=True,
         )
     for k, (a, b, family) in enumerate(grids):
-        cells = {
-            (options[g].get(a), options[g].get(b)): (
-                by_name[g]["accuracy_mean"] * 100,
-                _accuracy_spread(by_name[g]),
-            )
-            for g in family
-        }
         page.figure(
-            heat_map(a, b, cells, out / f"grid_{k + 1}.png"),
+            heat_map(a, b, grid_cells(a, b, family, options, by_name), out / f"grid_{k + 1}.png"),
             f"Mean ± std test accuracy (%) of groups {', '.join(family)}.",
             half=True,
         )
 
-    kfold = {
-        name: recs for name, recs in groups.items() if any(r["fold"] is not None for r in recs)
-    }
+
+def _kfold_section(page: Page, kfold: dict[str, list[dict[str, Any]]], out: Path) -> None:
     if kfold:
         page.section("k-fold cross-validation")
         page.figure(
@@ -394,6 +272,8 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
             half=True,
         )
 
+
+def _runs_section(page: Page, records: list[dict[str, Any]], root: Path) -> None:
     page.section("All runs")
     run_rows = [
         [
@@ -412,7 +292,6 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
         run_rows,
         table_id="runs",
     )
-    return page.write(out / "report.html")
 
 
 def _seconds(value: float) -> str:
