@@ -41,7 +41,7 @@ def build_run_report(
         image: index of the test image whose feature maps are shown (default: the first test image).
         out: folder for the report.
     """
-    from fmnist.api import Run
+    from fmnist.inference import Run
 
     run = Run(run_dir)
     summary = run.summary  # a clear error if the run has not finished
