@@ -104,7 +104,7 @@ def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dic
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
-        run_dir = next(Path(out).glob("*/summary.json")).parent
+        run_dir = Path(out) / recipe / f"seed{seed}"  # where `fmnist run RECIPE` puts it too
         summary = json.loads((run_dir / "summary.json").read_text())
         env = json.loads((run_dir / "env.json").read_text())
     return {

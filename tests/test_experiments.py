@@ -11,11 +11,12 @@ import pytest
 
 import fmnist
 from conftest import tiny
+from fmnist.api import run_recipes
 from fmnist.config import DataConfig
 from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.experiments.sweep import plan, run_recipe
-from fmnist.experiments.table import build_table, table_rows, to_csv, to_markdown
+from fmnist.experiments.sweep import plan
+from fmnist.experiments.table import build_table, recount, table_rows, to_csv, to_markdown
 from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
 from fmnist.recipes.points import expand_points, point_name
 from fmnist.runs import RunDir
@@ -79,10 +80,13 @@ def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
         ),
         ({"sweep": {}}, "exactly one of"),
         ({"sweep": {"grid": {"optim.name": []}}}, "non-empty list"),
-        ({"sweep": {"param": "model.hidden", "values": [[5], [5]]}}, "duplicate points hidden-5"),
+        (
+            {"sweep": {"param": "model.hidden", "values": [[5], [5]]}},
+            "lists a point twice; got: 'hidden-5'",
+        ),
         (
             {"sweep": {"param": "model.hidden", "values": [[5]], "reported": {"hidden-6": 1.0}}},
-            "unknown points hidden-6",
+            "unknown points; allowed: .*; got: .hidden-6.",
         ),
         ({"sweep": {"points": [{"name": "a/b", "set": {}}]}}, "plain folder name"),
         ({"sweep": {"param": "optim.nme", "values": [1]}}, "unknown config field 'optim.nme'"),
@@ -100,7 +104,7 @@ def test_bad_declarations_get_one_clear_error(tmp_path, fields, message):
 
 def test_recipe_names_and_patterns_select_recipes_in_order_once():
     assert match_recipes(["s000_softmax", "s000_*"])[:2] == ["s000_softmax", "s000_cnn"]
-    assert len(match_recipes(["s000_*"])) == 9 and match_recipes(["*"]) == recipe_names()
+    assert len(match_recipes(["s000_*"])) == 10 and match_recipes(["*"]) == recipe_names()
     with pytest.raises(ConfigError, match="no recipe matches 's9\\*'"):
         match_recipes(["s9*"])
     with pytest.raises(ConfigError, match="unknown recipe 's000_cnm'"):
@@ -141,7 +145,7 @@ def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, 
 
     monkeypatch.setattr(Trainer, "_end_epoch", crash_in_second_point)
     with pytest.raises(KeyboardInterrupt):
-        run_recipe(r, out=tmp_path, verbose=False)
+        run_recipes([r], out=tmp_path, verbose=False)
     monkeypatch.setattr(Trainer, "_end_epoch", original)
     first, second = tmp_path / "t/hidden-16/seed0", tmp_path / "t/hidden-32/seed0"
     assert (
@@ -151,11 +155,11 @@ def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, 
     )
     first_summary = (first / "summary.json").read_text()
 
-    statuses = [status for _, status in run_recipe(r, out=tmp_path, verbose=False)]
+    statuses = [status for _, status in run_recipes([r], out=tmp_path, verbose=False).results]
     assert statuses == ["skipped", "resumed"]
     assert (first / "summary.json").read_text() == first_summary
     resumed = json.loads((second / "summary.json").read_text())
-    clean = run_recipe(r, out=tmp_path / "clean", verbose=False)[1][0].path
+    clean = run_recipes([r], out=tmp_path / "clean", verbose=False).results[1][0].path
     assert (
         resumed["test_accuracy"]
         == json.loads((clean / "summary.json").read_text())["test_accuracy"]
@@ -164,16 +168,19 @@ def test_interrupted_sweep_skips_finished_points_and_resumes_the_rest(tmp_path, 
         {k: v for k, v in row.items() if k != "seconds"} for row in RunDir(path).read_metrics()
     ]
     assert timeless(second) == timeless(clean) and len(timeless(second)) == 2
-    assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped", "skipped"]
+    assert [s for _, s in run_recipes([r], out=tmp_path, verbose=False).results] == [
+        "skipped",
+        "skipped",
+    ]
 
 
 def test_runs_trained_in_parallel_processes_write_the_same_records_as_in_order(tmp_path):
     r = recipe(sweep={"param": "model.hidden", "values": [[16], [32]]})
     in_order = {
         job.point.name: job.path
-        for job, _ in run_recipe(r, out=tmp_path / "in_order", verbose=False)
+        for job, _ in run_recipes([r], out=tmp_path / "in_order", verbose=False).results
     }
-    parallel = run_recipe(r, out=tmp_path / "parallel", workers=2, verbose=False)
+    parallel = run_recipes([r], out=tmp_path / "parallel", jobs=2, verbose=False).results
     assert sorted((job.point.name, status) for job, status in parallel) == [
         ("hidden-16", "trained"),
         ("hidden-32", "trained"),
@@ -194,18 +201,20 @@ def test_runs_trained_in_parallel_processes_write_the_same_records_as_in_order(t
             json.loads((in_order[job.point.name] / "summary.json").read_text())["test_accuracy"],
             abs=0.005,
         )
-    assert [s for _, s in run_recipe(r, out=tmp_path / "parallel", workers=2, verbose=False)] == [
+    assert [
+        s for _, s in run_recipes([r], out=tmp_path / "parallel", jobs=2, verbose=False).results
+    ] == [
         "skipped",
         "skipped",
     ]
-    with pytest.raises(ConfigError, match="--jobs must be >= 1, got 0"):
-        run_recipe(r, out=tmp_path / "parallel", workers=0, verbose=False)
+    with pytest.raises(ConfigError, match="--jobs must be at least 1; got: 0"):
+        run_recipes([r], out=tmp_path / "parallel", jobs=0, verbose=False)
 
 
 def test_a_run_directory_with_another_config_is_refused(tmp_path):
-    run_recipe(recipe(), out=tmp_path, verbose=False)
+    run_recipes([recipe()], out=tmp_path, verbose=False)
     with pytest.raises(ConfigError, match="different config .*optim.lr"):
-        run_recipe(recipe(), out=tmp_path, overrides=["optim.lr=0.5"], verbose=False)
+        run_recipes([recipe()], out=tmp_path, overrides=["optim.lr=0.5"], verbose=False)
 
 
 # -- k-fold ---------------------------------------------------------------------------------
@@ -230,7 +239,7 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
         folds=2,
         config=tiny(data={"train_subset": 1000}, train={"epochs": 1, "batch_size": 100}),
     )
-    results = run_recipe(r, out=tmp_path, verbose=False)
+    results = run_recipes([r], out=tmp_path, verbose=False).results
     accs = [
         100 * json.loads((job.path / "summary.json").read_text())["test_accuracy"]
         for job, _ in results
@@ -270,6 +279,7 @@ def test_table_orders_sweep_points_by_their_numbers():
             "macs": 1,
             "train_seconds": 1.0,
             "precision": "fp32",
+            "val_accuracy": None,
         }
 
     rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
@@ -305,7 +315,7 @@ def baseline_recipe(name, **options):
 )
 def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_data_dir):
     r = baseline_recipe(name, **options)
-    ((job, status),) = run_recipe(r, out=tmp_path, verbose=False)
+    ((job, status),) = run_recipes([r], out=tmp_path, verbose=False).results
     summary = json.loads((job.path / "summary.json").read_text())
     assert (
         status == "trained"
@@ -324,13 +334,13 @@ def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_dat
     assert summary["test_accuracy"] > 0.5
     (table_row,) = build_table(tmp_path)
     assert table_row["model"] == f"sklearn_{name}" and table_row["params"] == summary["params"]
-    assert [s for _, s in run_recipe(r, out=tmp_path, verbose=False)] == ["skipped"]
+    assert [s for _, s in run_recipes([r], out=tmp_path, verbose=False).results] == ["skipped"]
 
 
 def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_dir):
     from fmnist.report import build_report
 
-    ((job, _),) = run_recipe(baseline_recipe("logreg"), out=tmp_path, verbose=False)
+    ((job, _),) = run_recipes([baseline_recipe("logreg")], out=tmp_path, verbose=False).results
     run = fmnist.load_run(job.path)
     with pytest.raises(
         RunDirError, match="is a scikit-learn baseline run: it keeps no fitted model"
@@ -342,3 +352,48 @@ def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_di
         and "Confusion matrix" in page
         and "Learning curves" not in page
     )
+
+
+def test_the_table_recounts_test_accuracy_from_the_predictions_and_refuses_a_mismatch(tmp_path):
+    labels = np.arange(10_000) % 10
+    predicted = labels.copy()
+    predicted[:800] = (predicted[:800] + 1) % 10  # 800 mistakes: 92.00 %
+    run = RunDir(tmp_path)
+    run.write_predictions(labels, predicted, np.eye(10)[predicted])
+    record = {"path": str(tmp_path), "test_accuracy": 0.92}
+    recount([record], labels)
+    assert record["recounted"]
+    with pytest.raises(RunDirError, match="says test accuracy 0.9300 but .* recounts 0.9200"):
+        recount([{"path": str(tmp_path), "test_accuracy": 0.93}], labels)
+    with pytest.raises(RunDirError, match="holds 10,000 labels, the official test set 9,999"):
+        recount([{"path": str(tmp_path), "test_accuracy": 0.92}], labels[:9_999])
+    absent = {"path": str(tmp_path / "older-run"), "test_accuracy": 0.5}
+    recount([absent], labels)
+    assert absent["recounted"] is False
+
+
+def test_a_study_number_on_validation_is_compared_with_our_validation_accuracy():
+    recipe_record = {
+        "study": "002",
+        "name": "s002_cnn1_tuning",
+        "point": "no-batchnorm",
+        "quick": False,
+        "reported": None,
+        "reported_val": 92.52,
+    }
+    record = {
+        "recipe": recipe_record,
+        "test_accuracy": 0.92,
+        "val_accuracy": 0.93,
+        "fold": None,
+        "config": {},
+        "model": "cnn",
+        "params": 1,
+        "macs": 1,
+        "train_seconds": 1.0,
+        "precision": "bf16",
+        "recounted": True,
+    }
+    (row,) = table_rows([record])
+    assert row["difference"] is None and row["val_difference"] == pytest.approx(0.48)
+    assert "| val 92.52 | val +0.48 | 1/1 |" in to_markdown([row])

@@ -125,13 +125,13 @@ def test_unfinished_run_says_how_to_finish_it(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--model", "resnet21"], "'resnet21' is not a registered model; known:"),
+        (["train", "--model", "resnet21"], "'resnet21' is not a registered model; allowed: cnn"),
         (["train", "--set", "model.widht=3"], "model 'cnn' has no option 'widht'"),
         (["train", "--set", "optim.lr=-1"], "optim.lr"),
         (["train", "--set", "optim.name=adamm"], "optim.name"),
         (
             ["train", "--set", "trian.epochs=3"],
-            "unknown config field 'trian'; allowed here: name, seed, data",
+            "unknown config field 'trian'; allowed: name, seed, data",
         ),
         (["train", "--set", "epochs"], "is not KEY=VALUE"),
         (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
@@ -144,6 +144,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, args, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "; fix: " in result.stderr or "; allowed: " in result.stderr  # the one error shape
 
 
 def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
@@ -172,10 +173,10 @@ def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     assert (
         wrong_split.returncode == 2
         and wrong_split.stderr.strip()
-        == "error: split 'dev' is not one of train, val, test; "
-        "pass one of these (--split val, or run.evaluate('val'))"
+        == "error: unknown split 'dev'; allowed: train, val, test; "
+        "fix: --split val, or run.evaluate('val')"
     )
-    with pytest.raises(ConfigError, match="split 'dev' is not one of train, val, test"):
+    with pytest.raises(ConfigError, match="unknown split 'dev'; allowed: train, val, test"):
         fmnist.load_run(run_dir).evaluate("dev")
 
     from PIL import Image

@@ -10,11 +10,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "train": "fmnist.api",
-    "load_run": "fmnist.api",
     "resume": "fmnist.api",
+    "load_run": "fmnist.api",
+    "resolve_config": "fmnist.api",
+    "run_recipes": "fmnist.api",
     "load": "fmnist.inference",
     "Predictor": "fmnist.inference",
-    "Run": "fmnist.api",
+    "Run": "fmnist.inference",
     "RunConfig": "fmnist.config",
     "load_config": "fmnist.config",
     "create_model": "fmnist.models",

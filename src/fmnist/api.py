@@ -1,250 +1,364 @@
-"""The Python API: ``train(config) -> Run``, ``load_run(path)``, ``Run.evaluate()``,
-``Run.predict(images)``.
-
-The CLI is a thin layer over these functions; a notebook calls them the same way.
+"""The Python API: one function per user action. The ``fmnist`` command calls these and nothing
+else, so a notebook gets the same checks, the same run folders and the same errors.
 
     >>> import fmnist
-    >>> run = fmnist.train({"model": {"name": "softmax"}, "train": {"epochs": 3}})
+    >>> run = fmnist.train(recipe="fast")           # fmnist train --recipe fast  -> runs/fast/seed0
     >>> run.summary["test_accuracy"]
+    >>> fmnist.api.run_recipes(["s003_*"], seeds=3)  # fmnist run 's003_*' --seeds 3
+    >>> fmnist.api.table("runs").markdown           # fmnist table runs
+
+Importing this module loads no torch: configs and recipes are resolved and validated without it,
+and the functions that train, evaluate or draw import it when called.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+import itertools
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
-from fmnist.config import RunConfig, build_config
-from fmnist.data import SPLITS, FashionMNIST
+from fmnist.config import RunConfig, build_config, read_yaml
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.inference import Predictor, final_checkpoint
-from fmnist.metrics import classification_summary
-from fmnist.models import count_macs, count_params, create_model
+from fmnist.experiments import sweep
+from fmnist.experiments.collect import find_runs
+from fmnist.experiments.table import build_table, to_markdown, write_table
+from fmnist.recipes import Recipe, load_recipe, match_recipes
+from fmnist.recipes.points import expand_points
 from fmnist.runs import RunDir
-from fmnist.training import Trainer, resolve_device
-from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.training.hardware import cpu_features
+
+if TYPE_CHECKING:
+    from fmnist.inference import Run
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
 
 
-def as_config(config: ConfigLike) -> RunConfig:
+# -- configs --------------------------------------------------------------------------------------
+def resolve_config(
+    config: ConfigLike = None, *, recipe: str | None = None, overrides: Sequence[str] = ()
+) -> RunConfig:
+    """The one config resolver: defaults, then a shipped single-run ``recipe``, then ``config``
+    (a RunConfig, a nested dict or a YAML path), then ``--set`` style ``overrides`` (later wins).
+
+    ``fmnist train`` and ``fmnist config`` resolve through here, and ``fmnist run`` resolves each
+    run of a recipe through the same ``sweep.resolve_config``.
+    """
+    if recipe is None:
+        return build_config(_as_dict(config), list(overrides))
+    return RunConfig.model_validate(_single_run_job(recipe, config, overrides, out=".").config)
+
+
+def _as_dict(config: ConfigLike) -> dict[str, Any]:
     if isinstance(config, RunConfig):
-        return config
+        return config.to_dict()
     if isinstance(config, (str, Path)):
-        from fmnist.config import load_config
-
-        return load_config(config)
-    return build_config(config or {})
+        return read_yaml(config)
+    return dict(config or {})
 
 
+def _single_run_job(
+    name: str, config: ConfigLike, overrides: Sequence[str], *, out: str | Path
+) -> sweep.Job:
+    """The run ``fmnist run NAME`` makes for the resolved seed: same config, same folder."""
+    spec = load_recipe(name)
+    if spec.sweep is not None or spec.folds or spec.baseline:
+        raise ConfigError(
+            f"recipe '{name}' is a series of runs ({spec.kind()}), not one run",
+            fix=f"fmnist run {name}",
+        )
+    point = expand_points(spec)[0]
+    data = sweep.resolve_config(
+        spec, point, 0, None, quick=False, base=_as_dict(config), overrides=list(overrides)
+    )
+    seed = data["seed"]
+    path = sweep.run_path(sweep.recipe_root(spec, out), point, seed, None)
+    return sweep.Job(spec, point, seed, None, path, data)
+
+
+# -- one run -------------------------------------------------------------------------------------
 def train(
     config: ConfigLike = None,
     *,
+    recipe: str | None = None,
+    overrides: Sequence[str] = (),
     out: str | Path = "runs",
     run_dir: str | Path | None = None,
     verbose: bool = True,
 ) -> Run:
-    """Train a model as ``config`` says and record it in a new run directory under ``out``.
+    """Train one model and record it in a run directory; returns the finished ``Run``.
 
     Args:
         config: a RunConfig, a nested dict, or the path of a YAML file (None: the defaults).
-        out: parent folder of the run directory.
-        run_dir: exact run directory to use instead (e.g. one point of a sweep); must not exist.
+        recipe: start from this shipped single-run recipe (``fmnist recipes``). Its run goes where
+            ``fmnist run RECIPE`` puts it, ``out/RECIPE/seed<N>``: a finished one is returned as
+            it is, an interrupted one resumed, one with another config refused.
+        overrides: ``--set`` style 'section.field=value' strings, applied last.
+        out: parent folder of the run directory (without a recipe: ``out/<date>-<name>-<hash>``).
+        run_dir: exact, new run directory to use instead (not with a recipe).
         verbose: progress bar and one line per epoch.
-
-    Returns:
-        The finished ``Run``; its test accuracy is in ``run.summary``.
     """
-    cfg = as_config(config)
-    if run_dir is not None:
-        if Path(run_dir).exists():
+    if recipe is not None:
+        if run_dir is not None:
             raise ConfigError(
-                f"run directory {run_dir} already exists; resume it with "
-                f"`fmnist train --resume {run_dir}` or choose a new path"
+                "run_dir cannot be chosen for a recipe's run", fix=f"choose its parent: out={out}"
             )
+        job = _single_run_job(recipe, config, overrides, out=out)
+        if sweep.run_job(job, verbose=verbose) == "skipped" and verbose:
+            print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
+        return load_run(job.path)
+    cfg = resolve_config(config, overrides=overrides)
+    if run_dir is None:
+        run = RunDir.create(out, cfg.name or cfg.model.name, cfg.fingerprint())
+    elif Path(run_dir).exists():
+        raise ConfigError(
+            f"run directory {run_dir} already exists",
+            fix=f"resume it with `fmnist train --resume {run_dir}` or choose a new path",
+        )
+    else:
         (Path(run_dir) / "ckpt").mkdir(parents=True)
         run = RunDir(run_dir)
-    else:
-        run = RunDir.create(out, cfg.name or cfg.model.name, cfg.fingerprint())
-    run.write_config(cfg.to_dict())
-    trainer = _build_trainer(cfg, run, verbose)
-    run.write_env(str(trainer.device), cfg.seed, hardware=_hardware_record(trainer))
-    return _finish(trainer, run, verbose)
+    from fmnist.training.fit import fit_run
+
+    return load_run(fit_run(cfg, run, verbose=verbose).path)
 
 
 def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
-    """Continue an interrupted run from its last checkpoint; same final weights as an uninterrupted
-    run."""
-    run = RunDir.open(run_dir)
-    if run.is_complete:
-        return Run(run.path)
-    trainer = _build_trainer(_recorded_config(run), run, verbose)
-    if run.last_ckpt.is_file():
-        trainer.resume()
-    return _finish(trainer, run, verbose)
+    """Finish an interrupted run from its last checkpoint, with the same final weights as an
+    uninterrupted run (a finished run is returned as it is)."""
+    from fmnist.training.fit import resume_run
 
-
-def _recorded_config(run: RunDir) -> RunConfig:
-    """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json):
-    resuming or re-evaluating it on another machine computes what the run computed, whatever auto
-    means there."""
-    cfg = build_config(run.read_config())
-    env = run.read_env()
-    # Runs from before env.json recorded it: auto then meant bf16 on CUDA and fp32 on a CPU.
-    legacy = {"cpu": "fp32", "cuda": "bf16"}.get(str(env.get("device", "")).split(":")[0])
-    recorded = env.get("precision", legacy)
-    if cfg.train.precision == "auto" and recorded:
-        cfg.train.precision = recorded
-    return cfg
-
-
-def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
-    device = resolve_device(cfg.train.device)
-    if device.type == "cpu":
-        # Denormal floats make CPU math 10-100x slower and carry no signal. Set before the first
-        # parallel op: worker threads inherit the flag only when they are created after it.
-        torch.set_flush_denormal(True)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.seed)
-    data = FashionMNIST(cfg.data, device)
-    model = create_model(cfg.model.name, **cfg.model.options).to(device)
-    return Trainer(model, data, cfg, run, verbose=verbose)
-
-
-def _hardware_record(trainer: Trainer) -> dict[str, Any]:
-    """The precision the run trains in and why, the recipe variant it took, and on a CPU the
-    instruction sets behind them."""
-    record: dict[str, Any] = {
-        "precision": trainer.precision.precision,
-        "precision_reason": trainer.precision.reason,
-        "variant": trainer.cfg.variant,
-    }
-    if trainer.device.type == "cpu":
-        record["cpu"] = cpu_features()
-    return record
-
-
-def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> Run:
-    """Fit, then evaluate on the test set exactly once and write summary.json and
-    predictions.csv."""
-    trainer.fit()
-    model, data = trainer.eval_model, trainer.data
-    final = final_checkpoint(
-        model, trainer.cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision
-    )
-    save_checkpoint(final, run.path / "ckpt" / "final.pt")
-    logits = trainer.logits("test")
-    probabilities = torch.softmax(logits, 1).cpu().numpy()
-    labels = data.labels["test"].cpu().numpy()
-    scores = classification_summary(labels, probabilities)
-    cfg = trainer.cfg
-    summary = {
-        "name": cfg.name or cfg.model.name,
-        "model": cfg.model.name,
-        "seed": cfg.seed,
-        "test_accuracy": scores["accuracy"],
-        "test_loss": float(torch.nn.functional.cross_entropy(logits, data.labels["test"]).item()),
-        "val_accuracy": trainer.best["val_accuracy"] if data.size("val") else None,
-        "best_epoch": trainer.best["epoch"] if data.size("val") else trainer.epoch,
-        "epochs_run": trainer.epoch,
-        "train_seconds": round(trainer.elapsed, 3),
-        "params": count_params(model),
-        "macs": count_macs(model),
-        "train_images": len(data),
-        "val_images": data.size("val"),
-        "device": str(trainer.device),
-        "precision": trainer.precision.precision,
-        "per_class": scores["per_class"],
-        "confusion_matrix": scores["confusion_matrix"],
-    }
-    run.write_predictions(labels, probabilities.argmax(1), probabilities)
-    run.write_summary(summary)
-    trainer.progress.note(
-        f"test accuracy {summary['test_accuracy']:.2%}  "
-        f"({summary['train_seconds']:.1f}s training)  run: {run.path}"
-    )
-    return Run(run.path)
-
-
-class Run:
-    """A finished run directory: its config, metrics and summary, and its model for
-    evaluate/predict."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.dir = RunDir.open(path)
-        self.path = self.dir.path
-
-    def __repr__(self) -> str:
-        acc = self.summary.get("test_accuracy") if self.dir.is_complete else None
-        return f"Run({str(self.path)!r}, test_accuracy={acc})"
-
-    @property
-    def is_baseline(self) -> bool:
-        """A scikit-learn baseline run: summary, predictions and config, but no model."""
-        return "baseline" in self.dir.read_config()
-
-    @cached_property
-    def config(self) -> RunConfig:
-        if self.is_baseline:
-            # Fitted scikit-learn estimators could only be kept as pickles,
-            # which fmnist never loads.
-            raise RunDirError(
-                f"{self.path} is a scikit-learn baseline run: it keeps no fitted model to evaluate "
-                "or predict with; its test scores are in summary.json and predictions.csv "
-                "(fmnist table, fmnist report)"
-            )
-        return _recorded_config(self.dir)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.dir.read_summary()
-
-    @property
-    def metrics(self) -> list[dict[str, Any]]:
-        return self.dir.read_metrics()
-
-    @cached_property
-    def predictor(self) -> Predictor:
-        """The final model, ready for ``predict`` (on a GPU when there is one)."""
-        config = self.config  # a clear error for a baseline run, which keeps no model
-        self.dir.read_summary()  # and for a run that never finished
-        final = load_checkpoint(self.path / "ckpt" / "final.pt")
-        return Predictor(final["model"], config, mean=final["mean"], std=final["std"])
-
-    @property
-    def model(self) -> torch.nn.Module:
-        return self.predictor.module
-
-    def evaluate(self, split: str = "test") -> dict[str, float]:
-        """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'),
-        recomputed."""
-        if split not in SPLITS:
-            raise ConfigError(
-                f"split {split!r} is not one of {', '.join(SPLITS)}; pass one of these "
-                "(--split val, or run.evaluate('val'))"
-            )
-        device = self.predictor.device
-        cfg = self.config.model_copy(
-            update={"train": self.config.train.model_copy(update={"device": device.type})}
-        )
-        return Trainer(
-            self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False
-        ).evaluate(split)
-
-    def inputs(self, images: np.ndarray) -> torch.Tensor:
-        """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
-        return self.predictor.inputs(images)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on
-        black."""
-        return self.predictor.predict(images)
+    return load_run(resume_run(RunDir.open(run_dir), verbose=verbose).path)
 
 
 def load_run(path: str | Path) -> Run:
+    """A finished run directory: config, metrics, summary, and its model (evaluate, predict)."""
+    from fmnist.inference import Run
+
     return Run(path)
+
+
+def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
+    """Loss and accuracy of a run's final model on ``split`` ('train', 'val' or 'test'),
+    recomputed on the run's device (a GPU when there is one)."""
+    return load_run(run_dir).evaluate(split)
+
+
+def classify(
+    run_dir: str | Path, images: Sequence[str | Path], *, top: int = 1
+) -> list[tuple[str, list[tuple[str, float]]]]:
+    """The ``top`` classes and probabilities of each image file (PNG/JPEG photos, .npy arrays of
+    28x28 uint8), as (name, [(class name, probability), ...]) per image."""
+    if top < 1:
+        raise ConfigError("--top must be at least 1", allowed="1 to 10", got=top)
+    from fmnist.data.images import load_images
+
+    arrays, names = load_images(list(images))
+    predictor = load_run(run_dir).predictor
+    probabilities = predictor.predict(arrays)
+    return [
+        (name, [(predictor.class_names[k], float(probs[k])) for k in probs.argsort()[::-1][:top]])
+        for name, probs in zip(names, probabilities)
+    ]
+
+
+# -- recipes and experiments ---------------------------------------------------------------------
+def recipes() -> list[Recipe]:
+    """Every shipped recipe, by name."""
+    from fmnist.recipes import list_recipes
+
+    return list_recipes()
+
+
+@dataclass
+class RecipePlan:
+    """What ``fmnist run`` will make of one recipe: its folder, its runs, and the quick settings
+    (None for full runs)."""
+
+    recipe: Recipe
+    root: Path
+    jobs: list[sweep.Job]
+    quick_settings: dict[str, Any] | None
+
+
+@dataclass
+class RecipeRuns:
+    """What ``run_recipes`` did: each run with 'skipped', 'resumed' or 'trained', and the results
+    table of the recipes' folders."""
+
+    plans: list[RecipePlan]
+    results: list[tuple[sweep.Job, str]]
+    rows: list[dict[str, Any]]
+
+    @property
+    def markdown(self) -> str:
+        return to_markdown(self.rows)
+
+
+def run_recipes(
+    recipes: Sequence[str | Recipe],
+    *,
+    seeds: int | None = None,
+    quick: bool = False,
+    overrides: Sequence[str] = (),
+    out: str | Path = "runs",
+    jobs: int = 1,
+    verbose: bool = True,
+    on_plan: Callable[[RecipePlan], None] | None = None,
+    on_job: Callable[[sweep.Job, str, int, int], None] | None = None,
+) -> RecipeRuns:
+    """Run recipes: every point x fold x seed; finished runs are skipped, interrupted ones resumed.
+
+    Args:
+        recipes: recipe names or shell patterns ('s003_*', '*'), or loaded ``Recipe`` objects.
+        seeds: runs per point, seeds 0..N-1 (default: each recipe's ``seeds``).
+        quick: fewer epochs and a training subset (``RecipePlan.quick_settings``); runs go to
+            ``out/RECIPE-quick``, never mixed with full runs.
+        overrides: ``--set`` style strings applied to every run.
+        out: parent folder; runs go to ``out/RECIPE/<point>/seed<N>``.
+        jobs: runs trained at once, each in its own process (on a GPU; on a CPU keep 1).
+        verbose: progress bars (one job at a time only).
+        on_plan: called with each recipe's plan once every config is resolved, before any run.
+        on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
+            runs in all).
+    """
+    if seeds is not None and seeds < 1:
+        raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
+    specs: list[Recipe] = []
+    for item in recipes:
+        found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
+        specs += [spec for spec in found if spec.name not in {s.name for s in specs}]
+    # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
+    plans = [
+        RecipePlan(
+            spec,
+            sweep.recipe_root(spec, out, quick=quick),
+            sweep.plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides)),
+            sweep.quick_overrides(spec) if quick else None,
+        )
+        for spec in specs
+    ]
+    for recipe_plan in plans:
+        if on_plan:
+            on_plan(recipe_plan)
+    every_job = [job for recipe_plan in plans for job in recipe_plan.jobs]
+    done = itertools.count(1)
+    results = sweep.run_jobs(
+        every_job,
+        workers=jobs,
+        verbose=verbose,
+        on_job=on_job and (lambda job, status: on_job(job, status, next(done), len(every_job))),
+    )
+    rows = [row for recipe_plan in plans for row in build_table(recipe_plan.root)]
+    return RecipeRuns(plans, results, rows)
+
+
+@dataclass
+class Table:
+    """A results table: its rows, the same as Markdown, and the files written."""
+
+    rows: list[dict[str, Any]]
+    markdown: str
+    files: tuple[Path, Path]
+
+
+def table(root: str | Path, output: str | Path | None = None) -> Table:
+    """results.md and results.csv from the finished runs under ``root`` (never trains): ours as
+    mean ± std over seeds/folds, the study's number, the difference."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RunDirError(
+            f"{root} is not a folder", fix="pass the folder that holds run directories, e.g. runs/"
+        )
+    if not find_runs(root):
+        raise RunDirError(
+            f"no finished runs (summary.json) under {root}",
+            fix="make some with: fmnist run RECIPE",
+        )
+    rows, md, csv_path = write_table(root, output)
+    return Table(rows, to_markdown(rows), (md, csv_path))
+
+
+def report(path: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:
+    """Write report.html (one self-contained file) for a run directory or a folder of runs;
+    returns its path."""
+    from fmnist.report import build_report
+
+    return build_report(path, image=image, out=out)
+
+
+# -- models ---------------------------------------------------------------------------------------
+@dataclass
+class ModelInfo:
+    name: str
+    params: int
+    macs: int
+    description: str
+
+
+def models(pattern: str = "*") -> list[ModelInfo]:
+    """Registered models matching a glob, each with parameter count and MACs per image (built with
+    default options)."""
+    from fmnist.models import count_macs, count_params, create_model, list_models
+    from fmnist.models import model_description as describe
+
+    infos = []
+    for name in list_models(pattern):
+        net = create_model(name)
+        infos.append(ModelInfo(name, count_params(net), count_macs(net), describe(name)))
+    return infos
+
+
+# -- data -----------------------------------------------------------------------------------------
+def verify_data(data_dir: str | Path | None = None) -> tuple[Path, dict[str, int]]:
+    """Check the four IDX files (size, magic number, shape, label range, SHA-256); returns their
+    folder and the images per split."""
+    from fmnist.data import load_arrays
+
+    arrays, source = load_arrays(data_dir)
+    return source, {"train": len(arrays["train_labels"]), "test": len(arrays["test_labels"])}
+
+
+def audit_data(
+    out: str | Path = "runs/audit",
+    *,
+    quick: bool = False,
+    folds: int = 5,
+    data_dir: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Path]:
+    """Exact and near duplicates and suspected label errors, written to ``out``; changes
+    nothing."""
+    from fmnist.viz.audit import run_audit
+
+    return sorted(run_audit(out, quick=quick, folds=folds, data_dir=data_dir, echo=echo))
+
+
+def explore_data(
+    out: str | Path = "explore", *, sample: int = 2000, data_dir: str | Path | None = None
+) -> Path:
+    """Class counts, sample grid, mean images, PCA and t-SNE maps; returns the index.html path."""
+    if not 100 <= sample <= 20000:
+        raise ConfigError(
+            "--sample is out of range (t-SNE slows down beyond 20,000 images)",
+            allowed="100 to 20000 images",
+            got=sample,
+        )
+    from fmnist.viz.explore import explore
+
+    return explore(out, data_dir=data_dir, sample=sample)
+
+
+def augment_grid(
+    overrides: Sequence[str] = (), output: str | Path = "augment.png"
+) -> tuple[Path, dict[str, Any]]:
+    """A PNG of training images (first column) beside augmented copies, for the augmentation the
+    overrides set (default: flips, 2-pixel shifts and 10-degree rotations); returns the file and
+    the settings shown."""
+    cfg = resolve_config(overrides=overrides)
+    if not cfg.augment.enabled:
+        cfg.augment = cfg.augment.model_copy(update={"hflip": True, "shift": 2, "rotate": 10})
+    from fmnist.viz.augment import save_augment_grid
+
+    return save_augment_grid(cfg, Path(output)), cfg.augment.model_dump(exclude_defaults=True)

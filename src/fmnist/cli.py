@@ -1,7 +1,8 @@
 """The ``fmnist`` command: a thin typer layer over ``fmnist.api``.
 
-Only typer and the standard library load at start-up; torch and friends load inside commands,
-so ``fmnist --help`` answers at once.
+Each command parses its options, calls one ``fmnist.api`` function and prints what it returns; a
+user's mistake (``FmnistError``) becomes one line on stderr and exit code 2. ``fmnist.api`` loads
+no torch at import, so ``fmnist --help`` and ``fmnist config`` answer at once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from fmnist import api
+from fmnist.errors import FmnistError
 
 app = typer.Typer(
     add_completion=False,
@@ -38,27 +42,9 @@ DataDirOption = Annotated[
 ]
 
 
-def _config(
-    recipe: str | None, config: Path | None, shortcuts: list[str], overrides: list[str] | None
-):
-    from fmnist.config import build_config, merge, read_yaml
-    from fmnist.recipes import load_recipe, with_hardware_variant
-
-    data: dict = {}
-    overrides = shortcuts + list(overrides or [])
-    if recipe:
-        spec = load_recipe(recipe)
-        if spec.is_series or spec.baseline:
-            from fmnist.errors import ConfigError
-
-            raise ConfigError(
-                f"recipe '{recipe}' is a series of runs ({spec.kind()}); "
-                f"run it with: fmnist run {recipe}"
-            )
-        data = with_hardware_variant(spec, merge({"name": recipe}, spec.config), overrides)
-    if config:
-        data = merge(data, read_yaml(config))
-    return build_config(data, overrides)
+def _shortcuts(**fields) -> list[str]:
+    """Flags such as --epochs 5 as the --set overrides they stand for (train.epochs=5)."""
+    return [f"{key}={value}" for key, value in fields.items() if value is not None]
 
 
 @app.command()
@@ -90,17 +76,20 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train one model and write its run directory (config, metrics, checkpoints, summary, predictions)."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist import api
-
     if resume:
         run = api.resume(resume, verbose=not quiet)
     else:
-        shortcuts = [f"model.name={model}"] if model else []
-        shortcuts += [f"train.epochs={epochs}"] if epochs else []
-        shortcuts += [f"seed={seed}"] if seed is not None else []
-        shortcuts += [f"data.data_dir={data_dir}"] if data_dir else []
-        shortcuts += [f"record.{item.strip()}=true" for item in record.split(",")] if record else []
-        run = api.train(_config(recipe, config, shortcuts, overrides), out=out, verbose=not quiet)
+        extras = [f"record.{item.strip()}=true" for item in record.split(",")] if record else []
+        shortcuts = _shortcuts(
+            **{"model.name": model, "train.epochs": epochs, "seed": seed, "data.data_dir": data_dir}
+        )
+        run = api.train(
+            config,
+            recipe=recipe,
+            overrides=shortcuts + extras + list(overrides or []),
+            out=out,
+            verbose=not quiet,
+        )
     _print_result(run)
 
 
@@ -114,15 +103,30 @@ def _print_result(run) -> None:
     )
 
 
+@app.command("config")
+def show_config(
+    recipe: Annotated[
+        str | None, typer.Option(help="Start from a shipped recipe (see: fmnist recipes).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config file; --set overrides win over it.")
+    ] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Print the resolved config (every field, defaults included) without training: checks a YAML file or --set at once."""  # noqa: E501 (shown as written by `fmnist --help`)
+    import yaml
+
+    resolved = api.resolve_config(config, recipe=recipe, overrides=list(overrides or []))
+    typer.echo(yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
+
+
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
 ) -> None:
-    """Recompute loss and accuracy of a run's final model on a split."""
-    from fmnist import api
-
-    metrics = api.load_run(run_dir).evaluate(split)
+    """Recompute loss and accuracy of a run's final model on a split (on a GPU if there is one)."""
+    metrics = api.evaluate(run_dir, split)
     typer.echo(f"{split} loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}")
 
 
@@ -135,38 +139,23 @@ def predict(
     top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 1,
 ) -> None:
     """Classify your own images with a trained run (photos are greyscaled, squared, resized, inverted if light)."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist import api
-    from fmnist.data import CLASS_NAMES
-    from fmnist.data.images import load_images
-
-    arrays, names = load_images(images)
-    probabilities = api.load_run(run_dir).predict(arrays)
-    for name, probs in zip(names, probabilities):
-        best = probs.argsort()[::-1][:top]
-        typer.echo(f"{name}: " + ", ".join(f"{CLASS_NAMES[k]} {probs[k]:.1%}" for k in best))
+    for name, best in api.classify(run_dir, images, top=top):
+        typer.echo(f"{name}: " + ", ".join(f"{label} {p:.1%}" for label, p in best))
 
 
 @app.command()
 def models(pattern: Annotated[str, typer.Argument(help="Glob filter, e.g. 'vgg*'.")] = "*") -> None:
     """List registered models with parameter count and MACs per image."""
-    from fmnist.models import count_macs, count_params, create_model, list_models, model_description
-
-    names = list_models(pattern)
     typer.echo(f"{'model':<10} {'params':>12} {'MACs/image':>14}  description")
-    for name in names:
-        net = create_model(name)
-        typer.echo(
-            f"{name:<10} {count_params(net):>12,} {count_macs(net):>14,}  {model_description(name)}"
-        )
+    for m in api.models(pattern):
+        typer.echo(f"{m.name:<10} {m.params:>12,} {m.macs:>14,}  {m.description}")
 
 
 @app.command()
 def recipes() -> None:
     """List shipped recipes: name, study, the study's reported accuracy, what it reproduces and how many runs."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.recipes import list_recipes
-
     typer.echo(f"{'recipe':<28} {'study':<5} {'reported':>8}  what it reproduces [runs]")
-    for r in list_recipes():
+    for r in api.recipes():
         reported = f"{r.reported:.2f}%" if r.reported is not None else "-"
         typer.echo(f"{r.name:<28} {r.study or '-':<5} {reported:>8}  {r.description} [{r.kind()}]")
 
@@ -205,45 +194,29 @@ def run(
     ] = 1,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.experiments.sweep import plan, quick_overrides, recipe_root, run_jobs
-    from fmnist.experiments.table import build_table, to_markdown
-    from fmnist.recipes import load_recipe, match_recipes
+    then = f"; then --set {', '.join(overrides)}" if overrides else ""
 
-    if seeds is not None and seeds < 1:
-        from fmnist.errors import ConfigError
+    def show_plan(plan: api.RecipePlan) -> None:
+        if plan.quick_settings is not None:
+            settings = ", ".join(f"{k}={v}" for k, v in plan.quick_settings.items())
+            typer.echo(f"QUICK settings (not the study's): {settings}{then}")
+        typer.echo(f"{plan.recipe.name}: {len(plan.jobs)} run(s) under {plan.root}")
 
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
-    plans = [
-        (spec, plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides or [])))
-        for spec in map(load_recipe, match_recipes(recipes))
-    ]
-    for spec, planned in plans:
-        if quick:
-            then = f"; then --set {', '.join(overrides)}" if overrides else ""
-            typer.echo(
-                "QUICK settings (not the study's): "
-                + ", ".join(f"{k}={v}" for k, v in quick_overrides(spec).items())
-                + then
-            )
-        typer.echo(
-            f"{spec.name}: {len(planned)} run(s) under {recipe_root(spec, out, quick=quick)}"
-        )
-    every_job = [job for _, planned in plans for job in planned]
-    done = iter(range(1, len(every_job) + 1))
-    run_jobs(
-        every_job,
-        workers=jobs,
+    def show_job(job, status: str, done: int, total: int) -> None:
+        typer.echo(f"[{done}/{total}] {status:<8} {job.path}")
+
+    done = api.run_recipes(
+        recipes,
+        seeds=seeds,
+        quick=quick,
+        overrides=list(overrides or []),
+        out=out,
+        jobs=jobs,
         verbose=not quiet,
-        on_job=lambda job, status: typer.echo(
-            f"[{next(done)}/{len(every_job)}] {status:<8} {job.path}"
-        ),
+        on_plan=show_plan,
+        on_job=show_job,
     )
-    typer.echo(
-        to_markdown(
-            [row for spec, _ in plans for row in build_table(recipe_root(spec, out, quick=quick))]
-        )
-    )
+    typer.echo(done.markdown)
 
 
 @app.command()
@@ -257,32 +230,18 @@ def table(
     ] = None,
 ) -> None:
     """Results table from run directories (never trains): ours (mean ± std), the study's number, the difference."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.errors import RunDirError
-    from fmnist.experiments.collect import find_runs
-    from fmnist.experiments.table import to_markdown, write_table
-
-    if not root.is_dir():
-        raise RunDirError(
-            f"{root} is not a folder; pass the folder that holds run directories, e.g. runs/"
-        )
-    if not find_runs(root):
-        raise RunDirError(
-            f"no finished runs (summary.json) under {root}; make some with: fmnist run RECIPE"
-        )
-    rows, md, csv_path = write_table(root, output)
-    typer.echo(to_markdown(rows))
-    typer.echo(f"written: {md}  {csv_path}")
+    result = api.table(root, output)
+    typer.echo(result.markdown)
+    typer.echo("written: " + "  ".join(map(str, result.files)))
 
 
 @data_app.command("verify")
 def data_verify(data_dir: DataDirOption = None) -> None:
     """Check the four IDX files: size, magic number, shape, label range and SHA-256."""
-    from fmnist.data import load_arrays
-
-    arrays, source = load_arrays(data_dir)
+    source, counts = api.verify_data(data_dir)
     typer.echo(
-        f"ok: {source} holds the official Fashion-MNIST ({len(arrays['train_labels']):,} train, "
-        f"{len(arrays['test_labels']):,} test images)"
+        f"ok: {source} holds the official Fashion-MNIST ({counts['train']:,} train, "
+        f"{counts['test']:,} test images)"
     )
 
 
@@ -301,10 +260,8 @@ def data_audit(
     data_dir: DataDirOption = None,
 ) -> None:
     """Exact and near duplicates (train/train, train/test) and suspected label errors (cleanlab). Changes nothing."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.data.audit import run_audit
-
-    report = run_audit(out, quick=quick, folds=folds, data_dir=data_dir, echo=typer.echo)
-    typer.echo(f"audit written to {out}: " + ", ".join(sorted(p.name for p in report)))
+    files = api.audit_data(out, quick=quick, folds=folds, data_dir=data_dir, echo=typer.echo)
+    typer.echo(f"audit written to {out}: " + ", ".join(p.name for p in files))
 
 
 @data_app.command("explore")
@@ -318,14 +275,7 @@ def data_explore(
     data_dir: DataDirOption = None,
 ) -> None:
     """Look at the data: class counts per split, sample grid, mean image per class, PCA and t-SNE maps."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.errors import ConfigError
-    from fmnist.viz.explore import explore
-
-    if not 100 <= sample <= 20000:
-        raise ConfigError(
-            f"--sample must be in [100, 20000] images (t-SNE slows down beyond that), got {sample}"
-        )
-    typer.echo(f"data explore page: {explore(out, data_dir=data_dir, sample=sample)}")
+    typer.echo(f"data explore page: {api.explore_data(out, sample=sample, data_dir=data_dir)}")
 
 
 @app.command()
@@ -343,9 +293,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: PATH/report).")] = None,
 ) -> None:
     """Write report.html (one self-contained file) and its figures for a run or an experiment folder."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.report import build_report
-
-    typer.echo(f"report: {build_report(path, image=image, out=out)}")
+    typer.echo(f"report: {api.report(path, image=image, out=out)}")
 
 
 @data_app.command("augment")
@@ -360,19 +308,12 @@ def data_augment(
     data_dir: DataDirOption = None,
 ) -> None:
     """See what an augmentation setting does: originals in the first column, augmented copies beside."""  # noqa: E501 (shown as written by `fmnist --help`)
-    from fmnist.viz.augment import save_augment_grid
-
-    shortcuts = [f"data.data_dir={data_dir}"] if data_dir else []
-    cfg = _config(None, None, shortcuts, overrides)
-    if not cfg.augment.enabled:
-        cfg.augment = cfg.augment.model_copy(update={"hflip": True, "shift": 2, "rotate": 10})
-    save_augment_grid(cfg, output)
-    typer.echo(f"augmentation grid: {output}  ({cfg.augment.model_dump(exclude_defaults=True)})")
+    shortcuts = _shortcuts(**{"data.data_dir": data_dir})
+    path, settings = api.augment_grid(shortcuts + list(overrides or []), output)
+    typer.echo(f"augmentation grid: {path}  ({settings})")
 
 
 def main() -> None:
-    from fmnist.errors import FmnistError
-
     try:
         app()
     except FmnistError as exc:

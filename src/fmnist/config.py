@@ -292,7 +292,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optim.lr=0.01"`` -> (["optim", "lr"], 0.01); the value is parsed as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {text!r} is not KEY=VALUE; write e.g. --set optim.lr=0.01")
+        raise ConfigError(
+            "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
+        )
     return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
 
 
@@ -305,8 +307,9 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise ConfigError(
-                f"'{key}': {part} is not a section; write a dotted config field such as optim.lr "
-                f"(sections: {', '.join(RunConfig.model_fields)})"
+                f"'{key}': {part} is not a section",
+                allowed=", ".join(RunConfig.model_fields),
+                fix="write a dotted config field such as optim.lr",
             )
         node = child
     node[parts[-1]] = value
@@ -337,19 +340,21 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
-            f"config file {path} does not exist; pass the path of a YAML file "
-            "(see recipes with: fmnist recipes)"
+            f"config file {path} does not exist",
+            fix="pass the path of a YAML file (or start from a recipe: fmnist recipes)",
         )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(
-            f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}; fix the syntax"
+            f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})",
+            fix="correct the syntax (quote values that hold ': ')",
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(
-            f"config file {path} must hold a mapping of sections (model:, optim:, train: ...), "
-            f"got {type(data).__name__}"
+            f"config file {path} does not hold a mapping of sections",
+            allowed="model:, optim:, train: ... (see: fmnist config)",
+            got=type(data).__name__,
         )
     return data
 

@@ -63,4 +63,6 @@ def invalid_field(exc: Any, subject: str, *, fix: str, allowed_fields: Any = Non
     if err["type"] == "extra_forbidden":
         names = allowed_fields(err["loc"][:-1]) if allowed_fields else None
         return ConfigError(f"unknown {subject} '{where}'", allowed=names, fix=fix)
-    return ConfigError(f"{subject} '{where}' is invalid", allowed=msg, got=err.get("input"), fix=fix)
+    return ConfigError(
+        f"{subject} '{where}' is invalid", allowed=msg, got=err.get("input"), fix=fix
+    )

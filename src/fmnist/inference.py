@@ -1,4 +1,5 @@
-"""A trained model on its own: ``fmnist.load("runs/<run>/ckpt/final.pt")`` gives a ``Predictor``.
+"""Use what a run trained: ``fmnist.load("runs/<run>/ckpt/final.pt")`` gives a ``Predictor``;
+``Run(path)`` is a finished run directory with its config, metrics, summary and model.
 
 final.pt carries all that inference needs: the weights, the resolved config (the model, and how the
 run evaluated it: precision, layout, flip TTA), the normalisation and the class names. So a
@@ -8,34 +9,22 @@ checkpoint file is usable without its run directory, and it is still loaded with
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from fmnist.config import RunConfig, build_config
-from fmnist.data import CLASS_NAMES
-from fmnist.errors import RunDirError
+from fmnist.data import CLASS_NAMES, SPLITS, FashionMNIST
+from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import create_model
+from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint
-from fmnist.training.hardware import Precision, choose_precision, native_bf16, resolve_device
-from fmnist.training.trainer import predict_logits
-
-
-def final_checkpoint(
-    model: nn.Module, cfg: RunConfig, *, mean: float, std: float, precision: Precision
-) -> dict[str, Any]:
-    """What final.pt holds: plain data only, so it loads with weights_only=True."""
-    return {
-        "model": model.state_dict(),
-        "config": cfg.to_dict(),
-        "precision": precision,
-        "mean": mean,
-        "std": std,
-        "class_names": list(CLASS_NAMES),
-    }
+from fmnist.training.fit import recorded_config
+from fmnist.training.hardware import choose_precision, native_bf16, pin_precision, resolve_device
+from fmnist.training.trainer import Trainer, predict_logits
 
 
 class Predictor:
@@ -99,11 +88,7 @@ def load(path: str | Path, *, device: torch.device | str | None = None) -> Predi
             f"{path} holds weights without their config (made before checkpoints carried it); "
             "load its run instead: fmnist.load_run(RUN_DIR)"
         )
-    config = build_config(state["config"])
-    if config.train.precision == "auto":
-        config.train.precision = state[
-            "precision"
-        ]  # what the run computed in, whatever auto means here
+    config = pin_precision(build_config(state["config"]), state["precision"])
     return Predictor(
         state["model"],
         config,
@@ -112,3 +97,78 @@ def load(path: str | Path, *, device: torch.device | str | None = None) -> Predi
         class_names=state["class_names"],
         device=device,
     )
+
+
+class Run:
+    """A finished run directory: its config, metrics and summary, and its model for
+    evaluate/predict (on a GPU when there is one)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.dir = RunDir.open(path)
+        self.path = self.dir.path
+
+    def __repr__(self) -> str:
+        acc = self.summary.get("test_accuracy") if self.dir.is_complete else None
+        return f"Run({str(self.path)!r}, test_accuracy={acc})"
+
+    @property
+    def is_baseline(self) -> bool:
+        """A scikit-learn baseline run: summary, predictions and config, but no model."""
+        return "baseline" in self.dir.read_config()
+
+    @cached_property
+    def config(self) -> RunConfig:
+        if self.is_baseline:
+            # Fitted scikit-learn estimators could only be kept as pickles, which fmnist never
+            # loads.
+            raise RunDirError(
+                f"{self.path} is a scikit-learn baseline run: it keeps no fitted model",
+                fix="read its test scores in summary.json (fmnist table, fmnist report)",
+            )
+        return recorded_config(self.dir)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.dir.read_summary()
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.dir.read_metrics()
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The final model, ready for ``predict``."""
+        config = self.config  # a clear error for a baseline run, which keeps no model
+        self.dir.read_summary()  # and for a run that never finished
+        final = load_checkpoint(self.path / "ckpt" / "final.pt")
+        return Predictor(final["model"], config, mean=final["mean"], std=final["std"])
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.predictor.module
+
+    def evaluate(self, split: str = "test") -> dict[str, float]:
+        """Loss and accuracy of the final model on ``split`` ('train', 'val' or 'test'),
+        recomputed in batches on the predictor's device."""
+        if split not in SPLITS:
+            raise ConfigError(
+                f"unknown split {split!r}",
+                allowed=", ".join(SPLITS),
+                fix="--split val, or run.evaluate('val')",
+            )
+        device = self.predictor.device
+        cfg = self.config.model_copy(
+            update={"train": self.config.train.model_copy(update={"device": device.type})}
+        )
+        return Trainer(
+            self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False
+        ).evaluate(split)
+
+    def inputs(self, images: np.ndarray) -> torch.Tensor:
+        """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""
+        return self.predictor.inputs(images)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on
+        black."""
+        return self.predictor.predict(images)

@@ -78,8 +78,8 @@ class RunDir:
         run = cls(path)
         if not run.file("config.yaml").is_file():
             raise RunDirError(
-                f"{path} is not an fmnist run directory (no config.yaml); "
-                "pass a folder made by `fmnist train`, e.g. runs/<date>-<model>-<hash>"
+                f"{path} is not an fmnist run directory (no config.yaml)",
+                fix="pass a folder made by `fmnist train` or `fmnist run`, e.g. runs/fast/seed0",
             )
         return run
 
@@ -88,7 +88,8 @@ class RunDir:
         target = (self.path / relative).resolve()
         if not target.is_relative_to(self.path.resolve()):
             raise RunDirError(
-                f"path {relative!r} leaves the run directory {self.path}; use a plain relative name"
+                f"path {relative!r} leaves the run directory {self.path}",
+                fix="use a plain relative name",
             )
         return target
 
@@ -183,7 +184,13 @@ class RunDir:
         path = self.file("test_predictions.txt")
         if not path.is_file():
             return None
-        return np.loadtxt(path, dtype=np.int64, ndmin=1)
+        try:
+            return np.loadtxt(path, dtype=np.int64, ndmin=1)
+        except ValueError as exc:
+            raise RunDirError(
+                f"{path} is not one predicted class a line ({str(exc).splitlines()[0]})",
+                fix="run it again (delete the folder), or restore the file from git",
+            ) from None
 
     def write_recipe(self, record: dict[str, Any]) -> None:
         self._write_json("recipe.json", record)
@@ -224,8 +231,8 @@ class RunDir:
 
     def _unfinished(self, missing: str) -> RunDirError:
         return RunDirError(
-            f"{self.path} has no {missing}: the run has not finished; "
-            f"finish it with `fmnist train --resume {self.path}`"
+            f"{self.path} has no {missing}: the run has not finished",
+            fix=f"finish it with `fmnist train --resume {self.path}`",
         )
 
     # -- formats ----------------------------------------------------------------------------

@@ -75,28 +75,36 @@ def read_verified(path: Path, spec: IdxSpec) -> np.ndarray:
     raw = _decompress(path)
     if len(raw) < spec.size:
         raise DataError(
-            f"{path}: truncated, {len(raw):,} bytes where {spec.stem} has {spec.size:,}; {_FIX}"
+            f"{path} is truncated", allowed=f"{spec.size:,} bytes", got=len(raw), fix=_FIX
         )
     magic = int.from_bytes(raw[:4], "big")
     if magic != spec.magic:
         raise DataError(
-            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{spec.magic:08x} for "
-            f"{spec.stem}; not an IDX file of this kind; {_FIX}"
+            f"{path} is not an IDX file of {spec.stem}: wrong magic number",
+            allowed=f"0x{spec.magic:08x}",
+            got=f"0x{magic:08x}",
+            fix=_FIX,
         )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(len(spec.shape)))
     if shape != spec.shape or len(raw) != spec.size:
         raise DataError(
-            f"{path}: shape {shape} and {len(raw):,} bytes, expected {spec.shape} and "
-            f"{spec.size:,}; {_FIX}"
+            f"{path} has the wrong shape or size",
+            allowed=f"shape {spec.shape}, {spec.size:,} bytes",
+            got=f"shape {shape}, {len(raw):,} bytes",
+            fix=_FIX,
         )
     array = np.frombuffer(raw, np.uint8, offset=4 + 4 * len(shape)).reshape(shape)
     if spec.magic == 0x0801 and array.max() > 9:
-        raise DataError(f"{path}: labels out of range (max {array.max()}, allowed 0-9); {_FIX}")
+        raise DataError(
+            f"{path} holds labels out of range", allowed="0-9", got=int(array.max()), fix=_FIX
+        )
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
         raise DataError(
-            f"{path}: wrong checksum (SHA-256 {digest[:12]}..., expected {spec.sha256[:12]}...); "
-            f"this is not the official Fashion-MNIST {spec.stem} (MNIST, perhaps?); {_FIX}"
+            f"{path} has the wrong checksum: not the official {spec.stem} (MNIST, perhaps?)",
+            allowed=f"SHA-256 {spec.sha256[:12]}...",
+            got=f"SHA-256 {digest[:12]}...",
+            fix=_FIX,
         )
     return array
 
@@ -108,4 +116,4 @@ def _decompress(path: Path) -> bytes:
     try:
         return gzip.decompress(data)
     except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or corrupt gzip ({exc}); {_FIX}") from None
+        raise DataError(f"{path} is a truncated or corrupt gzip ({exc})", fix=_FIX) from None

@@ -19,7 +19,8 @@ def load_images(paths: list[str | Path]) -> tuple[np.ndarray, list[str]]:
     for path in map(Path, paths):
         if not path.is_file():
             raise DataError(
-                f"image {path} does not exist; pass PNG/JPEG files or .npy arrays of 28x28 uint8"
+                f"image {path} does not exist",
+                fix="pass PNG/JPEG files or .npy arrays of 28x28 uint8",
             )
         if path.suffix.lower() == ".npy":
             array = _load_npy(path)
@@ -32,8 +33,10 @@ def load_images(paths: list[str | Path]) -> tuple[np.ndarray, list[str]]:
             names.append(str(path))
         else:
             raise DataError(
-                f"{path}: unsupported file type {path.suffix!r}; "
-                f"allowed: .npy, {', '.join(IMAGE_SUFFIXES)}"
+                f"{path} has an unsupported file type",
+                allowed=f".npy, {', '.join(IMAGE_SUFFIXES)}",
+                got=path.suffix,
+                fix="convert it to PNG, or save the pixels with np.save",
             )
     return np.stack(images), names
 
@@ -43,13 +46,17 @@ def _load_npy(path: Path) -> np.ndarray:
         array = np.load(path, allow_pickle=False)  # never unpickle a user's file
     except ValueError as exc:
         raise DataError(
-            f"{path}: not a plain numeric .npy array ({exc}); save with np.save(arr) of dtype uint8"
+            f"{path} is not a plain numeric .npy array ({exc})",
+            fix="save the pixels with np.save(path, array.astype(np.uint8))",
         ) from None
-    array = array.reshape(-1, 28, 28) if array.size % 784 == 0 and array.ndim in (2, 3) else None
-    if array is None:
+    if array.size % 784 or array.ndim not in (2, 3):
         raise DataError(
-            f"{path}: expected shape (28, 28) or (N, 28, 28); reshape the array before saving"
+            f"{path} holds an array of the wrong shape",
+            allowed="(28, 28) or (N, 28, 28)",
+            got=array.shape,
+            fix="reshape the array before saving it",
         )
+    array = array.reshape(-1, 28, 28)
     return np.clip(array * 255 if array.max() <= 1 else array, 0, 255).astype(np.uint8)
 
 
@@ -62,7 +69,7 @@ def photo_to_fmnist(path: Path) -> np.ndarray:
         image = Image.open(path).convert("L")
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(
-            f"{path}: cannot be read as an image ({exc}); pass a PNG or JPEG file"
+            f"{path} cannot be read as an image ({exc})", fix="pass a PNG or JPEG file"
         ) from None
     side = max(image.size)
     array = np.asarray(image)

@@ -42,17 +42,18 @@ def load_arrays(data_dir: str | Path | None = None) -> tuple[dict[str, np.ndarra
 def _read_dir(directory: Path, how: str) -> dict[str, np.ndarray]:
     if not directory.is_dir():
         raise DataError(
-            f"data directory {directory} ({how}) does not exist; point --data-dir or FMNIST_DATA "
-            "at the folder holding the four Fashion-MNIST IDX files, or unset it"
+            f"data directory {directory} ({how}) does not exist",
+            fix="point --data-dir or FMNIST_DATA at the folder holding the four Fashion-MNIST IDX "
+            "files, or unset it",
         )
     arrays = {}
     for key, spec in SPECS.items():
         path = find_file(directory, spec)
         if path is None:
             raise DataError(
-                f"{directory / (spec.stem + '.gz')}: missing (neither .gz nor raw found); "
-                "put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA "
-                "to use the Debian package or a download"
+                f"{directory / (spec.stem + '.gz')} is missing (neither .gz nor raw found)",
+                fix="put the four Fashion-MNIST IDX files there, or unset --data-dir/FMNIST_DATA "
+                "to use the Debian package or a download",
             )
         stat = path.stat()
         arrays[key] = _read_cached(path.resolve(), stat.st_size, stat.st_mtime_ns, spec)
@@ -84,8 +85,8 @@ def download(target: Path, mirror: str | None = None) -> None:
             except OSError as exc:
                 os.unlink(tmp.name)
                 raise DataError(
-                    f"could not download {url} ({exc}); "
-                    "install the Debian package dataset-fashion-mnist or pass --data-dir"
+                    f"could not download {url} ({exc})",
+                    fix="install the Debian package dataset-fashion-mnist or pass --data-dir",
                 ) from None
         try:
             read_verified(Path(tmp.name), spec)

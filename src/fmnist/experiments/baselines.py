@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fmnist.config import DataConfig
-from fmnist.errors import ConfigError
+from fmnist.errors import invalid_field
 from fmnist.recipes import Baseline
 from fmnist.runs import RunDir
 
@@ -68,11 +68,11 @@ def baseline_config(data: dict[str, Any]) -> dict[str, Any]:
     try:
         return BaselineRunConfig.model_validate(data).model_dump(mode="json")
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(map(str, err["loc"]))
-        raise ConfigError(
-            f"baseline config field '{where}': {err['msg']}; "
-            "a baseline recipe sets only name, seed, data and baseline"
+        raise invalid_field(
+            exc,
+            "baseline config field",
+            fix="a baseline recipe sets only name, seed, data and baseline",
+            allowed_fields=lambda loc: ", ".join(BaselineRunConfig.model_fields),
         ) from None
 
 

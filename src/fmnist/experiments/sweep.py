@@ -60,12 +60,14 @@ def resolve_config(
     fold: int | None,
     *,
     quick: bool,
+    base: dict[str, Any] | None = None,
     overrides: list[str] = (),
 ) -> dict[str, Any]:
-    """The validated config of one run: recipe (with its fp32 variant where the device has no
-    native bf16), then point fields, seed/fold, quick settings, --set overrides."""
+    """The validated config of one run of a recipe, in this order (later wins): the recipe, a
+    user's YAML ``base``, the run's name and seed, the fp32 variant where the device has no native
+    bf16, the point's fields, the fold, the quick settings, then ``--set`` overrides."""
     data = merge(
-        json.loads(json.dumps(recipe.config)),
+        merge(json.loads(json.dumps(recipe.config)), base or {}),
         {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed},
     )
     data = with_hardware_variant(recipe, data, overrides)
@@ -109,6 +111,12 @@ def plan(
 
     A bad point, field or value fails here, before the first run starts.
     """
+    if any(o.split("=", 1)[0].strip() == "seed" for o in overrides):
+        raise ConfigError(
+            "--set seed would give every run of the recipe the same seed",
+            fix=f"choose how many seeds with --seeds N (runs seed 0..N-1): fmnist run {recipe.name}"
+            " --seeds 3",
+        )
     root = recipe_root(recipe, out, quick=quick)
     folds = range(recipe.folds) if recipe.folds else [None]
     jobs = []
@@ -135,7 +143,8 @@ def job_state(job: Job) -> str:
         key = _first_difference(stored, job.config)
         raise ConfigError(
             f"{path} holds a run with a different config ({key}: {_get(stored, key)!r} there, "
-            f"{_get(job.config, key)!r} now); delete that folder or choose another --out"
+            f"{_get(job.config, key)!r} now)",
+            fix="delete that folder or choose another --out",
         )
     return "finished" if RunDir(path).is_complete else "interrupted"
 
@@ -143,8 +152,6 @@ def job_state(job: Job) -> str:
 def run_job(job: Job, *, verbose: bool = True) -> str:
     """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what
     happened."""
-    from fmnist import api
-
     state = job_state(job)
     if state == "new" and job.path.exists():
         _discard_empty(job.path)
@@ -153,10 +160,15 @@ def run_job(job: Job, *, verbose: bool = True) -> str:
             from fmnist.experiments.baselines import train_baseline
 
             train_baseline(job.config, job.path, verbose=verbose)
-        elif state == "interrupted":
-            api.resume(job.path, verbose=verbose)
         else:
-            api.train(job.config, run_dir=job.path, verbose=verbose)
+            from fmnist.config import RunConfig
+            from fmnist.training.fit import fit_run, resume_run
+
+            if state == "interrupted":
+                resume_run(RunDir(job.path), verbose=verbose)
+            else:
+                (job.path / "ckpt").mkdir(parents=True)
+                fit_run(RunConfig.model_validate(job.config), RunDir(job.path), verbose=verbose)
     write_recipe_record(job)
     return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
 
@@ -179,7 +191,7 @@ def run_jobs(
     is raised.
     """
     if workers < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {workers}")
+        raise ConfigError("--jobs must be at least 1", got=workers, fix="--jobs 1 on a CPU")
     if workers == 1 or len(jobs) <= 1:
         results = []
         for job in jobs:
@@ -220,34 +232,6 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_recipe(
-    recipe: Recipe,
-    *,
-    out: str | Path = "runs",
-    seeds: int | None = None,
-    quick: bool = False,
-    overrides: list[str] = (),
-    workers: int = 1,
-    verbose: bool = True,
-    on_job: Callable[[Job, str], None] | None = None,
-) -> list[tuple[Job, str]]:
-    """Run every point x fold x seed of ``recipe``; finished runs are skipped, interrupted ones
-    resumed.
-
-    Args:
-        recipe: a loaded recipe (``fmnist.recipes.load_recipe``).
-        out: parent folder; runs go to ``out/<recipe>[-quick]/...``.
-        seeds: runs per point (default: the recipe's ``seeds``).
-        quick: apply the quick settings (see ``quick_overrides``).
-        overrides: ``--set`` style 'section.field=value' strings applied to every run.
-        workers: runs trained at once, each in its own process (see ``run_jobs``).
-        verbose: progress bars (one worker only).
-        on_job: called with (job, 'skipped' | 'resumed' | 'trained') after each run.
-    """
-    jobs = plan(recipe, out=out, seeds=seeds, quick=quick, overrides=overrides)
-    return run_jobs(jobs, workers=workers, verbose=verbose, on_job=on_job)
-
-
 def write_recipe_record(job: Job) -> None:
     """recipe.json beside summary.json: which recipe, point and study number this run belongs to."""
     recipe = job.recipe
@@ -273,8 +257,8 @@ def _discard_empty(path: Path) -> None:
     refuse."""
     if any(p.is_file() for p in path.rglob("*")):
         raise ConfigError(
-            f"{path} exists but is not a run directory (no config.yaml); "
-            "move it away or choose another --out"
+            f"{path} exists but is not a run directory (no config.yaml)",
+            fix="move it away or choose another --out",
         )
     shutil.rmtree(path)
 

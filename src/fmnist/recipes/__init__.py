@@ -204,7 +204,9 @@ def match_recipes(patterns: list[str]) -> list[str]:
                 if any(c in pattern for c in "*?[")
                 else f"unknown recipe '{pattern}'"
             )
-            raise ConfigError(f"{what}; known: {', '.join(names)} (run: fmnist recipes)")
+            raise ConfigError(
+                what, allowed=", ".join(names), fix="see each recipe with: fmnist recipes"
+            )
         matched += [name for name in hits if name not in matched]
     return matched
 
@@ -213,7 +215,9 @@ def load_recipe(name: str) -> Recipe:
     path = _recipe_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(
-            f"unknown recipe '{name}'; known: {', '.join(recipe_names())} (run: fmnist recipes)"
+            f"unknown recipe '{name}'",
+            allowed=", ".join(recipe_names()),
+            fix="see each recipe with: fmnist recipes",
         )
     return parse_recipe({"name": name, **read_yaml(path)})
 

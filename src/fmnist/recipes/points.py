@@ -75,18 +75,23 @@ def _check_names(recipe: Recipe, names: list[str]) -> None:
     bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n)]
     if bad:
         raise ConfigError(
-            f"recipe '{recipe.name}': point name {bad[0]!r} is not a plain folder name; "
-            "use letters, digits, '.', '_' and '-'"
+            f"recipe '{recipe.name}': a point name is not a plain folder name",
+            allowed="letters, digits, '.', '_' and '-'",
+            got=bad[0],
+            fix="rename the point",
         )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(
-            f"recipe '{recipe.name}': sweep has duplicate points {', '.join(duplicates)}; "
-            "list each value once"
+            f"recipe '{recipe.name}': the sweep lists a point twice",
+            got=", ".join(duplicates),
+            fix="list each value once",
         )
     unknown = sorted(set(recipe.sweep.reported) - set(names))
     if unknown:
         raise ConfigError(
-            f"recipe '{recipe.name}': sweep.reported names unknown points {', '.join(unknown)}; "
-            f"points are: {', '.join(names)}"
+            f"recipe '{recipe.name}': sweep.reported names unknown points",
+            allowed=", ".join(names),
+            got=", ".join(unknown),
+            fix="use the point names `fmnist run` prints",
         )

@@ -22,8 +22,8 @@ def build_report(
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(
-            f"{path} is not a directory; "
-            "pass a run directory (runs/<date>-<name>-<hash>) or a folder of runs"
+            f"{path} is not a directory",
+            fix="pass a run directory (e.g. runs/fast/seed0) or a folder of runs (runs/fast)",
         )
     if is_run_dir(path):
         from fmnist.report.run import build_run_report

@@ -197,8 +197,8 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
     records = run_records(root)
     if not records:
         raise RunDirError(
-            f"{root} holds no finished run (no config.yaml + summary.json below it); "
-            "pass a run directory or a folder of runs made by `fmnist train`/`fmnist run`"
+            f"{root} holds no finished run (no config.yaml + summary.json below it)",
+            fix="pass a run directory or a folder of runs made by `fmnist train`/`fmnist run`",
         )
     out = Path(out) if out else root / "report"
     groups = group_records(records)

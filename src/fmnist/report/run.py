@@ -51,7 +51,10 @@ def build_run_report(
     image = 0 if image is None else image
     if not 0 <= image < len(test_images):
         raise ConfigError(
-            f"--image must be a test image index in [0, {len(test_images) - 1}], got {image}"
+            "--image is not a test image index",
+            allowed=f"0 to {len(test_images) - 1}",
+            got=image,
+            fix="--image 0",
         )
     _, _, probabilities = run.dir.read_predictions()
 

@@ -9,8 +9,25 @@ from typing import Any
 
 import torch
 
+from fmnist.config import RunConfig
+from fmnist.data import CLASS_NAMES
 from fmnist.errors import RunDirError
 from fmnist.runs import atomic_write
+
+
+def final_checkpoint(
+    model: torch.nn.Module, cfg: RunConfig, *, mean: float, std: float, precision: str
+) -> dict[str, Any]:
+    """What final.pt holds: the model with all inference needs (config, precision, normalisation,
+    class names), as plain data only, so it loads with weights_only=True (``fmnist.load``)."""
+    return {
+        "model": model.state_dict(),
+        "config": cfg.to_dict(),
+        "precision": precision,
+        "mean": mean,
+        "std": std,
+        "class_names": list(CLASS_NAMES),
+    }
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -24,14 +41,14 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     data."""
     if not path.is_file():
         raise RunDirError(
-            f"checkpoint {path} is missing; the run never finished an epoch, "
-            "start it again with `fmnist train`"
+            f"checkpoint {path} is missing: the run never finished an epoch",
+            fix="start it again with `fmnist train`",
         )
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError/RuntimeError/EOFError for bad files
         raise RunDirError(
             f"checkpoint {path} cannot be loaded safely "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-            "it is corrupt or not an fmnist checkpoint"
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            fix="it is corrupt or not an fmnist checkpoint; train the run again",
         ) from None

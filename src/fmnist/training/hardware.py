@@ -15,6 +15,7 @@ from typing import Literal
 
 import torch
 
+from fmnist.config import RunConfig
 from fmnist.errors import ConfigError
 
 Precision = Literal["fp32", "bf16"]
@@ -25,7 +26,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            "train.device=cuda but no CUDA device is visible; use train.device=auto or cpu"
+            "train.device=cuda but no CUDA device is visible",
+            allowed="auto, cpu",
+            fix="--set train.device=auto",
         )
     return torch.device(name)
 
@@ -68,6 +71,20 @@ def choose_precision(requested: str, device_type: str, native: bool) -> Precisio
     return PrecisionChoice(
         "fp32", f"auto: {where} has no native bf16, and emulated bf16 is several times slower"
     )
+
+
+def pin_precision(cfg: RunConfig, recorded: str | None, *, device: str | None = None) -> RunConfig:
+    """``cfg`` with ``precision: auto`` replaced by the precision a run computed in, so that
+    resuming or re-evaluating it elsewhere computes what it computed, whatever auto means there.
+
+    ``recorded`` is None for runs from before it was recorded; auto then meant bf16 on CUDA and
+    fp32 on a CPU (``device``: the run's device, e.g. 'cuda:0').
+    """
+    legacy = {"cpu": "fp32", "cuda": "bf16"}.get(str(device or "").split(":")[0])
+    pinned = recorded or legacy
+    if cfg.train.precision != "auto" or not pinned:
+        return cfg
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"precision": pinned})})
 
 
 def autocast(device: torch.device, precision: Precision) -> AbstractContextManager:

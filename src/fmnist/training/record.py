@@ -236,7 +236,7 @@ def _summary_writer(logdir: Path, purge_step: int | None):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ConfigError(
-            "record.tensorboard needs the tensorboard package; "
-            "install it with: pip install 'fmnist[tensorboard]' (or set record.tensorboard=false)"
+            "record.tensorboard needs the tensorboard package",
+            fix="pip install 'fmnist[tensorboard]' (or --set record.tensorboard=false)",
         ) from None
     return SummaryWriter(str(logdir), purge_step=purge_step)

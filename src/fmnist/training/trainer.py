@@ -189,9 +189,9 @@ class Trainer:
                 else ""
             )
             raise TrainingDiverged(
-                f"training diverged: loss is {train_loss} in epoch {self.epoch + 1}{where}; "
-                f"lower optim.lr (now {self.cfg.optim.lr}) "
-                "or add a warm-up (schedule.name=onecycle)"
+                f"training diverged: loss is {train_loss} in epoch {self.epoch + 1}{where}",
+                got=f"optim.lr={self.cfg.optim.lr}",
+                fix="lower optim.lr or add a warm-up (schedule.name=onecycle)",
             )
         return {
             "epoch": self.epoch + 1,

@@ -1,0 +1,117 @@
+"""One run from start to finish: build the trainer, fit, save final.pt, evaluate on the test set
+exactly once, write summary.json and the predictions.
+
+``fit_run`` starts a run in a prepared run directory; ``resume_run`` finishes an interrupted one
+from its last checkpoint with the same final weights. ``recorded_config`` is the config a finished
+or interrupted run computes with again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from fmnist.config import RunConfig, build_config
+from fmnist.data import FashionMNIST
+from fmnist.metrics import classification_summary
+from fmnist.models import count_macs, count_params, create_model
+from fmnist.runs import RunDir
+from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
+from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
+from fmnist.training.trainer import Trainer
+
+
+def fit_run(cfg: RunConfig, run: RunDir, *, verbose: bool = True) -> RunDir:
+    """Train ``cfg`` into the empty run directory ``run`` and record it."""
+    run.write_config(cfg.to_dict())
+    trainer = _build_trainer(cfg, run, verbose)
+    run.write_env(str(trainer.device), cfg.seed, hardware=_hardware_record(trainer))
+    return _finish(trainer, run, verbose)
+
+
+def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
+    """Continue an interrupted run from its last checkpoint (a finished one is left as it is)."""
+    if run.is_complete:
+        return run
+    trainer = _build_trainer(recorded_config(run), run, verbose)
+    if run.last_ckpt.is_file():
+        trainer.resume()
+    return _finish(trainer, run, verbose)
+
+
+def recorded_config(run: RunDir) -> RunConfig:
+    """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json):
+    resuming or re-evaluating it on another machine computes what the run computed, whatever auto
+    means there."""
+    cfg = build_config(run.read_config())
+    env = run.read_env()
+    return pin_precision(cfg, env.get("precision"), device=env.get("device"))
+
+
+def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
+    device = resolve_device(cfg.train.device)
+    if device.type == "cpu":
+        # Denormal floats make CPU math 10-100x slower and carry no signal. Set before the first
+        # parallel op: worker threads inherit the flag only when they are created after it.
+        torch.set_flush_denormal(True)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.seed)
+    data = FashionMNIST(cfg.data, device)
+    model = create_model(cfg.model.name, **cfg.model.options).to(device)
+    return Trainer(model, data, cfg, run, verbose=verbose)
+
+
+def _hardware_record(trainer: Trainer) -> dict[str, Any]:
+    """The precision the run trains in and why, the recipe variant it took, and on a CPU the
+    instruction sets behind them."""
+    record: dict[str, Any] = {
+        "precision": trainer.precision.precision,
+        "precision_reason": trainer.precision.reason,
+        "variant": trainer.cfg.variant,
+    }
+    if trainer.device.type == "cpu":
+        record["cpu"] = cpu_features()
+    return record
+
+
+def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> RunDir:
+    """Fit, then evaluate on the test set exactly once and write summary.json and the
+    predictions."""
+    trainer.fit()
+    model, data, cfg = trainer.eval_model, trainer.data, trainer.cfg
+    final = final_checkpoint(
+        model, cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision
+    )
+    save_checkpoint(final, run.path / "ckpt" / "final.pt")
+    logits = trainer.logits("test")
+    probabilities = torch.softmax(logits, 1).cpu().numpy()
+    labels = data.labels["test"].cpu().numpy()
+    scores = classification_summary(labels, probabilities)
+    summary = {
+        "name": cfg.name or cfg.model.name,
+        "model": cfg.model.name,
+        "seed": cfg.seed,
+        "test_accuracy": scores["accuracy"],
+        "test_loss": float(torch.nn.functional.cross_entropy(logits, data.labels["test"]).item()),
+        "val_accuracy": trainer.best["val_accuracy"] if data.size("val") else None,
+        "best_epoch": trainer.best["epoch"] if data.size("val") else trainer.epoch,
+        "epochs_run": trainer.epoch,
+        "train_seconds": round(trainer.elapsed, 3),
+        "params": count_params(model),
+        "macs": count_macs(model),
+        "train_images": len(data),
+        "val_images": data.size("val"),
+        "device": str(trainer.device),
+        "precision": trainer.precision.precision,
+        "per_class": scores["per_class"],
+        "confusion_matrix": scores["confusion_matrix"],
+    }
+    run.write_predictions(labels, probabilities.argmax(1), probabilities)
+    run.write_summary(summary)
+    trainer.progress.note(
+        f"test accuracy {summary['test_accuracy']:.2%}  "
+        f"({summary['train_seconds']:.1f}s training)  run: {run.path}"
+    )
+    return run

@@ -1,0 +1,91 @@
+"""The API is the one way through fmnist: the CLI only talks to it, both resolve a config the same
+way, and resolving or validating one loads no torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmnist import api
+from fmnist.errors import ConfigError
+from fmnist.experiments.sweep import plan
+from fmnist.recipes import load_recipe
+
+CLI = Path(api.__file__).with_name("cli.py")
+QUICK = ["train.epochs=1", "data.train_subset=2000", "data.val_size=500"]
+
+
+def fmnist(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_cli_imports_nothing_from_fmnist_but_the_api_and_its_errors():
+    imported = set()
+    for node in ast.walk(ast.parse(CLI.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fmnist"):
+            imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names if a.name.startswith("fmnist")}
+    assert imported == {"fmnist.api", "fmnist.errors.FmnistError"}
+
+
+def test_train_with_a_recipe_and_run_share_one_config_and_one_run_folder(tmp_path):
+    flags = [arg for override in QUICK for arg in ("--set", override)]
+    trained = fmnist("train", "--recipe", "s000_softmax", *flags, "-q", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "run directory: runs/s000_softmax/seed0" in trained.stdout
+    again = fmnist("run", "s000_softmax", *flags, "-q", cwd=tmp_path)
+    assert again.returncode == 0 and "[1/1] skipped  runs/s000_softmax/seed0" in again.stdout
+    ((job,),) = [plan(load_recipe("s000_softmax"), out=tmp_path / "runs", overrides=QUICK)]
+    assert api.resolve_config(recipe="s000_softmax", overrides=QUICK).to_dict() == job.config
+
+
+def test_train_with_a_recipe_refuses_its_folder_holding_another_config(tmp_path):
+    api.train(recipe="s000_softmax", overrides=QUICK, out=tmp_path, verbose=False)
+    with pytest.raises(ConfigError, match="different config"):
+        api.train(
+            recipe="s000_softmax", overrides=[*QUICK, "optim.lr=0.1"], out=tmp_path, verbose=False
+        )
+
+
+def test_a_seed_chooses_the_runs_folder_and_a_sweep_is_refused_as_one_run(tmp_path):
+    run = api.train(
+        recipe="s000_softmax", overrides=[*QUICK, "seed=2"], out=tmp_path, verbose=False
+    )
+    assert run.path == tmp_path / "s000_softmax" / "seed2" and run.summary["seed"] == 2
+    with pytest.raises(ConfigError, match="fmnist run s001_hidden_sweep"):
+        api.resolve_config(recipe="s001_hidden_sweep")
+    with pytest.raises(ConfigError, match="--seeds"):
+        api.run_recipes(["s000_softmax"], overrides=["seed=3"], out=tmp_path, verbose=False)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import fmnist.api",
+        "from fmnist.api import resolve_config; resolve_config(recipe='s003_dense')",
+        "from fmnist.api import resolve_config; resolve_config({'model': {'name': 'vgg16'}})",
+        "from fmnist.api import recipes; recipes()",
+        "import sys; sys.argv = ['fmnist', '--help']; from fmnist.cli import main; main()",
+    ],
+)
+def test_resolving_and_validating_configs_loads_no_torch(code):
+    check = (
+        f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_bad_arguments_fail_in_the_api_where_a_notebook_meets_them_too(tmp_path):
+    with pytest.raises(ConfigError, match="--seeds must be at least 1"):
+        api.run_recipes(["s000_softmax"], seeds=0, out=tmp_path)
+    with pytest.raises(ConfigError, match="--sample is out of range"):
+        api.explore_data(tmp_path, sample=10)
