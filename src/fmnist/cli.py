@@ -32,6 +32,12 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config field, e.g. --set optim.lr=0.01 (repeatable)."),
 ]
+RecipeOption = Annotated[
+    str | None, typer.Option(help="Start from a shipped recipe (see: fmnist recipes).")
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option(help="YAML config file; --set overrides win over it.")
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -52,12 +58,8 @@ def train(
     model: Annotated[
         str | None, typer.Option(help="Registered model name (see: fmnist models).")
     ] = None,
-    recipe: Annotated[
-        str | None, typer.Option(help="Start from a shipped recipe (see: fmnist recipes).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="YAML config file; --set overrides win over it.")
-    ] = None,
+    recipe: RecipeOption = None,
+    config: ConfigOption = None,
     epochs: Annotated[int | None, typer.Option(help="Shortcut for --set train.epochs=N.")] = None,
     seed: Annotated[int | None, typer.Option(help="Shortcut for --set seed=N.")] = None,
     overrides: SetOption = None,
@@ -105,12 +107,8 @@ def _print_result(run) -> None:
 
 @app.command("config")
 def show_config(
-    recipe: Annotated[
-        str | None, typer.Option(help="Start from a shipped recipe (see: fmnist recipes).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="YAML config file; --set overrides win over it.")
-    ] = None,
+    recipe: RecipeOption = None,
+    config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
     """Print the resolved config (every field, defaults included) without training: checks a YAML file or --set at once."""  # noqa: E501 (shown as written by `fmnist --help`)
