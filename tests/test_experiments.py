@@ -240,21 +240,20 @@ def test_table_rows_equal_the_summaries_with_mean_and_std(tmp_path):
         config=tiny(data={"train_subset": 1000}, train={"epochs": 1, "batch_size": 100}),
     )
     results = run_recipes([r], out=tmp_path, verbose=False).results
-    accs = [
-        100 * json.loads((job.path / "summary.json").read_text())["test_accuracy"]
-        for job, _ in results
-    ]
+    summaries = [json.loads((job.path / "summary.json").read_text()) for job, _ in results]
+    accs = [100 * summary["test_accuracy"] for summary in summaries]
+    seconds = [summary["train_seconds"] for summary in summaries]
     folds = [100 * RunDir(job.path).read_metrics()[-1]["val_accuracy"] for job, _ in results]
     (row,) = build_table(tmp_path)
     assert row["n"] == 4 and row["experiment"] == "t" and row["reported"] == 80.0
     assert row["test_accuracy_mean"] == pytest.approx(statistics.fmean(accs))
     assert row["test_accuracy_std"] == pytest.approx(statistics.stdev(accs))
+    assert row["train_seconds_std"] == pytest.approx(statistics.stdev(seconds))
     assert row["difference"] == pytest.approx(statistics.fmean(accs) - 80.0)
     assert row["cv_accuracy_mean"] == pytest.approx(
         statistics.fmean(folds)
     )  # restore_best: that fold's best epoch = its only epoch
-    summary = json.loads((results[0][0].path / "summary.json").read_text())
-    assert row["params"] == summary["params"] and row["macs"] == summary["macs"]
+    assert row["params"] == summaries[0]["params"] and row["macs"] == summaries[0]["macs"]
     assert f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f}" in to_markdown([row])
     parsed = next(csv.DictReader(to_csv([row]).splitlines()))
     assert float(parsed["test_accuracy_mean"]) == pytest.approx(row["test_accuracy_mean"])
@@ -284,10 +283,10 @@ def test_table_orders_sweep_points_by_their_numbers():
 
     rows = table_rows([record(p) for p in ["hidden-100", "hidden-5", "hidden-20"]])
     assert [r["point"] for r in rows] == ["hidden-5", "hidden-20", "hidden-100"]
+    assert rows[0]["group"] == "s001_hidden_sweep:hidden-5"  # the run name, as figures show it
     single = rows[0]
-    assert single["test_accuracy_std"] is None and "| 80.00 | 1 |" in to_markdown(
-        [single]
-    )  # one run: no "± 0.00"
+    assert single["test_accuracy_std"] is None and single["train_seconds_std"] is None
+    assert "| 80.00 | 1 |" in to_markdown([single])  # one run: no "± 0.00"
     assert next(csv.DictReader(to_csv([single]).splitlines()))["test_accuracy_std"] == ""
 
 

@@ -86,8 +86,14 @@ def experiment(tmp_path_factory):
             out=root / "deep" / "cv",
             verbose=False,
         )
-        (run.path / "recipe.json").write_text(json.dumps({"name": "softmax-cv", "reported": 83.13}))
+        recipe = {"name": "softmax-cv", "study": None, "point": None, "quick": False}
+        (run.path / "recipe.json").write_text(json.dumps({**recipe, "reported": 83.13}))
     return root
+
+
+@pytest.fixture(scope="module")
+def experiment_report(experiment):
+    return build_report(experiment)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -139,6 +145,16 @@ class _Page(HTMLParser):
 
 def _rows(page: _Page, table: str) -> list[list[str]]:
     return page.tables[table][1:]  # without the header
+
+
+def _by_column(page: _Page, table: str, key: str) -> dict[str, dict[str, str]]:
+    """The rows of a table as {header: cell}, by their ``key`` cell."""
+    header, *rows = page.tables[table]
+    return {cells[header.index(key)]: dict(zip(header, cells)) for cells in rows}
+
+
+def _markdown_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip()[1:-1].split("|")]
 
 
 def _assert_valid_images(folder: Path) -> list[Path]:
@@ -242,14 +258,14 @@ def test_overfitting_is_flagged_only_when_validation_loss_rises_while_training_l
 
 
 # -- experiment report -----------------------------------------------------------------------------
-def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
-    report = build_report(experiment)
+def test_experiment_report_table_sweeps_grid_and_kfold(experiment, experiment_report):
+    report = experiment_report
     assert report == experiment / "report" / "report.html"
     files = {p.name for p in _assert_valid_images(report.parent)}
     assert {"accuracy_vs_time.png", "sweep_1.png", "grid_1.png", "kfold.png"} <= files
     page = _Page(report.read_text())
     _assert_self_contained(page)
-    table = {row[0]: row for row in _rows(page, "results")}
+    table = _by_column(page, "results", "experiment")  # runs without a recipe: by run name
     assert set(table) == {
         "mlp-h16",
         "mlp-h32",
@@ -270,13 +286,16 @@ def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
         spread = (
             f" ± {std * 100:.2f}" if len(accuracies) > 1 else ""
         )  # one run has no spread to show
-        assert row[5] == f"{mean * 100:.2f}{spread}" and row[6] == str(len(accuracies))
-    assert table["mlp-h16"][6] == "2" and table["softmax-cv"][6] == "2"
-    cv_mean = float(table["softmax-cv"][5].split(" ± ")[0])
-    assert table["softmax-cv"][7] == "83.13" and float(table["softmax-cv"][8]) == pytest.approx(
-        cv_mean - 83.13, abs=0.011
-    )
-    assert table["mlp-h16"][7] == "-"
+        assert row["test acc % (mean ± std)"] == f"{mean * 100:.2f}{spread}"
+        n = len(accuracies)
+        assert row["n"] == str(n) and row["recounted"] == f"{n}/{n}"  # every run recounted
+    assert table["mlp-h16"]["n"] == "2" and table["softmax-cv"]["n"] == "2"
+    softmax = table["softmax-cv"]
+    ours = float(softmax["test acc % (mean ± std)"].split(" ± ")[0])
+    assert softmax["reported %"] == "83.13" and softmax["k-fold acc %"]
+    assert float(softmax["diff"].split()[0]) == pytest.approx(ours - 83.13, abs=0.011)
+    assert f'<td class="below">{softmax["diff"]}</td>' in report.read_text()  # orange
+    assert table["mlp-h16"]["reported %"] == table["mlp-h16"]["diff"] == ""
     captions = _figure_captions(report.read_text())
     assert (
         "model.hidden from 16 to 64: groups mlp-h16, relu-adam, mlp-h32, mlp-h64." in captions
@@ -284,6 +303,15 @@ def test_experiment_report_table_sweeps_grid_and_kfold(experiment):
     assert "of groups relu-adam, relu-sgd, tanh-adam, tanh-sgd." in captions
     assert "accuracy on the fold held out from training" in captions
     assert len(_rows(page, "runs")) == 12
+
+
+def test_the_report_results_table_says_what_fmnist_table_says(
+    experiment, experiment_report, tmp_path
+):
+    done = _cli("table", experiment, "--output", tmp_path)
+    assert done.returncode == 0, done.stderr
+    markdown = [_markdown_cells(line) for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert _Page(experiment_report.read_text()).tables["results"] == markdown
 
 
 def _figure_captions(html: str) -> str:
@@ -413,8 +441,10 @@ def _open(context, html: Path, width: int, height: int = 900):
 
 
 @pytest.mark.parametrize("which", ["run", "experiment"])
-def test_report_in_a_real_browser(which, browser, cnn_run, cnn_report, experiment, artifacts):
-    html = cnn_report if which == "run" else build_report(experiment)
+def test_report_in_a_real_browser(
+    which, browser, cnn_run, cnn_report, experiment_report, artifacts
+):
+    html = cnn_report if which == "run" else experiment_report
     summary = cnn_run.summary
     for width, label in ((1200, "laptop"), (390, "phone")):
         page, errors, requests = _open(browser, html, width)

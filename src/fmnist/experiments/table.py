@@ -6,6 +6,9 @@ are grouped by recipe, point and quick/full (from each run's recipe.json); other
 Where a run keeps test_predictions.txt, its test accuracy is recounted against the official test
 labels, and a run whose summary disagrees is refused. A study number measured on validation is
 compared with our validation accuracy, never with test.
+
+``fmnist table`` and the experiment report both show these rows, with the cells
+``display_cells`` gives.
 """
 
 from __future__ import annotations
@@ -43,6 +46,23 @@ COLUMNS = [
     "recounted",
     "settings",
 ]
+# What a reader sees: results.md and the experiment report's results table.
+DISPLAY_COLUMNS = [
+    "study",
+    "experiment",
+    "point",
+    "model",
+    "params",
+    "MACs",
+    "train s",
+    "test acc % (mean ± std)",
+    "n",
+    "k-fold acc %",
+    "reported %",
+    "diff",
+    "recounted",
+    "settings",
+]
 
 
 def _group_key(record: dict[str, Any]) -> tuple:
@@ -50,6 +70,12 @@ def _group_key(record: dict[str, Any]) -> tuple:
     if recipe:
         return (recipe["study"] or "", recipe["name"], recipe["point"] or "", bool(recipe["quick"]))
     return ("", record["name"], "", False)
+
+
+def _group_label(study: str, experiment: str, point: str, quick: bool) -> str:
+    """What figures call a row: its run name (``recipe:point`` for a recipe's point), marked when
+    quick."""
+    return experiment + (f":{point}" if point else "") + (" (quick)" if quick else "")
 
 
 def _natural(key: tuple) -> tuple:
@@ -98,100 +124,116 @@ def recount(records: list[dict[str, Any]], test_labels: np.ndarray | None = None
             )
 
 
+def _mean_spread(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample std; std None for one value, which measures no spread."""
+    mean, std = mean_std(values)
+    return mean, std if len(values) > 1 else None
+
+
 def table_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per group: accuracy in percent, mean and sample std over its runs."""
-    rows = []
-    for key, group in sorted(
-        group_records(records, _group_key).items(), key=lambda item: _natural(item[0])
-    ):
-        study, experiment, point, quick = key
-        acc, acc_std = mean_std(100 * r["test_accuracy"] for r in group)
-        folds = [s for s in map(fold_score, group) if s is not None]
-        cv, cv_std = mean_std(100 * s for s in folds) if folds else (None, None)
-        recipe = group[0]["recipe"] or {}
-        reported, reported_val = recipe.get("reported"), recipe.get("reported_val")
-        val = [100 * r["val_accuracy"] for r in group if r["val_accuracy"] is not None]
-        val_mean = mean_std(val)[0] if len(val) == len(group) else None
-        rows.append(
-            {
-                "study": study,
-                "experiment": experiment,
-                "point": point,
-                "model": group[0]["model"],
-                "params": group[0]["params"],
-                "macs": group[0]["macs"],
-                "train_seconds": mean_std(r["train_seconds"] for r in group)[0],
-                "test_accuracy_mean": acc,
-                "test_accuracy_std": acc_std if len(group) > 1 else None,
-                "n": len(group),
-                "cv_accuracy_mean": cv,
-                "cv_accuracy_std": cv_std if len(folds) > 1 else None,
-                "reported": reported,
-                "difference": acc - reported if reported is not None else None,
-                "val_accuracy_mean": val_mean,
-                "reported_val": reported_val,
-                "val_difference": val_mean - reported_val
-                if reported_val is not None and val_mean is not None
-                else None,
-                "recounted": sum(bool(r.get("recounted")) for r in group),
-                "settings": ("QUICK" if quick else "full")
-                + (", bf16" if group[0]["precision"] == "bf16" else ""),
-            }
-        )
-    return rows
+    """One row per group, in natural order of (study, experiment, point, quick)."""
+    groups = group_records(records, _group_key).items()
+    return [_row(key, group) for key, group in sorted(groups, key=lambda item: _natural(item[0]))]
+
+
+def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy in percent, mean and sample std over the group's runs; ``runs`` are those runs
+    (the report draws them) and ``group`` names the row in figures."""
+    study, experiment, point, quick = key
+    acc, acc_std = _mean_spread([100 * r["test_accuracy"] for r in group])
+    seconds, seconds_std = _mean_spread([r["train_seconds"] for r in group])
+    folds = [100 * s for s in map(fold_score, group) if s is not None]
+    cv, cv_std = _mean_spread(folds) if folds else (None, None)
+    recipe = group[0]["recipe"] or {}
+    reported, reported_val = recipe.get("reported"), recipe.get("reported_val")
+    val = [100 * r["val_accuracy"] for r in group if r["val_accuracy"] is not None]
+    val_mean = mean_std(val)[0] if len(val) == len(group) else None
+    return {
+        "group": _group_label(*key),
+        "study": study,
+        "experiment": experiment,
+        "point": point,
+        "model": group[0]["model"],
+        "params": group[0]["params"],
+        "macs": group[0]["macs"],
+        "train_seconds": seconds,
+        "train_seconds_std": seconds_std,
+        "test_accuracy_mean": acc,
+        "test_accuracy_std": acc_std,
+        "n": len(group),
+        "cv_accuracy_mean": cv,
+        "cv_accuracy_std": cv_std,
+        "reported": reported,
+        "difference": acc - reported if reported is not None else None,
+        "val_accuracy_mean": val_mean,
+        "reported_val": reported_val,
+        "val_difference": val_mean - reported_val
+        if reported_val is not None and val_mean is not None
+        else None,
+        "recounted": sum(bool(r.get("recounted")) for r in group),
+        "settings": ("QUICK" if quick else "full")
+        + (", bf16" if group[0]["precision"] == "bf16" else ""),
+        "runs": group,
+    }
+
+
+def recounted_records(root: str | Path) -> list[dict[str, Any]]:
+    """The records of the finished runs under ``root``, their test accuracy recounted."""
+    records = run_records(root)
+    recount(records)
+    return records
 
 
 def build_table(root: str | Path) -> list[dict[str, Any]]:
-    records = run_records(root)
-    recount(records)
-    return table_rows(records)
+    return table_rows(recounted_records(root))
 
 
 def _fmt(value: Any, spec: str = "") -> str:
     return "" if value is None else format(value, spec)
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| study | experiment | point | model | params | MACs | train s | test acc % (mean ± std) "
-        "| n | k-fold acc % | reported % | diff | recounted | settings |"
-    )
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
-    for r in rows:
-        cv = (
-            plus_minus(r["cv_accuracy_mean"], r["cv_accuracy_std"])
-            if r["cv_accuracy_mean"] is not None
-            else ""
-        )
-        reported_val = f"val {r['reported_val']:.2f}" if r["reported_val"] is not None else ""
-        reported = " ".join(filter(None, [_fmt(r["reported"], ".2f"), reported_val]))
-        diff = " ".join(
-            filter(None, [_difference(r["difference"]), _difference(r["val_difference"], "val ")])
-        )
-        cells = [
-            r["study"],
-            r["experiment"],
-            r["point"],
-            r["model"],
-            _fmt(r["params"], ","),
-            _fmt(r["macs"], ","),
-            f"{r['train_seconds']:.1f}",
-            plus_minus(r["test_accuracy_mean"], r["test_accuracy_std"]),
-            str(r["n"]),
-            cv,
-            reported,
-            diff,
-            f"{r['recounted']}/{r['n']}" if r["recounted"] else "",
-            r["settings"],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def _difference(value: float | None, prefix: str = "") -> str:
     if value is None:
         return ""
     return f"{prefix}{value:+.2f}" + (" below" if value < 0 else "")
+
+
+def below_study(row: dict[str, Any]) -> bool:
+    """Ours below the study's number, on test or on validation (the ``diff`` cell says "below")."""
+    return any(d is not None and d < 0 for d in (row["difference"], row["val_difference"]))
+
+
+def display_cells(row: dict[str, Any]) -> list[str]:
+    """The text of each of ``DISPLAY_COLUMNS`` for one row."""
+    cv = row["cv_accuracy_mean"]
+    reported_val = f"val {row['reported_val']:.2f}" if row["reported_val"] is not None else ""
+    diff = [_difference(row["difference"]), _difference(row["val_difference"], "val ")]
+    return [
+        row["study"],
+        row["experiment"],
+        row["point"],
+        row["model"],
+        _fmt(row["params"], ","),
+        _fmt(row["macs"], ","),
+        f"{row['train_seconds']:.1f}",
+        plus_minus(row["test_accuracy_mean"], row["test_accuracy_std"]),
+        str(row["n"]),
+        plus_minus(cv, row["cv_accuracy_std"]) if cv is not None else "",
+        " ".join(filter(None, [_fmt(row["reported"], ".2f"), reported_val])),
+        " ".join(filter(None, diff)),
+        f"{row['recounted']}/{row['n']}" if row["recounted"] else "",
+        row["settings"],
+    ]
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [_markdown_line(DISPLAY_COLUMNS), "|" + "---|" * len(DISPLAY_COLUMNS)]
+    lines += [_markdown_line(display_cells(row)) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

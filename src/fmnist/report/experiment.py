@@ -1,9 +1,11 @@
-"""The report of an experiment folder: many finished runs at any depth, grouped by run name.
+"""The report of an experiment folder: many finished runs at any depth, grouped as ``fmnist table``
+groups them.
 
-A group is one experiment point repeated over seeds (or folds); its numbers are mean ± std over the
-group. Figures:
+A group is one row of ``fmnist.experiments.table``: one experiment point (a recipe's point, else a
+run name) repeated over seeds (or folds); its numbers are mean ± std over the group, recounted from
+the runs' test predictions. Figures:
 
-- results table (and the study's reported number when the run's recipe.json has ``reported``);
+- results table: the cells of ``fmnist table`` (the study's number, ours minus theirs, recounts);
 - test accuracy vs training time, one point per group with mean ± std error bars;
 - sweep curves and heat maps, found (by ``fmnist.report.groups``) with one simple rule: compare the
   groups' options (``model.*`` with the builder's defaults filled in, and ``optim.*``). Groups that
@@ -24,78 +26,48 @@ from typing import Any
 import numpy as np
 
 from fmnist.errors import RunDirError
-from fmnist.experiments.collect import group_records, plus_minus, run_records
+from fmnist.experiments.collect import plus_minus
+from fmnist.experiments.table import (
+    DISPLAY_COLUMNS,
+    below_study,
+    display_cells,
+    recounted_records,
+    table_rows,
+)
 from fmnist.report.groups import (
-    accuracy_spread,
     find_grids,
     find_sweeps,
     grid_cells,
-    group_options,
-    group_summary,
     kfold_groups,
+    options_by_group,
     sweep_points,
 )
 from fmnist.viz.html import Page
 from fmnist.viz.plot import plt, save
 
 
-# -- the table -------------------------------------------------------------------------------------
-def table_rows(
-    summaries: list[dict[str, Any]],
-) -> tuple[list[str], list[list[str]], dict[tuple[int, int], str]]:
-    header = [
-        "name",
-        "model",
-        "params",
-        "MACs",
-        "train s",
-        "test accuracy (%)",
-        "n",
-        "reported (%)",
-        "difference (pp)",
-    ]
-    rows, classes = [], {}
-    for i, s in enumerate(summaries):
-        diff = s["difference"]
-        rows.append(
-            [
-                s["name"],
-                s["model"],
-                f"{s['params']:,}",
-                f"{s['macs']:,}",
-                _seconds(s["seconds_mean"]),
-                plus_minus(s["accuracy_mean"] * 100, accuracy_spread(s)),
-                str(s["n"]),
-                f"{s['reported']:.2f}" if s["reported"] is not None else "-",
-                f"{diff:+.2f}" if diff is not None else "-",
-            ]
-        )
-        if diff is not None and diff < 0:
-            classes[(i, 8)] = "below"  # below the study's number: the page shows it in orange
-    return header, rows, classes
-
-
 # -- figures ---------------------------------------------------------------------------------------
-def accuracy_vs_time(summaries: list[dict[str, Any]], path: Path) -> Path:
+def accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> Path:
+    """One point per table row, with ± std bars where the group has several runs."""
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for s in summaries:
+    for row in rows:
         ax.errorbar(
-            s["seconds_mean"],
-            s["accuracy_mean"] * 100,
-            xerr=s["seconds_std"],
-            yerr=s["accuracy_std"] * 100,
+            row["train_seconds"],
+            row["test_accuracy_mean"],
+            xerr=row["train_seconds_std"],
+            yerr=row["test_accuracy_std"],
             fmt="o",
             capsize=3,
             ms=6,
         )
         ax.annotate(
-            s["name"],
-            (s["seconds_mean"], s["accuracy_mean"] * 100),
+            row["group"],
+            (row["train_seconds"], row["test_accuracy_mean"]),
             textcoords="offset points",
             xytext=(6, 4),
             fontsize=8,
         )
-    seconds = [s["seconds_mean"] for s in summaries]
+    seconds = [row["train_seconds"] for row in rows]
     if min(seconds) > 0 and max(seconds) / min(seconds) > 20:
         ax.set_xscale(
             "log"
@@ -109,14 +81,13 @@ def accuracy_vs_time(summaries: list[dict[str, Any]], path: Path) -> Path:
 
 
 def sweep_curve(
-    key: str, points: list[tuple[float, float, float, int]], path: Path, label: str
+    key: str, points: list[tuple[float, float, float | None, int]], path: Path, label: str
 ) -> Path:
-    """``points``: (option value, accuracy mean, accuracy std, n) sorted by value."""
+    """``points``: (option value, accuracy mean, accuracy std, n) in percent, sorted by value; a
+    single run (std None) gets no bar."""
     x = np.array([p[0] for p in points], dtype=float)
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    ax.errorbar(
-        x, [p[1] * 100 for p in points], yerr=[p[2] * 100 for p in points], fmt="o-", capsize=4
-    )
+    ax.errorbar(x, [p[1] for p in points], yerr=[p[2] or 0.0 for p in points], fmt="o-", capsize=4)
     if x.min() > 0 and x.max() / x.min() >= 10:
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
@@ -194,48 +165,48 @@ def build_experiment_report(root: str | Path, *, out: str | Path | None = None) 
     """Write ``report.html`` and PNGs for every finished run under ``root`` (default out:
     ROOT/report)."""
     root = Path(root)
-    records = run_records(root)
+    records = recounted_records(root)
     if not records:
         raise RunDirError(
             f"{root} holds no finished run (no config.yaml + summary.json below it)",
             fix="pass a run directory or a folder of runs made by `fmnist train`/`fmnist run`",
         )
     out = Path(out) if out else root / "report"
-    groups = group_records(records)
-    summaries = [group_summary(name, recs) for name, recs in groups.items()]
+    rows = table_rows(records)
     page = Page(
         f"Experiment report: {root.resolve().name}",
-        f"{root}  ·  {len(records)} finished runs in {len(groups)} groups "
-        "(a group = one run name over seeds/folds)",
+        f"{root}  ·  {len(records)} finished runs in {len(rows)} groups "
+        "(a group = one experiment point over seeds/folds, a row of `fmnist table`)",
     )
-    _results_section(page, summaries, out)
-    options = {name: group_options(recs[0]["config"]) for name, recs in groups.items()}
-    _sweeps_section(page, options, {s["name"]: s for s in summaries}, out)
-    _kfold_section(page, kfold_groups(groups), out)
+    _results_section(page, rows, out)
+    _sweeps_section(page, options_by_group(rows), {row["group"]: row for row in rows}, out)
+    _kfold_section(page, kfold_groups(rows), out)
     _runs_section(page, records, root)
     return page.write(out / "report.html")
 
 
-def _results_section(page: Page, summaries: list[dict[str, Any]], out: Path) -> None:
+def _results_section(page: Page, rows: list[dict[str, Any]], out: Path) -> None:
     page.section("Results")
-    header, rows, classes = table_rows(summaries)
-    page.table(header, rows, cell_class=classes, table_id="results")
-    if any(s["reported"] is not None for s in summaries):
+    diff = DISPLAY_COLUMNS.index("diff")
+    below = {(i, diff): "below" for i, row in enumerate(rows) if below_study(row)}  # orange
+    cells = [display_cells(row) for row in rows]
+    page.table(DISPLAY_COLUMNS, cells, cell_class=below, table_id="results")
+    if any(row["reported"] is not None or row["reported_val"] is not None for row in rows):
         page.text(
-            "reported: the study's test accuracy; "
-            "difference: ours minus theirs in percentage points (orange: below the study)."
+            "reported: the study's test accuracy (val: its validation accuracy, compared with "
+            "ours); diff: ours minus theirs in percentage points (orange: below the study)."
         )
 
     page.section("Accuracy vs training time")
     page.figure(
-        accuracy_vs_time(summaries, out / "accuracy_vs_time.png"),
+        accuracy_vs_time(rows, out / "accuracy_vs_time.png"),
         "One point per group: mean test accuracy and training seconds, "
         "bars are ± one standard deviation over its runs.",
     )
 
 
 def _sweeps_section(
-    page: Page, options: dict[str, dict[str, Any]], by_name: dict[str, dict], out: Path
+    page: Page, options: dict[str, dict[str, Any]], by_group: dict[str, dict], out: Path
 ) -> None:
     sweeps, grids = find_sweeps(options), find_grids(options)
     if sweeps or grids:
@@ -245,7 +216,7 @@ def _sweeps_section(
             "in exactly two categorical options, as a heat map."
         )
     for k, (key, family) in enumerate(sweeps):
-        points = sweep_points(key, family, options, by_name)
+        points = sweep_points(key, family, options, by_group)
         path = sweep_curve(
             key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"]
         )
@@ -256,7 +227,7 @@ def _sweeps_section(
         )
     for k, (a, b, family) in enumerate(grids):
         page.figure(
-            heat_map(a, b, grid_cells(a, b, family, options, by_name), out / f"grid_{k + 1}.png"),
+            heat_map(a, b, grid_cells(a, b, family, options, by_group), out / f"grid_{k + 1}.png"),
             f"Mean ± std test accuracy (%) of groups {', '.join(family)}.",
             half=True,
         )

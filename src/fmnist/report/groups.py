@@ -1,8 +1,9 @@
-"""The numbers of an experiment report, apart from drawing and HTML: one summary per group of
-runs, and which groups form a sweep or a grid (``fmnist.report.experiment`` states the rule).
+"""The numbers of an experiment report, apart from drawing and HTML: which groups form a sweep or a
+grid (``fmnist.report.experiment`` states the rule), and what a sweep, a grid and k-fold show.
 
-A group is one run name over seeds or folds; ``options`` maps each group to its flat options
-(``group_options`` of its first run's config).
+A group is one row of ``fmnist.experiments.table`` (its statistics come from there), named by the
+row's ``group``; ``options`` maps each group to its flat options (``group_options`` of its first
+run's config).
 """
 
 from __future__ import annotations
@@ -10,43 +11,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from fmnist.experiments.collect import mean_std
-
 MAX_SWEEPS = 8
 MAX_GRIDS = 4
 MISSING = "-"  # an option a group's model does not have
-
-
-# -- one group -------------------------------------------------------------------------------------
-def reported_accuracy(record: dict[str, Any]) -> float | None:
-    """The study's reported test accuracy (%) from the run's recipe.json, if it has one."""
-    recipe = record.get("recipe") or {}
-    value = recipe.get("reported")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def group_summary(name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    acc_mean, acc_std = mean_std(r["test_accuracy"] for r in records)
-    sec_mean, sec_std = mean_std(r["train_seconds"] for r in records)
-    reported = reported_accuracy(records[0])
-    return {
-        "name": name,
-        "model": records[0]["model"],
-        "params": records[0]["params"],
-        "macs": records[0]["macs"],
-        "seconds_mean": sec_mean,
-        "seconds_std": sec_std,
-        "accuracy_mean": acc_mean,
-        "accuracy_std": acc_std,
-        "n": len(records),
-        "reported": reported,
-        "difference": acc_mean * 100 - reported if reported is not None else None,
-    }
-
-
-def accuracy_spread(summary: dict[str, Any]) -> float | None:
-    """Std of the test accuracy in points for the page's text, None for a single run."""
-    return summary["accuracy_std"] * 100 if summary["n"] > 1 else None
 
 
 # -- options and sweep detection -------------------------------------------------------------------
@@ -75,6 +42,11 @@ def group_options(config: dict[str, Any]) -> dict[str, Any]:
     options.update({f"model.{k}": _plain(v) for k, v in {**defaults, **model}.items()})
     options.update({f"optim.{k}": _plain(v) for k, v in (config.get("optim") or {}).items()})
     return options
+
+
+def options_by_group(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each table row's group with the options of its first run."""
+    return {row["group"]: group_options(row["runs"][0]["config"]) for row in rows}
 
 
 def _families(options: dict[str, dict[str, Any]], free: tuple[str, ...]) -> list[list[str]]:
@@ -142,16 +114,16 @@ def find_grids(options: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[
 
 # -- what a sweep, a grid and k-fold show ----------------------------------------------------------
 def sweep_points(
-    key: str, family: list[str], options: dict[str, dict[str, Any]], by_name: dict[str, dict]
-) -> list[tuple[float, float, float, int]]:
-    """(option value, accuracy mean, accuracy std, n) per group of a sweep, in the family's
-    order; ``by_name``: group summaries by group name."""
+    key: str, family: list[str], options: dict[str, dict[str, Any]], by_group: dict[str, dict]
+) -> list[tuple[float, float, float | None, int]]:
+    """(option value, accuracy mean, accuracy std, n) per group of a sweep, in percent and in the
+    family's order (std None: one run); ``by_group``: table rows by group."""
     return [
         (
             float(options[g][key]),
-            by_name[g]["accuracy_mean"],
-            by_name[g]["accuracy_std"],
-            by_name[g]["n"],
+            by_group[g]["test_accuracy_mean"],
+            by_group[g]["test_accuracy_std"],
+            by_group[g]["n"],
         )
         for g in family
     ]
@@ -162,18 +134,20 @@ def grid_cells(
     col_key: str,
     family: list[str],
     options: dict[str, dict[str, Any]],
-    by_name: dict[str, dict],
+    by_group: dict[str, dict],
 ) -> dict[tuple[Any, Any], tuple[float, float | None]]:
     """(row value, column value) -> (mean, std) test accuracy in percent (std None: one run)."""
     return {
         (options[g].get(row_key), options[g].get(col_key)): (
-            by_name[g]["accuracy_mean"] * 100,
-            accuracy_spread(by_name[g]),
+            by_group[g]["test_accuracy_mean"],
+            by_group[g]["test_accuracy_std"],
         )
         for g in family
     }
 
 
-def kfold_groups(groups: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """The groups whose runs were trained on k-fold splits."""
-    return {name: recs for name, recs in groups.items() if any(r["fold"] is not None for r in recs)}
+def kfold_groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each group trained on k-fold splits."""
+    return {
+        row["group"]: row["runs"] for row in rows if any(r["fold"] is not None for r in row["runs"])
+    }
