@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmnist.config import RunConfig, build_config, read_yaml
+from fmnist.config import RunConfig, read_yaml
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments import sweep
 from fmnist.experiments.collect import find_runs
 from fmnist.experiments.table import build_table, to_markdown, write_table
 from fmnist.recipes import Recipe, load_recipe, match_recipes
-from fmnist.recipes.points import expand_points
 from fmnist.runs import RunDir
 
 if TYPE_CHECKING:
@@ -45,9 +44,7 @@ def resolve_config(
     ``fmnist train`` and ``fmnist config`` resolve through here, and ``fmnist run`` resolves each
     run of a recipe through the same ``sweep.resolve_config``.
     """
-    if recipe is None:
-        return build_config(_as_dict(config), list(overrides))
-    return RunConfig.model_validate(_single_run_job(recipe, config, overrides, out=".").config)
+    return RunConfig.model_validate(sweep.resolve_base(recipe, _as_dict(config), list(overrides)))
 
 
 def _as_dict(config: ConfigLike) -> dict[str, Any]:
@@ -61,20 +58,7 @@ def _as_dict(config: ConfigLike) -> dict[str, Any]:
 def _single_run_job(
     name: str, config: ConfigLike, overrides: Sequence[str], *, out: str | Path
 ) -> sweep.Job:
-    """The run ``fmnist run NAME`` makes for the resolved seed: same config, same folder."""
-    spec = load_recipe(name)
-    if spec.sweep is not None or spec.folds or spec.baseline:
-        raise ConfigError(
-            f"recipe '{name}' is a series of runs ({spec.kind()}), not one run",
-            fix=f"fmnist run {name}",
-        )
-    point = expand_points(spec)[0]
-    data = sweep.resolve_config(
-        spec, point, 0, None, quick=False, base=_as_dict(config), overrides=list(overrides)
-    )
-    seed = data["seed"]
-    path = sweep.run_path(sweep.recipe_root(spec, out), point, seed, None)
-    return sweep.Job(spec, point, seed, None, path, data)
+    return sweep.single_run_job(load_recipe(name), _as_dict(config), list(overrides), out=out)
 
 
 # -- one run -------------------------------------------------------------------------------------
@@ -286,6 +270,80 @@ def report(path: str | Path, *, image: int | None = None, out: str | Path | None
     from fmnist.report import build_report
 
     return build_report(path, image=image, out=out)
+
+
+# -- search ---------------------------------------------------------------------------------------
+@dataclass
+class SearchResult:
+    """Where a study stands after this worker stopped."""
+
+    study: str
+    root: Path
+    states: dict[str, int]
+    best_value: float | None
+    best_params: dict[str, Any]
+
+
+def search(
+    space: str | Path,
+    *,
+    study: str,
+    storage: str | None = None,
+    trials: int | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    out: str | Path = "runs",
+    verbose: bool = True,
+) -> SearchResult:
+    """Work on an Optuna study of ``space`` (a shipped space or a YAML file) until it holds
+    ``trials`` complete or pruned trials in all (default: the space's). Start the same command on
+    other machines with the same ``study`` and a shared ``storage`` (PostgreSQL URL) to add workers;
+    without ``storage`` the study is a SQLite file in ``out/search/STUDY``. Trials choose on
+    validation only; ``search_report`` tests the best."""
+    search_space, study_module = _search_modules()
+    spec = search_space.load_space(space)
+    optuna_study = study_module.open_study(
+        study, spec, out=out, storage=storage, sampler=sampler, pruner=pruner, verbose=verbose
+    )
+    study_module.run_worker(optuna_study, spec, out=out, trials=trials, verbose=verbose)
+    return SearchResult(
+        study, study_module.study_root(out, study), **study_module.standing(optuna_study)
+    )
+
+
+def search_report(
+    study: str,
+    *,
+    storage: str | None = None,
+    seeds: int = 3,
+    out: str | Path = "runs",
+    verbose: bool = True,
+) -> Path:
+    """Retrain a study's best configuration with ``seeds`` seeds (test evaluated once each) and
+    write its report (best trials, Optuna's plots, the test accuracy); returns report.html."""
+    if seeds < 1:
+        raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3")
+    _, study_module = _search_modules()
+    from fmnist.report.search import build_search_report
+
+    optuna_study = study_module.load_study(study, out=out, storage=storage)
+    return build_search_report(optuna_study, out=out, seeds=seeds, verbose=verbose)
+
+
+def search_spaces() -> list[Any]:
+    """The shipped search spaces (``SearchSpace`` objects)."""
+    search_space, _ = _search_modules()
+    return [search_space.load_space(name) for name in search_space.space_names()]
+
+
+def _search_modules():
+    try:
+        from fmnist.search import space, study
+    except ImportError as exc:
+        raise ConfigError(
+            f"fmnist search needs the search extra ({exc})", fix="pip install 'fmnist[search]'"
+        ) from None
+    return space, study
 
 
 # -- models ---------------------------------------------------------------------------------------

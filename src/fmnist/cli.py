@@ -27,6 +27,11 @@ data_app = typer.Typer(
     help="Fashion-MNIST files: verify, explore, see augmentations, audit duplicates and labels.",
 )
 app.add_typer(data_app, name="data")
+search_app = typer.Typer(
+    no_args_is_help=True,
+    help="Hyper-parameter search with Optuna: one laptop (SQLite) or many machines (PostgreSQL).",
+)
+app.add_typer(search_app, name="search")
 
 SetOption = Annotated[
     list[str] | None,
@@ -309,6 +314,72 @@ def data_augment(
     shortcuts = _shortcuts(**{"data.data_dir": data_dir})
     path, settings = api.augment_grid(shortcuts + list(overrides or []), output)
     typer.echo(f"augmentation grid: {path}  ({settings})")
+
+
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Study database shared by all workers, e.g. postgresql+psycopg://USER:PW@HOST/DB "
+        "(default: a SQLite file in OUT/search/STUDY)."
+    ),
+]
+
+
+@search_app.command("run")
+def search_run(
+    space: Annotated[
+        str, typer.Argument(help="A shipped space (see: fmnist search spaces) or a YAML file.")
+    ],
+    study: Annotated[str, typer.Option(help="Study name; workers with the same name cooperate.")],
+    storage: StorageOption = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="Complete + pruned trials of the whole study (default: the space's)."),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="tpe, random or grid.")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    out: Annotated[Path, typer.Option(help="Parent folder; trials go to OUT/search/STUDY.")] = Path(
+        "runs"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Work on a search: each trial is a run directory scored on validation only; start it on more machines to add workers."""  # noqa: E501 (shown as written by `fmnist --help`)
+    result = api.search(
+        space,
+        study=study,
+        storage=storage,
+        trials=trials,
+        sampler=sampler,
+        pruner=pruner,
+        out=out,
+        verbose=not quiet,
+    )
+    states = ", ".join(f"{n} {state}" for state, n in result.states.items())
+    typer.echo(f"study {result.study}: {states}  (trials: {result.root})")
+    if result.best_value is not None:
+        typer.echo(f"best validation accuracy {result.best_value:.4f}: {result.best_params}")
+    typer.echo(f"test the best with: fmnist search report {result.study}")
+
+
+@search_app.command("report")
+def search_report(
+    study: Annotated[str, typer.Argument(help="The study name.")],
+    storage: StorageOption = None,
+    seeds: Annotated[int, typer.Option(help="Runs of the best configuration, on test.")] = 3,
+    out: Annotated[Path, typer.Option(help="The --out the search ran with.")] = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Retrain the best configuration with seeds (test evaluated once each) and write the report: best trials, Optuna's plots."""  # noqa: E501 (shown as written by `fmnist --help`)
+    path = api.search_report(study, storage=storage, seeds=seeds, out=out, verbose=not quiet)
+    typer.echo(f"search report: {path}")
+
+
+@search_app.command("spaces")
+def search_spaces() -> None:
+    """List the shipped search spaces: name, parameters and default number of trials."""
+    for space in api.search_spaces():
+        typer.echo(f"{space.name:<16} {space.trials:>4} trials  {space.description}")
+        typer.echo(f"{'':<16} searches {', '.join(space.params)}")
 
 
 def main() -> None:

@@ -13,6 +13,8 @@
       test_predictions.txt  the predicted class of each test image, one digit a line in test-set
                             order: anyone can recount the accuracy against the official labels
       recipe.json           the recipe, point and study number of a run made by ``fmnist run``
+      trial.json            a search trial's study, number, parameters, state and value (its
+                            summary.json holds validation scores only: a trial never sees test)
     recorded on request (``--record``, see ``fmnist.training.record``):
       filters.npz           epochs (E,), filters (E, N, h, w): first-layer weights at init
                             (epoch 0) and after every epoch
@@ -73,10 +75,15 @@ class RunDir:
         (path / "ckpt").mkdir(parents=True)
         return cls(path)
 
+    @property
+    def is_run(self) -> bool:
+        """The folder holds a run (its config.yaml), finished or not."""
+        return self.file("config.yaml").is_file()
+
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         run = cls(path)
-        if not run.file("config.yaml").is_file():
+        if not run.is_run:
             raise RunDirError(
                 f"{path} is not an fmnist run directory (no config.yaml)",
                 fix="pass a folder made by `fmnist train` or `fmnist run`, e.g. runs/fast/seed0",
@@ -198,6 +205,13 @@ class RunDir:
     def read_recipe(self) -> dict[str, Any] | None:
         """Which recipe and point the run belongs to; None for a run not made by a recipe."""
         return self._read_json("recipe.json")
+
+    def write_trial(self, record: dict[str, Any]) -> None:
+        """trial.json of a search trial: study, trial number, parameters, state and value."""
+        self._write_json("trial.json", record)
+
+    def read_trial(self) -> dict[str, Any] | None:
+        return self._read_json("trial.json")
 
     # -- records (--record) -----------------------------------------------------------------
     def write_filters(self, epochs: np.ndarray, filters: np.ndarray) -> None:

@@ -15,13 +15,10 @@ from fmnist.runs import RunDir
 
 def find_runs(root: str | Path) -> list[RunDir]:
     """Every finished run (a folder with summary.json) under ``root``, ``root`` itself included,
-    sorted by path."""
-    root = Path(root)
-    return [
-        RunDir(p.parent)
-        for p in sorted(root.rglob("summary.json"))
-        if (p.parent / "config.yaml").is_file()
-    ]
+    sorted by path. Search trials are left out: they were scored on validation only, and their
+    study's report tests the best of them."""
+    runs = (RunDir(p.parent) for p in sorted(Path(root).rglob("summary.json")))
+    return [run for run in runs if run.is_run and run.read_trial() is None]
 
 
 def run_record(run: RunDir) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from fmnist.config import apply_overrides, build_config, merge, set_dotted
 from fmnist.errors import ConfigError
-from fmnist.recipes import Recipe, with_hardware_variant
+from fmnist.recipes import Recipe, load_recipe, with_hardware_variant
 from fmnist.recipes.points import Point, expand_points
 from fmnist.runs import RunDir
 
@@ -89,6 +89,32 @@ def resolve_config(
         raise ConfigError(f"recipe '{recipe.name}'{where}: {exc}") from None
 
 
+def single_run_job(
+    recipe: Recipe, base: dict[str, Any], overrides: list[str], *, out: str | Path
+) -> Job:
+    """The one run of a single-run recipe for the seed the overrides give (default 0): the config
+    and folder ``fmnist run RECIPE`` makes for that seed, with a user's YAML ``base`` on top."""
+    if recipe.sweep is not None or recipe.folds or recipe.baseline:
+        raise ConfigError(
+            f"recipe '{recipe.name}' is a series of runs ({recipe.kind()}), not one run",
+            fix=f"fmnist run {recipe.name}",
+        )
+    point = expand_points(recipe)[0]
+    data = resolve_config(recipe, point, 0, None, quick=False, base=base, overrides=overrides)
+    path = run_path(recipe_root(recipe, out), point, data["seed"], None)
+    return Job(recipe, point, data["seed"], None, path, data)
+
+
+def resolve_base(
+    recipe: str | None, base: dict[str, Any], overrides: list[str] = ()
+) -> dict[str, Any]:
+    """The one resolver of a single run's config: defaults, then a shipped single-run ``recipe``
+    (as ``fmnist run`` resolves it), then ``base`` (a user's config), then ``overrides``."""
+    if recipe is None:
+        return build_config(base, list(overrides)).to_dict()
+    return single_run_job(load_recipe(recipe), base, list(overrides), out=".").config
+
+
 def run_path(root: Path, point: Point, seed: int, fold: int | None) -> Path:
     leaf = f"fold{fold}-seed{seed}" if fold is not None else f"seed{seed}"
     return root / point.name / leaf if point.name else root / leaf
@@ -136,7 +162,7 @@ def plan(
 def job_state(job: Job) -> str:
     """'finished', 'interrupted' or 'new'; refuses a directory made with a different config."""
     path = job.path
-    if not (path / "config.yaml").is_file():
+    if not RunDir(path).is_run:
         return "new"
     stored = RunDir(path).read_config()
     if stored != job.config:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fmnist.errors import RunDirError
+from fmnist.runs import RunDir
 
 
 def is_run_dir(path: Path) -> bool:
-    return (Path(path) / "config.yaml").is_file()
+    return RunDir(path).is_run
 
 
 def build_report(

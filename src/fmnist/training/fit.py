@@ -8,6 +8,7 @@ or interrupted run computes with again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,12 +23,23 @@ from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
 from fmnist.training.trainer import Trainer
 
 
-def fit_run(cfg: RunConfig, run: RunDir, *, verbose: bool = True) -> RunDir:
-    """Train ``cfg`` into the empty run directory ``run`` and record it."""
+def fit_run(
+    cfg: RunConfig,
+    run: RunDir,
+    *,
+    verbose: bool = True,
+    test: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> RunDir:
+    """Train ``cfg`` into the empty run directory ``run`` and record it.
+
+    ``test=False`` (a search trial) never reads the test set: the summary holds validation scores
+    only. ``on_epoch`` is the trainer's per-epoch callback (see ``Trainer``).
+    """
     run.write_config(cfg.to_dict())
-    trainer = _build_trainer(cfg, run, verbose)
+    trainer = _build_trainer(cfg, run, verbose, on_epoch)
     run.write_env(str(trainer.device), cfg.seed, hardware=_hardware_record(trainer))
-    return _finish(trainer, run, verbose)
+    return _finish(trainer, run, test=test)
 
 
 def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
@@ -37,7 +49,7 @@ def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
     trainer = _build_trainer(recorded_config(run), run, verbose)
     if run.last_ckpt.is_file():
         trainer.resume()
-    return _finish(trainer, run, verbose)
+    return _finish(trainer, run)
 
 
 def recorded_config(run: RunDir) -> RunConfig:
@@ -49,7 +61,9 @@ def recorded_config(run: RunDir) -> RunConfig:
     return pin_precision(cfg, env.get("precision"), device=env.get("device"))
 
 
-def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
+def _build_trainer(
+    cfg: RunConfig, run: RunDir, verbose: bool, on_epoch: Callable[[dict], None] | None = None
+) -> Trainer:
     device = resolve_device(cfg.train.device)
     if device.type == "cpu":
         # Denormal floats make CPU math 10-100x slower and carry no signal. Set before the first
@@ -60,7 +74,7 @@ def _build_trainer(cfg: RunConfig, run: RunDir, verbose: bool) -> Trainer:
     torch.manual_seed(cfg.seed)
     data = FashionMNIST(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)
-    return Trainer(model, data, cfg, run, verbose=verbose)
+    return Trainer(model, data, cfg, run, verbose=verbose, on_epoch=on_epoch)
 
 
 def _hardware_record(trainer: Trainer) -> dict[str, Any]:
@@ -76,8 +90,8 @@ def _hardware_record(trainer: Trainer) -> dict[str, Any]:
     return record
 
 
-def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> RunDir:
-    """Fit, then evaluate on the test set exactly once and write summary.json and the
+def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
+    """Fit, then (with ``test``) evaluate on the test set exactly once; write summary.json and the
     predictions."""
     trainer.fit()
     model, data, cfg = trainer.eval_model, trainer.data, trainer.cfg
@@ -85,16 +99,11 @@ def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> RunDir:
         model, cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision
     )
     save_checkpoint(final, run.path / "ckpt" / "final.pt")
-    logits = trainer.logits("test")
-    probabilities = torch.softmax(logits, 1).cpu().numpy()
-    labels = data.labels["test"].cpu().numpy()
-    scores = classification_summary(labels, probabilities)
     summary = {
         "name": cfg.name or cfg.model.name,
         "model": cfg.model.name,
         "seed": cfg.seed,
-        "test_accuracy": scores["accuracy"],
-        "test_loss": float(torch.nn.functional.cross_entropy(logits, data.labels["test"]).item()),
+        **(_test_scores(trainer, run) if test else {"test_accuracy": None}),
         "val_accuracy": trainer.best["val_accuracy"] if data.size("val") else None,
         "best_epoch": trainer.best["epoch"] if data.size("val") else trainer.epoch,
         "epochs_run": trainer.epoch,
@@ -105,13 +114,28 @@ def _finish(trainer: Trainer, run: RunDir, verbose: bool) -> RunDir:
         "val_images": data.size("val"),
         "device": str(trainer.device),
         "precision": trainer.precision.precision,
+    }
+    run.write_summary(summary)
+    score = (
+        f"test accuracy {summary['test_accuracy']:.2%}"
+        if test
+        else f"validation accuracy {summary['val_accuracy']:.2%} (test set not used)"
+    )
+    trainer.progress.note(f"{score}  ({summary['train_seconds']:.1f}s training)  run: {run.path}")
+    return run
+
+
+def _test_scores(trainer: Trainer, run: RunDir) -> dict[str, Any]:
+    """The one evaluation on the test set: accuracy, loss, per-class scores, confusion matrix;
+    the predictions go to the run directory."""
+    logits = trainer.logits("test")
+    labels = trainer.data.labels["test"]
+    probabilities = torch.softmax(logits, 1).cpu().numpy()
+    scores = classification_summary(labels.cpu().numpy(), probabilities)
+    run.write_predictions(labels.cpu().numpy(), probabilities.argmax(1), probabilities)
+    return {
+        "test_accuracy": scores["accuracy"],
+        "test_loss": float(torch.nn.functional.cross_entropy(logits, labels).item()),
         "per_class": scores["per_class"],
         "confusion_matrix": scores["confusion_matrix"],
     }
-    run.write_predictions(labels, probabilities.argmax(1), probabilities)
-    run.write_summary(summary)
-    trainer.progress.note(
-        f"test accuracy {summary['test_accuracy']:.2%}  "
-        f"({summary['train_seconds']:.1f}s training)  run: {run.path}"
-    )
-    return run

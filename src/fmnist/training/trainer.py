@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,9 @@ class Trainer:
         cfg: the resolved run config.
         run: where metrics and checkpoints go; None trains without a record.
         verbose: show a progress bar and one line per epoch.
+        on_epoch: called with each epoch's metrics row once it is recorded (checkpoint and
+            metrics line written), e.g. a search reporting validation accuracy; it may raise to
+            stop training, and the run keeps its record up to that epoch.
     """
 
     def __init__(
@@ -61,8 +65,9 @@ class Trainer:
         run: RunDir | None = None,
         *,
         verbose: bool = True,
+        on_epoch: Callable[[dict], None] | None = None,
     ) -> None:
-        self.cfg, self.data, self.run = cfg, data, run
+        self.cfg, self.data, self.run, self.on_epoch = cfg, data, run, on_epoch
         self.device = data.device
         self.model = model
         if cfg.train.channels_last:
@@ -233,6 +238,8 @@ class Trainer:
             save_checkpoint(self.state_dict(), self.run.last_ckpt)
             self.run.append_metrics(row)
         self.progress.epoch_row(row, best=self.best["epoch"] == self.epoch)
+        if self.on_epoch:
+            self.on_epoch(row)
 
     # -- evaluation ----------------------------------------------------------------------------
     @property

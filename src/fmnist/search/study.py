@@ -1,0 +1,280 @@
+"""Optuna studies over fmnist runs: any number of worker processes, on any number of machines,
+cooperate on one study through one database.
+
+    OUT/search/<study>/study.db          the default storage (SQLite), beside the trials
+    OUT/search/<study>/trial-0007/       each trial is a normal run directory (+ trial.json)
+
+The objective is validation accuracy only: a trial never reads the test set. Pruning reports each
+epoch's validation accuracy to the pruner (the trainer's per-epoch callback). ``--trials N`` is the
+study's total over all workers, counting complete and pruned trials. Heartbeats are on: a worker
+killed with SIGKILL leaves its trial running only until another worker (asking for its next trial,
+or waiting at the end for running trials) marks it failed; while the study still needs trials, a
+retry with the same parameters is queued and runs next.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from fmnist.config import RunConfig
+from fmnist.errors import ConfigError
+from fmnist.runs import RunDir
+from fmnist.search.space import SearchSpace, decode, trial_config
+
+HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
+GRACE_S = 20  # ... and is failed by another worker this long after its last one
+MAX_RETRY = 2  # a trial failed that way is queued again this many times at most
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def study_root(out: str | Path, study: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", study):
+        raise ConfigError(
+            "a study name is not a plain folder name",
+            allowed="letters, digits, '.', '_' and '-'",
+            got=study,
+        )
+    return Path(out) / "search" / study
+
+
+def open_study(
+    name: str,
+    space: SearchSpace,
+    *,
+    out: str | Path = "runs",
+    storage: str | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    verbose: bool = True,
+) -> optuna.Study:
+    """Create the study, or join it when another worker made it with the same space."""
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    root = study_root(out, name)
+    root.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        study_name=name,
+        storage=_storage(storage or f"sqlite:///{(root / 'study.db').resolve()}", root),
+        sampler=_sampler(sampler, space),
+        pruner=_pruner(pruner),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    recorded = study.user_attrs.get("space")
+    if recorded is None:
+        study.set_user_attr("space", space.model_dump(mode="json", by_alias=True))
+    elif recorded != space.model_dump(mode="json", by_alias=True):
+        raise ConfigError(
+            f"study '{name}' in this storage searches another space ('{recorded['name']}')",
+            fix="choose another --study name, or run the space the study was made with",
+        )
+    return study
+
+
+def load_study(name: str, *, out: str | Path = "runs", storage: str | None = None) -> optuna.Study:
+    """An existing study, from ``storage`` (default: the SQLite file in its folder)."""
+    root = study_root(out, name)
+    url = storage or f"sqlite:///{(root / 'study.db').resolve()}"
+    if storage is None and not (root / "study.db").is_file():
+        raise ConfigError(
+            f"no study '{name}' under {root.parent}",
+            fix="pass the --out and --storage the search ran with, or start it: fmnist search run",
+        )
+    try:
+        return optuna.load_study(study_name=name, storage=_storage(url, root))
+    except KeyError:
+        raise ConfigError(
+            f"no study '{name}' in {_without_password(url)}",
+            fix="check the study name (fmnist search run ... --study NAME)",
+        ) from None
+
+
+def run_worker(
+    study: optuna.Study,
+    space: SearchSpace,
+    *,
+    out: str | Path = "runs",
+    trials: int | None = None,
+    verbose: bool = True,
+) -> None:
+    """Run trials until the study holds its total of complete or pruned trials (``trials``, else
+    the total it was given before, else the space's), however many workers share it; then wait
+    until no trial runs anywhere, so the study is finished when this returns."""
+    total = trials or study.user_attrs.get("trials") or space.trials
+    study.set_user_attr("trials", total)
+    objective = partial(_objective, space, study_root(out, study.study_name), verbose)
+    while counted(study) < total:
+        study.optimize(objective, n_trials=1)  # a queued retry first, else a new trial
+    _settle(study)
+
+
+def counted(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def _settle(study: optuna.Study) -> None:
+    """Wait while trials run: live workers finish theirs; a dead worker's trial is failed once its
+    last heartbeat is GRACE_S old."""
+    while study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        time.sleep(HEARTBEAT_S)
+        optuna.storages.fail_stale_trials(study)
+
+
+def standing(study: optuna.Study) -> dict[str, Any]:
+    """Trials by state, and the best trial's validation accuracy and parameters so far."""
+    states: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        states[trial.state.name.lower()] = states.get(trial.state.name.lower(), 0) + 1
+    best = study.best_trial if states.get("complete") else None
+    params = {k: decode(v) for k, v in best.params.items()} if best else {}
+    return {"states": states, "best_value": best.value if best else None, "best_params": params}
+
+
+def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Trial) -> float:
+    from fmnist.training.fit import fit_run
+
+    values = suggest(trial, space)
+    name = f"{root.name}:trial-{trial.number:04d}"
+    cfg = RunConfig.model_validate({**trial_config(space, values), "name": name})
+    run = RunDir(root / f"trial-{trial.number:04d}")
+    (run.path / "ckpt").mkdir(parents=True)
+    record = {
+        "study": root.name,
+        "trial": trial.number,
+        "params": values,
+        "state": "running",
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    run.write_trial(record)
+    try:
+        fit_run(cfg, run, verbose=verbose, test=False, on_epoch=partial(_report, trial))
+    except optuna.TrialPruned:
+        run.write_trial({**record, "state": "pruned", "epochs": len(run.read_metrics())})
+        raise
+    value = final_val_accuracy(cfg, run)
+    run.write_trial({**record, "state": "complete", "value": value})
+    return value
+
+
+def _report(trial: optuna.Trial, row: dict[str, Any]) -> None:
+    if row.get("val_accuracy") is None:
+        return
+    trial.report(row["val_accuracy"], row["epoch"])
+    if trial.should_prune():
+        raise optuna.TrialPruned(f"pruned after epoch {row['epoch']}")
+
+
+def final_val_accuracy(cfg: RunConfig, run: RunDir) -> float:
+    """Validation accuracy of the model the run ends with: the best epoch's when the run restores
+    it, else the last validated epoch's."""
+    if cfg.train.restore_best:
+        return run.read_summary()["val_accuracy"]
+    scores = [row["val_accuracy"] for row in run.read_metrics() if "val_accuracy" in row]
+    return scores[-1]
+
+
+def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
+    """Sample each parameter whose ``when`` conditions hold (on values sampled before it or on the
+    base config)."""
+    base = trial_config(space, {})
+    values: dict[str, Any] = {}
+    for key, dist in space.params.items():
+        if all(values.get(k, _dotted(base, k)) == v for k, v in dist.when.items()):
+            values[key] = _sample(trial, key, dist)
+    return values
+
+
+def _sample(trial: optuna.Trial, key: str, dist) -> Any:
+    if dist.categorical is not None:
+        return decode(trial.suggest_categorical(key, dist.choices))
+    if dist.integer is not None:
+        low, high = dist.integer
+        return trial.suggest_int(key, low, high, step=int(dist.step or 1), log=dist.log)
+    low, high = dist.real
+    return trial.suggest_float(key, low, high, step=dist.step, log=dist.log)
+
+
+def _dotted(data: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _storage(url: str, root: Path) -> RDBStorage:
+    """Optuna's storage with heartbeats; workers started at once on a fresh database may race to
+    create its tables, so a clash is retried a few times."""
+    for attempt in range(1, 6):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=partial(_stale, root),
+                )
+        except sqlalchemy.exc.IntegrityError:
+            if attempt == 5:
+                raise
+            time.sleep(0.3 * attempt)
+        except Exception as exc:  # SQLAlchemy and the driver raise many kinds for a bad URL/server
+            reason = str(exc).strip().splitlines()[0][:200] or type(exc).__name__
+            raise ConfigError(
+                f"cannot open the study storage {_without_password(url)} ({reason})",
+                allowed="sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE",
+                fix="check the URL, that the server runs and accepts this user (README: Search)",
+            ) from None
+
+
+def _stale(root: Path, study: optuna.Study, trial: FrozenTrial) -> None:
+    """A trial whose worker stopped sending heartbeats (killed, machine lost): queue it again while
+    the study still needs trials, and mark its run directory failed where this machine holds it."""
+    if counted(study) < study.user_attrs.get("trials", 0):
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
+    run = RunDir(root / f"trial-{trial.number:04d}")
+    record = run.read_trial() if run.path.is_dir() else None
+    if record is not None:
+        run.write_trial({**record, "state": "failed", "why": "its worker stopped (no heartbeat)"})
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _sampler(name: str, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler()
+    if name == "random":
+        return optuna.samplers.RandomSampler()
+    if name == "grid":
+        plain = all(d.categorical is not None and not d.when for d in space.params.values())
+        if not plain:
+            raise ConfigError(
+                "--sampler grid needs every parameter categorical and unconditional",
+                fix="use --sampler tpe or random, or list the values with categorical",
+            )
+        return optuna.samplers.GridSampler({k: d.choices for k, d in space.params.items()})
+    raise ConfigError("unknown sampler", allowed="tpe, random, grid", got=name)
+
+
+def _pruner(name: str) -> optuna.pruners.BasePruner:
+    pruners = {
+        # Prune below the median of earlier trials at the same epoch, after 3 complete trials.
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1),
+        "none": optuna.pruners.NopPruner,
+    }
+    if name not in pruners:
+        raise ConfigError("unknown pruner", allowed=", ".join(pruners), got=name)
+    return pruners[name]()

@@ -1,0 +1,252 @@
+"""Search: Optuna studies of real runs on SQLite and on a real PostgreSQL server, with workers
+killed by SIGKILL mid-trial."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import psycopg
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from fmnist import api
+from fmnist.errors import ConfigError
+from fmnist.runs import RunDir
+
+PASSWORD = "fmnist-test-pw"
+# A little slower than the shipped `tiny` space, so that a test can kill a worker mid-trial and the
+# surviving worker still has trials to start after the heartbeat grace period has passed.
+SLOW_SPACE = {
+    "description": "an MLP trial of a few seconds",
+    "base": {
+        "config": {
+            "model": {"name": "mlp", "hidden": [64]},
+            "data": {"train_subset": 10000, "val_size": 500},
+            "train": {"epochs": 8, "batch_size": 128},
+        }
+    },
+    "params": {
+        "optim.lr": {"float": [0.0003, 0.03], "log": True},
+        "model.activation": {"categorical": ["relu", "tanh"]},
+    },
+}
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    assert found, "PostgreSQL is missing: apt-get install postgresql (.ci/run does)"
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1 with password authentication, stopped afterwards.
+
+    As root, the server runs as the postgres user (it refuses root) in a folder it owns."""
+    bin_dir, port = _pg_bin(), _free_port()
+    base = Path(tempfile.mkdtemp(prefix="fmnist-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data, password_file = base / "data", base / "password"
+    password_file.write_text(PASSWORD)
+    if as_postgres:
+        base.chmod(0o755)
+        shutil.chown(base, "postgres")
+        shutil.chown(password_file, "postgres")
+    run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True)  # noqa: E731
+    run(
+        bin_dir / "initdb",
+        "-D",
+        data,
+        "-U",
+        "fmnist",
+        f"--pwfile={password_file}",
+        "--auth=scram-sha-256",
+        "-E",
+        "UTF8",
+    )
+    server = f"-h 127.0.0.1 -p {port} -k {data}"
+    run(bin_dir / "pg_ctl", "-D", data, "-l", base / "log", "-o", server, "-w", "start")
+    try:
+        dsn = f"host=127.0.0.1 port={port} user=fmnist password={PASSWORD} dbname=postgres"
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("CREATE DATABASE search")
+        yield f"postgresql+psycopg://fmnist:{PASSWORD}@127.0.0.1:{port}/search"
+    finally:
+        run(bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def search_cmd(space: Path | str, study: str, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "fmnist",
+        "search",
+        "run",
+        str(space),
+        "--study",
+        study,
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
+
+
+def trial_records(root: Path) -> dict[int, dict]:
+    records = (RunDir(p).read_trial() for p in sorted(root.glob("trial-*")))
+    return {r["trial"]: r for r in records if r is not None}
+
+
+def test_a_search_on_sqlite_scores_trials_on_validation_and_reports_the_best_on_test(tmp_path):
+    result = api.search("tiny", study="demo", trials=3, out=tmp_path, verbose=False)
+    assert sum(result.states.get(s, 0) for s in ("complete", "pruned")) >= 3
+    root = tmp_path / "search" / "demo"
+    assert (root / "study.db").is_file()
+    for number, record in trial_records(root).items():
+        run = RunDir(root / f"trial-{number:04d}")
+        # A trial never reads the test set: no test score, no test predictions.
+        assert run.read_summary()["test_accuracy"] is None
+        assert run.read_test_predictions() is None
+        assert record["study"] == "demo" and record["state"] in ("complete", "pruned")
+    best = max(
+        (r for r in trial_records(root).values() if r["state"] == "complete"),
+        key=lambda r: r["value"],
+    )
+    assert best["value"] == pytest.approx(result.best_value)
+    assert best["params"] == result.best_params
+
+    report = api.search_report("demo", seeds=1, out=tmp_path, verbose=False)
+    html = report.read_text()
+    assert "Best configuration on test" in html and "Parameter importances" in html
+    retrained = RunDir(root / "best" / "seed0").read_summary()
+    assert 0.5 < retrained["test_accuracy"] <= 1
+    # The retrained best is a normal run; the trials stay out of results tables.
+    assert [row["n"] for row in api.table(root).rows] == [1]
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"params": {"optim.lrr": {"float": [0.1, 1]}}}, "unknown config field 'optim.lrr'"),
+        ({"params": {"optim.lr": {"float": [1, 0.1]}}}, "low must be below high"),
+        ({"params": {"optim.lr": {"float": [0, 1], "log": True}}}, "log scale needs low > 0"),
+        ({"params": {"optim.lr": {"float": [0.1, 1], "int": [1, 2]}}}, "give one of"),
+        ({"params": {"model.hidden": {"categorical": ["x"]}}}, "model 'cnn' has no option"),
+        ({"params": {}}, "params"),
+    ],
+)
+def test_a_bad_space_fails_with_one_line_before_any_trial(tmp_path, space, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"description": "bad", **space}))
+    with pytest.raises(ConfigError, match=message) as info:
+        api.search(path, study="bad", trials=1, out=tmp_path, verbose=False)
+    assert "\n" not in str(info.value)
+    assert not list(tmp_path.glob("search/bad/trial-*"))
+
+
+def test_an_unreachable_database_or_a_wrong_password_is_one_line_and_exit_code_2(
+    tmp_path, postgres_url
+):
+    wrong_password = postgres_url.replace(PASSWORD, "not-the-password")
+    nobody_listens = f"postgresql+psycopg://fmnist:pw@127.0.0.1:{_free_port()}/search"
+    for url in (wrong_password, nobody_listens):
+        result = subprocess.run(
+            search_cmd("tiny", "bad", tmp_path, "--storage", url), capture_output=True, text=True
+        )
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: cannot open the study storage")
+        assert "not-the-password" not in result.stderr  # the password is never printed
+
+
+def test_two_workers_share_a_postgres_study_and_a_killed_trial_is_failed_and_retried(
+    tmp_path, postgres_url
+):
+    space = tmp_path / "slow.yaml"
+    space.write_text(yaml.safe_dump(SLOW_SPACE))
+    total = 8
+    cmd = search_cmd(
+        space,
+        "kill",
+        tmp_path,
+        "--storage",
+        postgres_url,
+        "--trials",
+        str(total),
+        "--pruner",
+        "none",
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    root = tmp_path / "search" / "kill"
+    victim = _wait_for_a_trial_mid_training(root, workers)
+    pid = int(victim["worker"].split(":")[1])
+    os.kill(pid, signal.SIGKILL)
+    (survivor,) = [w for w in workers if w.pid != pid]
+    _, err = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0, err[-3000:]
+
+    trials = optuna.load_study(study_name="kill", storage=postgres_url).get_trials()
+    states = {t.number: t.state for t in trials}
+    assert states[victim["trial"]] == TrialState.FAIL
+    assert TrialState.RUNNING not in states.values()
+    assert sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states.values()) >= total
+    # Every finished trial is in the database with its run directory's value.
+    records = trial_records(root)
+    for t in trials:
+        if t.state == TrialState.COMPLETE:
+            assert records[t.number]["state"] == "complete"
+            assert records[t.number]["value"] == pytest.approx(t.value)
+    assert records[victim["trial"]]["state"] == "failed"
+    # Failed while the study still needed trials, the killed trial ran again with its parameters;
+    # failed after the total was reached, nothing was queued.
+    assert TrialState.WAITING not in states.values()
+    victim_params = next(t.params for t in trials if t.number == victim["trial"])
+    for retry in (t for t in trials if t.system_attrs.get("failed_trial") == victim["trial"]):
+        assert retry.state == TrialState.COMPLETE and retry.params == victim_params
+
+
+def _wait_for_a_trial_mid_training(root: Path, workers, timeout: float = 300) -> dict:
+    """A running trial that has finished at least one epoch (its worker is inside fit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in trial_records(root).values():
+            run = RunDir(root / f"trial-{record['trial']:04d}")
+            if record["state"] == "running" and run.read_metrics():
+                return record
+        stopped = [w for w in workers if w.poll() is not None]
+        assert not stopped, f"a worker stopped before the kill: {stopped[0].stderr.read()[-3000:]}"
+        time.sleep(0.05)
+    raise AssertionError(f"no trial reached its first epoch within {timeout} s")
+
+
+def test_search_report_of_an_unknown_study_says_how_to_start_one(tmp_path):
+    with pytest.raises(ConfigError, match="no study 'nope'.*fmnist search run"):
+        api.search_report("nope", out=tmp_path)
+
+
+def test_trial_records_are_json_that_name_their_worker(tmp_path):
+    api.search("tiny", study="w", trials=1, out=tmp_path, verbose=False)
+    (record,) = trial_records(tmp_path / "search" / "w").values()
+    host, pid = record["worker"].split(":")
+    assert host == socket.gethostname() and int(pid) == os.getpid()
+    assert json.loads(json.dumps(record)) == record
