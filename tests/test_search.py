@@ -250,3 +250,75 @@ def test_trial_records_are_json_that_name_their_worker(tmp_path):
     host, pid = record["worker"].split(":")
     assert host == socket.gethostname() and int(pid) == os.getpid()
     assert json.loads(json.dumps(record)) == record
+
+
+def test_a_recipe_sweep_spread_over_two_workers_makes_every_run_once_and_resumes_a_killed_one(
+    tmp_path, postgres_url
+):
+    storage = postgres_url.replace("/search", "/postgres")  # a database of its own for this queue
+    cmd = [
+        sys.executable,
+        "-m",
+        "fmnist",
+        "run",
+        "s001_hidden_sweep",
+        "--quick",
+        "--set",
+        "train.epochs=4",
+        "--storage",
+        storage,
+        "--out",
+        str(tmp_path),
+        "-q",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    study = _wait_for_study(storage, "fmnist-run:s001_hidden_sweep-quick")
+    victim, trial = _wait_for_a_run_mid_training(study, workers, tmp_path)
+    victim.send_signal(signal.SIGKILL)
+    (survivor,) = [w for w in workers if w is not victim]
+    out, err = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0, err[-3000:]
+
+    trials = study.get_trials()
+    planned = {t.system_attrs["fixed_params"]["run"] for t in trials}
+    assert len(planned) == 9  # one queued run per point
+    done = [t.user_attrs["run"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(done) == sorted(planned)  # every run made exactly once
+    assert all(RunDir(tmp_path / key).is_complete for key in planned)
+    assert next(t for t in trials if t.number == trial.number).state == TrialState.FAIL
+    killed_run = trial.system_attrs["fixed_params"]["run"]
+    assert f"resumed  {tmp_path / killed_run}" in out  # from the dead worker's last checkpoint
+
+
+def _wait_for_study(storage: str, name: str, timeout: float = 120) -> optuna.Study:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            time.sleep(0.2)
+            continue
+        if "plan" in study.user_attrs:
+            return study
+        time.sleep(0.2)
+    raise AssertionError(f"study {name} was not created within {timeout} s")
+
+
+def _wait_for_a_run_mid_training(study: optuna.Study, workers, out: Path, timeout: float = 300):
+    """A worker and the queued run it is training, past its first epoch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            pid = int(trial.user_attrs.get("worker", "?:0").split(":")[1])
+            run = RunDir(out / trial.system_attrs["fixed_params"]["run"])
+            worker = next((w for w in workers if w.pid == pid), None)
+            if worker is not None and run.read_metrics():
+                return worker, trial
+        stopped = [w for w in workers if w.poll() is not None]
+        assert not stopped, f"a worker stopped before the kill: {stopped[0].stderr.read()[-3000:]}"
+        time.sleep(0.05)
+    raise AssertionError(f"no queued run reached its first epoch within {timeout} s")

@@ -188,6 +188,7 @@ def run_recipes(
     overrides: Sequence[str] = (),
     out: str | Path = "runs",
     jobs: int = 1,
+    storage: str | None = None,
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
     on_job: Callable[[sweep.Job, str, int, int], None] | None = None,
@@ -202,6 +203,9 @@ def run_recipes(
         overrides: ``--set`` style strings applied to every run.
         out: parent folder; runs go to ``out/RECIPE/<point>/seed<N>``.
         jobs: runs trained at once, each in its own process (on a GPU; on a CPU keep 1).
+        storage: a study database (PostgreSQL URL) shared by workers on several machines, each
+            started with the same arguments: every run of the plan is made once, by one of them
+            (``fmnist.search.queue``).
         verbose: progress bars (one job at a time only).
         on_plan: called with each recipe's plan once every config is resolved, before any run.
         on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
@@ -228,14 +232,33 @@ def run_recipes(
             on_plan(recipe_plan)
     every_job = [job for recipe_plan in plans for job in recipe_plan.jobs]
     done = itertools.count(1)
-    results = sweep.run_jobs(
-        every_job,
-        workers=jobs,
-        verbose=verbose,
-        on_job=on_job and (lambda job, status: on_job(job, status, next(done), len(every_job))),
-    )
+    report = on_job and (lambda job, status: on_job(job, status, next(done), len(every_job)))
+    if storage is None:
+        results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
+    else:
+        results = _run_shared(plans, storage, jobs=jobs, out=out, verbose=verbose, on_job=report)
     rows = [row for recipe_plan in plans for row in build_table(recipe_plan.root)]
     return RecipeRuns(plans, results, rows)
+
+
+def _run_shared(
+    plans: list[RecipePlan], storage: str, *, jobs: int, out, verbose: bool, on_job
+) -> list[tuple[sweep.Job, str]]:
+    if jobs != 1:
+        raise ConfigError(
+            "--jobs and --storage do not go together",
+            fix="start one more worker (the same command) for each run you want at once",
+        )
+    _search_modules()  # the search extra, or one clear line
+    from fmnist.search.queue import run_shared
+
+    return [
+        result
+        for plan in plans
+        for result in run_shared(
+            plan.jobs, name=plan.root.name, storage=storage, out=out, verbose=verbose, on_job=on_job
+        )
+    ]
 
 
 @dataclass

@@ -195,6 +195,14 @@ def run(
             "better than one; on a CPU keep 1.",
         ),
     ] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Share the runs with workers on other machines through this database "
+            "(postgresql+psycopg://USER:PW@HOST/DB): start the same command on each; every run is "
+            "made once."
+        ),
+    ] = None,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""  # noqa: E501 (shown as written by `fmnist --help`)
     then = f"; then --set {', '.join(overrides)}" if overrides else ""
@@ -215,6 +223,7 @@ def run(
         overrides=list(overrides or []),
         out=out,
         jobs=jobs,
+        storage=storage,
         verbose=not quiet,
         on_plan=show_plan,
         on_job=show_job,

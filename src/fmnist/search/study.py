@@ -37,6 +37,7 @@ HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
 GRACE_S = 20  # ... and is failed by another worker this long after its last one
 MAX_RETRY = 2  # a trial failed that way is queued again this many times at most
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # recorded with each trial: who runs it
 
 
 def study_root(out: str | Path, study: str) -> Path:
@@ -65,7 +66,7 @@ def open_study(
     root.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name=name,
-        storage=_storage(storage or f"sqlite:///{(root / 'study.db').resolve()}", root),
+        storage=open_storage(storage or f"sqlite:///{(root / 'study.db').resolve()}", root),
         sampler=_sampler(sampler, space),
         pruner=_pruner(pruner),
         direction="maximize",
@@ -92,7 +93,7 @@ def load_study(name: str, *, out: str | Path = "runs", storage: str | None = Non
             fix="pass the --out and --storage the search ran with, or start it: fmnist search run",
         )
     try:
-        return optuna.load_study(study_name=name, storage=_storage(url, root))
+        return optuna.load_study(study_name=name, storage=open_storage(url, root))
     except KeyError:
         raise ConfigError(
             f"no study '{name}' in {_without_password(url)}",
@@ -154,7 +155,7 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
         "trial": trial.number,
         "params": values,
         "state": "running",
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker": WORKER,
     }
     run.write_trial(record)
     try:
@@ -211,9 +212,10 @@ def _dotted(data: dict[str, Any], key: str) -> Any:
     return data
 
 
-def _storage(url: str, root: Path) -> RDBStorage:
-    """Optuna's storage with heartbeats; workers started at once on a fresh database may race to
-    create its tables, so a clash is retried a few times."""
+def open_storage(url: str, root: Path | None) -> RDBStorage:
+    """Optuna's storage with heartbeats (``root``: the study folder whose trial records a stale
+    trial marks failed). Workers started at once on a fresh database may race to create its
+    tables, so a clash is retried a few times."""
     for attempt in range(1, 6):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
@@ -237,11 +239,15 @@ def _storage(url: str, root: Path) -> RDBStorage:
             ) from None
 
 
-def _stale(root: Path, study: optuna.Study, trial: FrozenTrial) -> None:
+def _stale(root: Path | None, study: optuna.Study, trial: FrozenTrial) -> None:
     """A trial whose worker stopped sending heartbeats (killed, machine lost): queue it again while
-    the study still needs trials, and mark its run directory failed where this machine holds it."""
-    if counted(study) < study.user_attrs.get("trials", 0):
+    the study still needs trials (a queue of runs always does), and mark its run directory failed
+    where this machine holds it."""
+    needed = study.user_attrs.get("trials")
+    if needed is None or counted(study) < needed:
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
+    if root is None:
+        return
     run = RunDir(root / f"trial-{trial.number:04d}")
     record = run.read_trial() if run.path.is_dir() else None
     if record is not None:
