@@ -176,6 +176,7 @@ def test_an_unreachable_database_or_a_wrong_password_is_one_line_and_exit_code_2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: cannot open the study storage")
         assert "not-the-password" not in result.stderr  # the password is never printed
+    assert not (tmp_path / "search").exists()  # nothing half-written
 
 
 def test_two_workers_share_a_postgres_study_and_a_killed_trial_is_failed_and_retried(

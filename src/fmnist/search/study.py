@@ -63,12 +63,14 @@ def open_study(
     """Create the study, or join it when another worker made it with the same space."""
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     root = study_root(out, name)
-    root.mkdir(parents=True, exist_ok=True)
+    sampler_obj, pruner_obj = _sampler(sampler, space), _pruner(pruner)
+    if storage is None:
+        root.mkdir(parents=True, exist_ok=True)  # for the SQLite file; a server makes no folder yet
     study = optuna.create_study(
         study_name=name,
         storage=open_storage(storage or f"sqlite:///{(root / 'study.db').resolve()}", root),
-        sampler=_sampler(sampler, space),
-        pruner=_pruner(pruner),
+        sampler=sampler_obj,
+        pruner=pruner_obj,
         direction="maximize",
         load_if_exists=True,
     )
