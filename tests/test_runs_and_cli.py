@@ -189,7 +189,43 @@ def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     assert predicted.returncode == 0, predicted.stderr
     lines = predicted.stdout.strip().splitlines()
     assert len(lines) == 4 and lines[0].startswith(f"{tmp_path / 'three.npy'}[0]: ")
-    assert lines[3].startswith(f"{photo}: ")
+    assert lines[3].startswith(f"{photo}: ") and lines[3].count("%") == 2
+
+    # Bad files get one line each and the exit code says so; the others are still classified.
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    speck = np.full((5, 5), 255, np.uint8)
+    speck[2, 2] = 0
+    Image.fromarray(speck).save(tmp_path / "tiny.png")  # a 5x5 PNG holds no garment
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
+    mixed = fmnist_cli(
+        "predict",
+        run_dir,
+        tmp_path / "notes.txt",
+        photo,
+        tmp_path / "broken.png",
+        tmp_path / "tiny.png",
+        tmp_path / "blank.png",
+        "--show",
+        tmp_path / "seen",
+    )
+    assert mixed.returncode == 1 and "Traceback" not in mixed.stderr
+    assert [line.split(":")[0] for line in mixed.stdout.strip().splitlines()] == [
+        str(photo),
+        str(tmp_path / "tiny.png"),
+        str(tmp_path / "blank.png"),
+    ]
+    assert mixed.stdout.count("%") == 9  # top 3 by default
+    errors = [line for line in mixed.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 2 and "unsupported file type" in errors[0]
+    assert "cannot be read as an image" in errors[1]
+    assert f"{tmp_path / 'tiny.png'}: warning: the object is only 1x1 pixels" in mixed.stderr
+    assert f"{tmp_path / 'blank.png'}: warning: blank image" in mixed.stderr
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == [
+        "001-trouser.png",
+        "003-tiny.png",
+        "004-blank.png",
+    ]
 
 
 def test_models_command_lists_every_model_with_size():

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fmnist.config import RunConfig, read_yaml
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments import sweep
@@ -129,22 +131,47 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     return load_run(run_dir).evaluate(split)
 
 
-def classify(
-    run_dir: str | Path, images: Sequence[str | Path], *, top: int = 1
-) -> list[tuple[str, list[tuple[str, float]]]]:
-    """The ``top`` classes and probabilities of each image file (PNG/JPEG photos, .npy arrays of
-    28x28 uint8), as (name, [(class name, probability), ...]) per image."""
-    if top < 1:
-        raise ConfigError("--top must be at least 1", allowed="1 to 10", got=top)
-    from fmnist.data.images import load_images
+@dataclass
+class Classified:
+    """One image's prediction: its ``top`` (class name, probability) pairs, or the ``error`` that
+    kept it from being read; ``warnings`` say what makes the prediction doubtful."""
 
-    arrays, names = load_images(list(images))
+    name: str
+    top: list[tuple[str, float]]
+    warnings: list[str]
+    error: str | None = None
+    shown: Path | None = None
+
+
+def classify(
+    run_dir: str | Path,
+    images: Sequence[str | Path],
+    *,
+    top: int = 3,
+    show: str | Path | None = None,
+) -> list[Classified]:
+    """The ``top`` classes and probabilities of each image file (photos, prepared as Fashion-MNIST
+    was made; .npy arrays of 28x28 uint8). A file that cannot be read gets its error and the others
+    are still classified. ``show``: a folder where each input is saved as the model saw it."""
+    if not 1 <= top <= 10:
+        raise ConfigError("--top is out of range", allowed="1 to 10", got=top)
+    from fmnist.data.images import read_images, save_input
+
+    inputs = read_images(list(images))
+    readable = [i.pixels for i in inputs if i.error is None]
     predictor = load_run(run_dir).predictor
-    probabilities = predictor.predict(arrays)
-    return [
-        (name, [(predictor.class_names[k], float(probs[k])) for k in probs.argsort()[::-1][:top]])
-        for name, probs in zip(names, probabilities)
-    ]
+    probabilities = iter(predictor.predict(np.stack(readable)) if readable else [])
+    results = []
+    for k, item in enumerate(inputs):
+        if item.error is not None:
+            results.append(Classified(item.name, [], [], item.error))
+            continue
+        probs = next(probabilities)
+        best = [(predictor.class_names[c], float(probs[c])) for c in probs.argsort()[::-1][:top]]
+        where = Path(show) / f"{k:03d}-{Path(item.name).stem}.png" if show else None
+        shown = save_input(item, where) if where else None
+        results.append(Classified(item.name, best, item.warnings, shown=shown))
+    return results
 
 
 # -- recipes and experiments ---------------------------------------------------------------------

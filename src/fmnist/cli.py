@@ -137,13 +137,26 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     images: Annotated[
-        list[Path], typer.Argument(help="PNG/JPEG photos or .npy arrays of 28x28 uint8 images.")
+        list[Path], typer.Argument(help="Photos (PNG, JPEG...) or .npy arrays of 28x28 uint8.")
     ],
-    top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 1,
+    top: Annotated[int, typer.Option(help="How many classes to show per image.")] = 3,
+    show: Annotated[
+        Path | None, typer.Option(help="Save each 28x28 input as the model saw it in this folder.")
+    ] = None,
 ) -> None:
-    """Classify your own images with a trained run (photos are greyscaled, squared, resized, inverted if light)."""  # noqa: E501 (shown as written by `fmnist --help`)
-    for name, best in api.classify(run_dir, images, top=top):
-        typer.echo(f"{name}: " + ", ".join(f"{label} {p:.1%}" for label, p in best))
+    """Classify your own photos, prepared as Fashion-MNIST was made (trim, 28 px, sharpen, centre, negate)."""  # noqa: E501 (shown as written by `fmnist --help`)
+    results = api.classify(run_dir, images, top=top, show=show)
+    for result in results:
+        if result.error:
+            typer.echo(f"{result.name}: error: {result.error}", err=True)
+            continue
+        best = ", ".join(f"{label} {p:.1%}" for label, p in result.top)
+        shown = f"  (input: {result.shown})" if result.shown else ""
+        typer.echo(f"{result.name}: {best}{shown}")
+        for warning in result.warnings:
+            typer.echo(f"{result.name}: warning: {warning}", err=True)
+    if any(r.error for r in results):
+        raise typer.Exit(1)  # the others were classified; the exit code says some could not be
 
 
 @app.command()

@@ -1,44 +1,70 @@
-"""Turn user images (photos, PNG/JPEG files, .npy arrays) into Fashion-MNIST-like 28x28 uint8
-arrays."""
+"""User images (photos, PNG/JPEG files, .npy arrays) as Fashion-MNIST-like 28x28 uint8 inputs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from fmnist.data.photos import prepare_photo
 from fmnist.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def load_images(paths: list[str | Path]) -> tuple[np.ndarray, list[str]]:
-    """(N, 28, 28) uint8 images and a name per image; a .npy file may hold (28, 28) or
-    (N, 28, 28)."""
-    images, names = [], []
+@dataclass
+class ImageInput:
+    """One image as a model will see it (28x28 uint8, light object on black), or why it could not
+    be read; ``warnings`` say what makes its prediction doubtful."""
+
+    name: str
+    pixels: np.ndarray | None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def read_images(paths: list[str | Path]) -> list[ImageInput]:
+    """Each file as model inputs: a photo (prepared as Fashion-MNIST was made, see
+    ``fmnist.data.photos``) or a .npy array of (28, 28) or (N, 28, 28) pixels. A file that cannot
+    be read gives one input with its ``error``; the others are still read."""
+    inputs: list[ImageInput] = []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise DataError(
-                f"image {path} does not exist",
-                fix="pass PNG/JPEG files or .npy arrays of 28x28 uint8",
-            )
-        if path.suffix.lower() == ".npy":
-            array = _load_npy(path)
-            images.extend(array)
-            names.extend(
-                [str(path)] if len(array) == 1 else [f"{path}[{i}]" for i in range(len(array))]
-            )
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            images.append(photo_to_fmnist(path))
-            names.append(str(path))
-        else:
-            raise DataError(
-                f"{path} has an unsupported file type",
-                allowed=f".npy, {', '.join(IMAGE_SUFFIXES)}",
-                got=path.suffix,
-                fix="convert it to PNG, or save the pixels with np.save",
-            )
-    return np.stack(images), names
+        try:
+            inputs += _read(path)
+        except DataError as exc:
+            inputs.append(ImageInput(str(path), None, error=str(exc)))
+    return inputs
+
+
+def save_input(item: ImageInput, path: Path, scale: int = 8) -> Path:
+    """The 28x28 input as the model sees it, enlarged ``scale`` times (each pixel a square), as a
+    PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(item.pixels).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+    image.save(path)
+    return path
+
+
+def _read(path: Path) -> list[ImageInput]:
+    if not path.is_file():
+        raise DataError(
+            f"image {path} does not exist", fix="pass PNG/JPEG files or .npy arrays of 28x28 uint8"
+        )
+    if path.suffix.lower() == ".npy":
+        array = _load_npy(path)
+        names = [str(path)] if len(array) == 1 else [f"{path}[{i}]" for i in range(len(array))]
+        return [ImageInput(name, pixels) for name, pixels in zip(names, array)]
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(
+            f"{path} has an unsupported file type",
+            allowed=f".npy, {', '.join(IMAGE_SUFFIXES)}",
+            got=path.suffix,
+            fix="convert it to PNG, or save the pixels with np.save",
+        )
+    prepared = prepare_photo(_open_image(path))
+    return [ImageInput(str(path), prepared.pixels, prepared.warnings)]
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -60,23 +86,12 @@ def _load_npy(path: Path) -> np.ndarray:
     return np.clip(array * 255 if array.max() <= 1 else array, 0, 255).astype(np.uint8)
 
 
-def photo_to_fmnist(path: Path) -> np.ndarray:
-    """Greyscale, pad to square, 28x28, and invert a light background: Fashion-MNIST items are light
-    on black."""
-    from PIL import Image, UnidentifiedImageError
-
+def _open_image(path: Path) -> Image.Image:
     try:
-        image = Image.open(path).convert("L")
-    except (UnidentifiedImageError, OSError) as exc:
+        with Image.open(path) as image:
+            image.load()
+            return image
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise DataError(
             f"{path} cannot be read as an image ({exc})", fix="pass a PNG or JPEG file"
         ) from None
-    side = max(image.size)
-    array = np.asarray(image)
-    border = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
-    light_background = border.mean() > 127
-    fill = 255 if light_background else 0
-    square = Image.new("L", (side, side), fill)
-    square.paste(image, ((side - image.size[0]) // 2, (side - image.size[1]) // 2))
-    small = np.asarray(square.resize((28, 28), Image.Resampling.LANCZOS), dtype=np.uint8)
-    return 255 - small if light_background else small
