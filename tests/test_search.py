@@ -3,6 +3,7 @@ killed by SIGKILL mid-trial."""
 
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import os
@@ -137,7 +138,8 @@ def test_a_search_on_sqlite_scores_trials_on_validation_and_reports_the_best_on_
     report = api.search_report("demo", seeds=1, out=tmp_path, verbose=False)
     html = report.read_text()
     assert "Best configuration on test" in html and "Parameter importances" in html
-    retrained = RunDir(root / "best" / "seed0").read_summary()
+    best_trial = max(trial_records(root).values(), key=lambda r: r.get("value") or 0)["trial"]
+    retrained = RunDir(root / f"best-trial-{best_trial:04d}" / "seed0").read_summary()
     assert 0.5 < retrained["test_accuracy"] <= 1
     # The retrained best is a normal run; the trials stay out of results tables.
     assert [row["n"] for row in api.table(root).rows] == [1]
@@ -293,6 +295,8 @@ def test_a_recipe_sweep_spread_over_two_workers_makes_every_run_once_and_resumes
     assert next(t for t in trials if t.number == trial.number).state == TrialState.FAIL
     killed_run = trial.system_attrs["fixed_params"]["run"]
     assert f"resumed  {tmp_path / killed_run}" in out  # from the dead worker's last checkpoint
+    env = (tmp_path / killed_run / "env.json").read_text()
+    assert "--storage" in env and PASSWORD not in env  # the command line is kept, redacted
 
 
 def _wait_for_study(storage: str, name: str, timeout: float = 120) -> optuna.Study:
@@ -323,3 +327,31 @@ def _wait_for_a_run_mid_training(study: optuna.Study, workers, out: Path, timeou
         assert not stopped, f"a worker stopped before the kill: {stopped[0].stderr.read()[-3000:]}"
         time.sleep(0.05)
     raise AssertionError(f"no queued run reached its first epoch within {timeout} s")
+
+
+def test_a_diverging_trial_is_recorded_and_the_search_goes_on(tmp_path):
+    space = tmp_path / "wild.yaml"
+    wild = {
+        **SLOW_SPACE,
+        "params": {"optim.lr": {"float": [9.0, 10.0]}},
+        "set": {"optim.name": "sgd"},
+    }
+    wild["base"]["config"]["train"] = {"epochs": 2, "batch_size": 128}
+    space.write_text(yaml.safe_dump(wild))
+    result = api.search(space, study="wild", trials=2, out=tmp_path, pruner="none", verbose=False)
+    assert result.states == {"pruned": 2}
+    states = {r["state"] for r in trial_records(tmp_path / "search" / "wild").values()}
+    assert states == {"diverged"}
+
+
+def test_a_grid_search_runs_each_point_once(tmp_path):
+    space = tmp_path / "grid.yaml"
+    grid = {
+        **copy.deepcopy(SLOW_SPACE),
+        "params": {"model.activation": {"categorical": ["relu", "tanh"]}},
+    }
+    grid["base"]["config"]["train"] = {"epochs": 1, "batch_size": 128}
+    space.write_text(yaml.safe_dump(grid))
+    api.search(space, study="g", trials=10, sampler="grid", out=tmp_path, verbose=False)
+    params = [r["params"] for r in trial_records(tmp_path / "search" / "g").values()]
+    assert sorted(p["model.activation"] for p in params) == ["relu", "tanh"]

@@ -46,11 +46,17 @@ def resolve_config(
     ``fmnist train`` and ``fmnist config`` resolve through here, and ``fmnist run`` resolves each
     run of a recipe through the same ``sweep.resolve_config``.
     """
-    return RunConfig.model_validate(sweep.resolve_base(recipe, _as_dict(config), list(overrides)))
+    base = _as_dict(config, recipe)
+    return RunConfig.model_validate(sweep.resolve_base(recipe, base, list(overrides)))
 
 
-def _as_dict(config: ConfigLike) -> dict[str, Any]:
+def _as_dict(config: ConfigLike, recipe: str | None = None) -> dict[str, Any]:
     if isinstance(config, RunConfig):
+        if recipe is not None:  # every field of it would overwrite the recipe's
+            raise ConfigError(
+                "a whole RunConfig cannot start from a recipe",
+                fix="pass a dict of the fields to change, e.g. {'train': {'epochs': 3}}",
+            )
         return config.to_dict()
     if isinstance(config, (str, Path)):
         return read_yaml(config)
@@ -60,7 +66,7 @@ def _as_dict(config: ConfigLike) -> dict[str, Any]:
 def _single_run_job(
     name: str, config: ConfigLike, overrides: Sequence[str], *, out: str | Path
 ) -> sweep.Job:
-    return sweep.single_run_job(load_recipe(name), _as_dict(config), list(overrides), out=out)
+    return sweep.single_run_job(load_recipe(name), _as_dict(config, name), list(overrides), out=out)
 
 
 # -- one run -------------------------------------------------------------------------------------
@@ -350,6 +356,8 @@ def search(
     other machines with the same ``study`` and a shared ``storage`` (PostgreSQL URL) to add workers;
     without ``storage`` the study is a SQLite file in ``out/search/STUDY``. Trials choose on
     validation only; ``search_report`` tests the best."""
+    if trials is not None and trials < 1:
+        raise ConfigError("--trials must be at least 1", got=trials, fix="--trials 30")
     search_space, study_module = _search_modules()
     spec = search_space.load_space(space)
     optuna_study = study_module.open_study(

@@ -104,9 +104,13 @@ def _print_result(run) -> None:
     summary = run.summary
     typer.echo(f"run directory: {run.path}")
     typer.echo(f"summary: {run.path / 'summary.json'}")
+    score = (
+        f"test accuracy: {summary['test_accuracy']:.4f}"
+        if summary["test_accuracy"] is not None
+        else f"validation accuracy: {summary['val_accuracy']:.4f} (a search trial: no test)"
+    )
     typer.echo(
-        f"test accuracy: {summary['test_accuracy']:.4f}  "
-        f"train seconds: {summary['train_seconds']:.1f}  params: {summary['params']:,}"
+        f"{score}  train seconds: {summary['train_seconds']:.1f}  params: {summary['params']:,}"
     )
 
 

@@ -36,6 +36,7 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -127,7 +128,7 @@ class RunDir:
             **(hardware or {}),
             "seed": seed,
             "git_commit": _git_commit(),
-            "command": sys.argv,
+            "command": [redact(arg) for arg in sys.argv],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         self._write_json("env.json", env)
@@ -164,6 +165,16 @@ class RunDir:
         if not self.is_complete:
             raise self._unfinished("summary.json")
         return self._read_json("summary.json")
+
+    def kept_val_accuracy(self) -> float | None:
+        """Validation accuracy of the model the run ends with: the best epoch's when the run
+        restores it (as summary.json says), else the last validated epoch's; None without
+        validation."""
+        scores = [r["val_accuracy"] for r in self.read_metrics() if "val_accuracy" in r]
+        restores_best = self.read_config().get("train", {}).get("restore_best", True)
+        if restores_best or not scores:
+            return self.read_summary().get("val_accuracy")
+        return scores[-1]
 
     def write_predictions(
         self, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray
@@ -290,6 +301,13 @@ class RunDir:
             return None
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of any URL in it replaced by ***, e.g. a --storage URL
+    (scheme://user:***@host/db, ?password=***): run records and messages never hold one."""
+    text = re.sub(r"(?i)([?&]password=)[^&\s]*", r"\1***", text)
+    return re.sub(r"(\w[\w+.-]*://[^:/@\s]*:)[^\s]*@", r"\1***@", text)
 
 
 def _git_commit() -> str | None:

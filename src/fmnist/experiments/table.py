@@ -90,10 +90,7 @@ def fold_score(record: dict[str, Any]) -> float | None:
     """Accuracy on the held-out fold of the model that was kept (the k-fold score), or None."""
     if record["fold"] is None:
         return None
-    if record["config"].get("train", {}).get("restore_best", True):
-        return record["val_accuracy"]
-    rows = [r for r in RunDir(record["path"]).read_metrics() if r.get("val_accuracy") is not None]
-    return rows[-1]["val_accuracy"] if rows else record["val_accuracy"]
+    return RunDir(record["path"]).kept_val_accuracy()
 
 
 def recount(records: list[dict[str, Any]], test_labels: np.ndarray | None = None) -> None:
@@ -107,7 +104,9 @@ def recount(records: list[dict[str, Any]], test_labels: np.ndarray | None = None
         if test_labels is None:
             from fmnist.data.sources import load_arrays  # the verified official files
 
-            test_labels = load_arrays()[0]["test_labels"]
+            # the files the run itself read (its data.data_dir), else the usual sources
+            data_dir = record.get("config", {}).get("data", {}).get("data_dir")
+            test_labels = load_arrays(data_dir)[0]["test_labels"]
         fix = "the run's files were changed or mixed up; run it again (delete its folder)"
         if len(predicted) != len(test_labels):
             raise RunDirError(

@@ -59,18 +59,18 @@ def best_config(best: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
 def retrain_best(
     study: optuna.Study, space: SearchSpace, root: Path, *, seeds: int, verbose: bool
 ) -> list[dict[str, Any]]:
-    """Runs ``root/best/seed<N>`` of the best trial's config (a recipe of its own, so it resumes
-    and skips like ``fmnist run``); returns their results table row."""
+    """Runs ``root/best-trial-NNNN/seed<N>`` of the best trial's config (a recipe of its own, so
+    they resume and skip like ``fmnist run``); returns their results table row."""
     best = study.best_trial
     config = {k: v for k, v in best_config(best, space).items() if k not in ("name", "seed")}
     recipe = Recipe(
-        name="best",
+        name=f"best-trial-{best.number:04d}",  # the best may change as the study goes on
         description=f"best trial ({best.number}) of search {study.study_name}",
         config=config,
         seeds=seeds,
     )
     run_jobs(plan(recipe, out=root, seeds=seeds), verbose=verbose)
-    return build_table(root / "best")
+    return build_table(root / recipe.name)
 
 
 def best_trials_table(

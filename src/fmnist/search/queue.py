@@ -24,6 +24,7 @@ from fmnist.errors import ConfigError
 from fmnist.experiments.sweep import Job, run_job
 from fmnist.search.study import HEARTBEAT_S, WORKER, open_storage
 
+COMPLETE = (TrialState.COMPLETE,)
 PLAN_WAIT_S = 120  # how long a joining worker waits for the creating worker to queue the plan
 
 
@@ -58,7 +59,8 @@ def run_shared(
             on_job(*results[-1])
         return 1.0  # a queue, not an optimisation: every run is worth the same
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna logs a caught _QueueEmpty (a harmless race) with its traceback at WARNING.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     while True:
         optuna.storages.fail_stale_trials(study)
         if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
@@ -66,7 +68,22 @@ def run_shared(
         elif study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             time.sleep(HEARTBEAT_S)  # another worker's run: it finishes, or goes stale and returns
         else:
+            _check_all_made(study, keys)
             return results
+
+
+def _check_all_made(study: optuna.Study, keys: dict[str, Job]) -> None:
+    """Every run of the plan finished, or one clear error naming those that failed for good."""
+    done = {t.user_attrs.get("run") for t in study.get_trials(deepcopy=False, states=COMPLETE)}
+    missing = sorted(set(keys) - done)
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} run(s) of study '{study.study_name}' failed on every try: "
+            + ", ".join(missing[:5])
+            + (" ..." if len(missing) > 5 else ""),
+            fix="see the error in the worker's output; then make them on one machine with the "
+            "same fmnist run command without --storage (finished runs are skipped)",
+        )
 
 
 def _queued_run(trial: optuna.Trial) -> str | None:

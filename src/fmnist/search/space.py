@@ -142,9 +142,21 @@ def check_fields(space: SearchSpace) -> None:
     or a value of the wrong type fails now, with the field named."""
     for key, dist in space.params.items():
         try:
-            trial_config(space, {**dist.when, key: dist.sample_value()})
+            config = trial_config(space, {**dist.when, key: dist.sample_value()})
         except ConfigError as exc:
             raise ConfigError(f"search space '{space.name}' parameter '{key}': {exc}") from None
+        if not config["data"]["val_size"] and config["data"]["folds"] is None:
+            raise ConfigError(
+                f"search space '{space.name}' scores trials on a validation split, but "
+                "data.val_size is 0",
+                fix="keep a validation split (data.val_size, e.g. 5000)",
+            )
+        if config["record"]["embeddings"] or config["record"]["tensorboard"]:
+            raise ConfigError(
+                f"search space '{space.name}' records embeddings (record.embeddings or the "
+                "TensorBoard projector), which read the test set",
+                fix="leave record.embeddings and record.tensorboard off: a trial never sees test",
+            )
 
 
 def trial_config(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ retry with the same parameters is queued and runs next.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -29,8 +30,8 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from fmnist.config import RunConfig
-from fmnist.errors import ConfigError
-from fmnist.runs import RunDir
+from fmnist.errors import ConfigError, TrainingDiverged
+from fmnist.runs import RunDir, redact
 from fmnist.search.space import SearchSpace, decode, trial_config
 
 HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
@@ -98,7 +99,7 @@ def load_study(name: str, *, out: str | Path = "runs", storage: str | None = Non
         return optuna.load_study(study_name=name, storage=open_storage(url, root))
     except KeyError:
         raise ConfigError(
-            f"no study '{name}' in {_without_password(url)}",
+            f"no study '{name}' in {redact(url)}",
             fix="check the study name (fmnist search run ... --study NAME)",
         ) from None
 
@@ -115,6 +116,8 @@ def run_worker(
     the total it was given before, else the space's), however many workers share it; then wait
     until no trial runs anywhere, so the study is finished when this returns."""
     total = trials or study.user_attrs.get("trials") or space.trials
+    if isinstance(study.sampler, optuna.samplers.GridSampler):  # each grid point once
+        total = min(total, math.prod(len(d.categorical) for d in space.params.values()))
     study.set_user_attr("trials", total)
     objective = partial(_objective, space, study_root(out, study.study_name), verbose)
     while counted(study) < total:
@@ -151,6 +154,11 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     name = f"{root.name}:trial-{trial.number:04d}"
     cfg = RunConfig.model_validate({**trial_config(space, values), "name": name})
     run = RunDir(root / f"trial-{trial.number:04d}")
+    if run.path.exists():
+        raise ConfigError(
+            f"{run.path} already holds a trial of another study named '{root.name}'",
+            fix="choose another --study name, or move the old folder away",
+        )
     (run.path / "ckpt").mkdir(parents=True)
     record = {
         "study": root.name,
@@ -165,7 +173,13 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     except optuna.TrialPruned:
         run.write_trial({**record, "state": "pruned", "epochs": len(run.read_metrics())})
         raise
-    value = final_val_accuracy(cfg, run)
+    except TrainingDiverged as exc:
+        # A configuration that diverges is a bad one, not a broken worker: the search goes on.
+        run.write_trial({**record, "state": "diverged", "why": str(exc)})
+        raise optuna.TrialPruned(f"diverged: {exc}") from None
+    value = run.kept_val_accuracy()
+    if value is None:  # load_space refuses a space without validation; a user's --set might not
+        raise ConfigError(f"{run.path} has no validation score", fix="keep data.val_size > 0")
     run.write_trial({**record, "state": "complete", "value": value})
     return value
 
@@ -176,15 +190,6 @@ def _report(trial: optuna.Trial, row: dict[str, Any]) -> None:
     trial.report(row["val_accuracy"], row["epoch"])
     if trial.should_prune():
         raise optuna.TrialPruned(f"pruned after epoch {row['epoch']}")
-
-
-def final_val_accuracy(cfg: RunConfig, run: RunDir) -> float:
-    """Validation accuracy of the model the run ends with: the best epoch's when the run restores
-    it, else the last validated epoch's."""
-    if cfg.train.restore_best:
-        return run.read_summary()["val_accuracy"]
-    scores = [row["val_accuracy"] for row in run.read_metrics() if "val_accuracy" in row]
-    return scores[-1]
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -233,9 +238,9 @@ def open_storage(url: str, root: Path | None) -> RDBStorage:
                 raise
             time.sleep(0.3 * attempt)
         except Exception as exc:  # SQLAlchemy and the driver raise many kinds for a bad URL/server
-            reason = str(exc).strip().splitlines()[0][:200] or type(exc).__name__
+            reason = redact(str(exc).strip().splitlines()[0][:200]) or type(exc).__name__
             raise ConfigError(
-                f"cannot open the study storage {_without_password(url)} ({reason})",
+                f"cannot open the study storage {redact(url)} ({reason})",
                 allowed="sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE",
                 fix="check the URL, that the server runs and accepts this user (README: Search)",
             ) from None
@@ -254,10 +259,6 @@ def _stale(root: Path | None, study: optuna.Study, trial: FrozenTrial) -> None:
     record = run.read_trial() if run.path.is_dir() else None
     if record is not None:
         run.write_trial({**record, "state": "failed", "why": "its worker stopped (no heartbeat)"})
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def _sampler(name: str, space: SearchSpace) -> optuna.samplers.BaseSampler:

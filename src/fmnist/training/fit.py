@@ -49,7 +49,7 @@ def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
     trainer = _build_trainer(recorded_config(run), run, verbose)
     if run.last_ckpt.is_file():
         trainer.resume()
-    return _finish(trainer, run)
+    return _finish(trainer, run, test=run.read_trial() is None)  # a search trial never sees test
 
 
 def recorded_config(run: RunDir) -> RunConfig:
