@@ -316,6 +316,13 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return data
 
 
+def get_dotted(data: Any, key: str) -> Any:
+    """``data['a']['b']`` for key 'a.b', or None where a part is missing."""
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
 def apply_overrides(base: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``--set KEY=VALUE`` overrides to a nested dict."""
     for text in overrides:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmnist.config import apply_overrides, build_config, merge, set_dotted
+from fmnist.config import apply_overrides, build_config, get_dotted, merge, set_dotted
 from fmnist.errors import ConfigError
 from fmnist.recipes import Recipe, load_recipe, with_hardware_variant
 from fmnist.recipes.points import Point, expand_points
@@ -167,9 +167,9 @@ def job_state(job: Job) -> str:
     stored = RunDir(path).read_config()
     if stored != job.config:
         key = _first_difference(stored, job.config)
+        there, now = get_dotted(stored, key), get_dotted(job.config, key)
         raise ConfigError(
-            f"{path} holds a run with a different config ({key}: {_get(stored, key)!r} there, "
-            f"{_get(job.config, key)!r} now)",
+            f"{path} holds a run with a different config ({key}: {there!r} there, {now!r} now)",
             fix="delete that folder or choose another --out",
         )
     return "finished" if RunDir(path).is_complete else "interrupted"
@@ -295,9 +295,3 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
             if a.get(key) != b.get(key):
                 return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
     return prefix.rstrip(".") or "config"
-
-
-def _get(data: Any, key: str) -> Any:
-    for part in key.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data

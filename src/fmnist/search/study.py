@@ -29,7 +29,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from fmnist.config import RunConfig
+from fmnist.config import RunConfig, get_dotted
 from fmnist.errors import ConfigError, TrainingDiverged
 from fmnist.runs import RunDir, redact
 from fmnist.search.space import SearchSpace, decode, trial_config
@@ -198,7 +198,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     base = trial_config(space, {})
     values: dict[str, Any] = {}
     for key, dist in space.params.items():
-        if all(values.get(k, _dotted(base, k)) == v for k, v in dist.when.items()):
+        if all(values.get(k, get_dotted(base, k)) == v for k, v in dist.when.items()):
             values[key] = _sample(trial, key, dist)
     return values
 
@@ -211,12 +211,6 @@ def _sample(trial: optuna.Trial, key: str, dist) -> Any:
         return trial.suggest_int(key, low, high, step=int(dist.step or 1), log=dist.log)
     low, high = dist.real
     return trial.suggest_float(key, low, high, step=dist.step, log=dist.log)
-
-
-def _dotted(data: dict[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
 
 
 def open_storage(url: str, root: Path | None) -> RDBStorage:

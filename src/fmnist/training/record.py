@@ -162,6 +162,10 @@ class Recorder:
             return
         if self.cfg.embeddings or self.writer is not None:
             self._embeddings(trainer, trainer.eval_model)
+        self.close()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer (also when training stopped early: pruned, diverged)."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -137,19 +137,13 @@ class Trainer:
     def fit(self) -> list[dict]:
         """Train until ``train.epochs`` or early stopping; returns the per-epoch history."""
         self.recorder.begin(self)
-        while self.epoch < self.cfg.train.epochs:
-            start = time.perf_counter()
-            row = self._train_epoch()
-            row.update(self._validate())
-            self.elapsed += time.perf_counter() - start
-            row["seconds"] = round(self.elapsed, 3)
-            self._end_epoch(row)
-            if self.cfg.train.early_stopping and self.bad_epochs >= self.cfg.train.early_stopping:
-                self.progress.note(
-                    f"early stopping: no better validation accuracy for {self.bad_epochs} epochs"
-                )
-                break
-        self.progress.close()
+        try:
+            self._epochs()
+        except BaseException:  # stopped early (pruned, diverged, interrupted): no writer left open
+            self.recorder.close()
+            raise
+        finally:
+            self.progress.close()
         if (
             self.cfg.train.restore_best
             and self.data.size("val")
@@ -161,6 +155,20 @@ class Trainer:
             )
         self.recorder.end(self)
         return self.history
+
+    def _epochs(self) -> None:
+        while self.epoch < self.cfg.train.epochs:
+            start = time.perf_counter()
+            row = self._train_epoch()
+            row.update(self._validate())
+            self.elapsed += time.perf_counter() - start
+            row["seconds"] = round(self.elapsed, 3)
+            self._end_epoch(row)
+            if self.cfg.train.early_stopping and self.bad_epochs >= self.cfg.train.early_stopping:
+                self.progress.note(
+                    f"early stopping: no better validation accuracy for {self.bad_epochs} epochs"
+                )
+                return
 
     def _train_epoch(self) -> dict:
         self.model.train()
