@@ -56,7 +56,8 @@ def test_position_scale_and_background_do_not_change_the_result_much():
 @pytest.mark.parametrize(
     ("image", "warning"),
     [
-        (Image.new("RGB", (5, 5), (255, 255, 255)), "blank image"),
+        (Image.new("RGB", (40, 40), (255, 255, 255)), "blank image"),
+        (Image.new("RGB", (5, 5), (255, 255, 255)), "too small to show a garment"),
         (shape_photo(size=(60, 60), box=(28, 28, 31, 31)), "too small to hold a garment"),
     ],
 )

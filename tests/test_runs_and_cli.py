@@ -219,7 +219,7 @@ def test_cli_trains_evaluates_and_predicts(tmp_path, real_data_dir):
     errors = [line for line in mixed.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 2 and "unsupported file type" in errors[0]
     assert "cannot be read as an image" in errors[1]
-    assert f"{tmp_path / 'tiny.png'}: warning: the object is only 1x1 pixels" in mixed.stderr
+    assert f"{tmp_path / 'tiny.png'}: warning: the image is only 5x5 pixels" in mixed.stderr
     assert f"{tmp_path / 'blank.png'}: warning: blank image" in mixed.stderr
     assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == [
         "001-trouser.png",

@@ -40,6 +40,11 @@ def prepare_photo(image: Image.Image) -> PreparedPhoto:
     rgb = np.asarray(image, dtype=np.float32)
     corner = np.median([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]], axis=0)
     warnings = []
+    if max(image.size) < SIDE:
+        warnings.append(
+            f"the image is only {image.size[0]}x{image.size[1]} pixels, smaller than the 28x28 "
+            "input: too small to show a garment"
+        )
     # A 3x3 median first: one noisy pixel far from the garment (sensor noise, JPEG) must not
     # stretch the trimmed box to the whole photo.
     denoised = np.asarray(image.filter(ImageFilter.MedianFilter(3)), np.float32)
@@ -48,7 +53,7 @@ def prepare_photo(image: Image.Image) -> PreparedPhoto:
         warnings.append("blank image: no pixel differs from the background; nothing to classify")
         box = (0, 0, rgb.shape[1], rgb.shape[0])
     crop = image.crop(box)
-    if max(crop.size) < SMALLEST_OBJECT:
+    if max(crop.size) < SMALLEST_OBJECT and max(image.size) >= SIDE:
         warnings.append(
             f"the object is only {crop.size[0]}x{crop.size[1]} pixels: too small to hold a "
             "garment, so the prediction means little"
