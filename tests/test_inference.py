@@ -45,3 +45,29 @@ def test_a_checkpoint_without_its_config_is_refused_with_the_way_out(tmp_path):
         RunDirError, match=r"holds weights without their config .* fmnist.load_run\(RUN_DIR\)"
     ):
         fmnist.load(weights_only)
+
+
+def test_onnx_export_takes_uint8_images_of_any_batch_and_matches_pytorch(tmp_path, real_data_dir):
+    import json
+
+    import onnx
+    import onnxruntime
+
+    from fmnist import api
+
+    run = fmnist.train(
+        tiny(train={"epochs": 1, "batch_size": 100, "tta_flip": True}), out=tmp_path, verbose=False
+    )
+    report = api.export(run.path, output=tmp_path / "model.onnx")
+    assert report.images == 1000 and report.agreement == 1.0 and report.max_abs_difference < 1e-4
+    session = onnxruntime.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    images = load_arrays(real_data_dir)[0]["test_images"][:7]
+    for batch in (images[:1], images):  # the batch size is free
+        probabilities = session.run(None, {"images": batch})[0]
+        assert probabilities.shape == (len(batch), 10)
+        np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    # The run's own predictor (same weights; it may compute in bf16) picks the same classes.
+    assert (probabilities.argmax(1) == run.predict(images).argmax(1)).mean() >= 6 / 7
+    metadata = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
+    assert json.loads(metadata["class_names"])[0] == "T-shirt/top"
+    assert json.loads(metadata["fmnist_config"])["train"]["tta_flip"] is True

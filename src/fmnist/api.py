@@ -180,6 +180,21 @@ def classify(
     return results
 
 
+def export(run_dir: str | Path, *, format: str = "onnx", output: str | Path | None = None) -> Any:
+    """One ONNX file of a run's final model (uint8 images in, probabilities out; normalisation and
+    flip-TTA inside), checked against PyTorch with onnxruntime on real test images; returns the
+    ``ExportReport`` (path, images, largest difference, agreement of predicted classes)."""
+    if format != "onnx":
+        raise ConfigError("unknown export format", allowed="onnx", got=format)
+    run = load_run(run_dir)
+    from fmnist.data import load_arrays
+    from fmnist.export import export_onnx
+
+    data_dir = run.config.data.data_dir
+    target = Path(output) if output else run.path / "model.onnx"
+    return export_onnx(run.predictor, target, load_arrays(data_dir)[0]["test_images"])
+
+
 # -- recipes and experiments ---------------------------------------------------------------------
 def recipes() -> list[Recipe]:
     """Every shipped recipe, by name."""

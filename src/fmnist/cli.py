@@ -164,6 +164,23 @@ def predict(
 
 
 @app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: RUN/model.onnx).")
+    ] = None,
+) -> None:
+    """Export the final model as one ONNX file (uint8 28x28 images in, probabilities out) and check it against PyTorch."""  # noqa: E501 (shown as written by `fmnist --help`)
+    report = api.export(run_dir, format=format, output=output)
+    typer.echo(f"exported: {report.path}")
+    typer.echo(
+        f"checked on {report.images:,} test images with onnxruntime: largest probability "
+        f"difference {report.max_abs_difference:.2e}, same class {report.agreement:.2%}"
+    )
+
+
+@app.command()
 def models(pattern: Annotated[str, typer.Argument(help="Glob filter, e.g. 'vgg*'.")] = "*") -> None:
     """List registered models with parameter count and MACs per image."""
     typer.echo(f"{'model':<10} {'params':>12} {'MACs/image':>14}  description")
