@@ -122,6 +122,9 @@ def test_a_search_on_sqlite_scores_trials_on_validation_and_reports_the_best_on_
     assert sum(result.states.get(s, 0) for s in ("complete", "pruned")) >= 3
     root = tmp_path / "search" / "demo"
     assert (root / "study.db").is_file()
+    # The first trial is the space's own base configuration: the search is compared with it.
+    first = trial_records(root)[0]["params"]
+    assert (first["optim.lr"], first["optim.name"], first["model.hidden"]) == (0.001, "adam", [64])
     for number, record in trial_records(root).items():
         run = RunDir(root / f"trial-{number:04d}")
         # A trial never reads the test set: no test score, no test predictions.

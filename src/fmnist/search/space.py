@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fmnist.config import merge, read_yaml
+from fmnist.config import get_dotted, merge, read_yaml
 from fmnist.errors import ConfigError, invalid_field
 
 
@@ -68,6 +68,14 @@ class Distribution(_Strict):
     def choices(self) -> list[Any]:
         """Categorical values as Optuna stores them: lists and dicts as their JSON text."""
         return [_storable(value) for value in self.categorical or []]
+
+    def stored(self, value: Any) -> Any:
+        """``value`` as this distribution stores it, or None if the distribution cannot hold it."""
+        if self.categorical is not None:
+            return _storable(value) if _storable(value) in self.choices else None
+        low, high = self.real or self.integer
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return value if is_number and low <= value <= high else None
 
     def sample_value(self) -> Any:
         """A value inside the distribution, to check the field once at load time."""
@@ -157,6 +165,14 @@ def check_fields(space: SearchSpace) -> None:
                 "TensorBoard projector), which read the test set",
                 fix="leave record.embeddings and record.tensorboard off: a trial never sees test",
             )
+
+
+def base_values(space: SearchSpace) -> dict[str, Any]:
+    """The base config's value of each parameter the space can hold, as Optuna stores them: the
+    hand-made configuration, which a new study tries first, so the search is compared with it."""
+    base = trial_config(space, {})
+    stored = {key: dist.stored(get_dotted(base, key)) for key, dist in space.params.items()}
+    return {key: value for key, value in stored.items() if value is not None}
 
 
 def trial_config(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:

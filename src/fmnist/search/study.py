@@ -32,7 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from fmnist.config import RunConfig, get_dotted
 from fmnist.errors import ConfigError, TrainingDiverged
 from fmnist.runs import RunDir, redact
-from fmnist.search.space import SearchSpace, decode, trial_config
+from fmnist.search.space import SearchSpace, base_values, decode, trial_config
 
 HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
 GRACE_S = 20  # ... and is failed by another worker this long after its last one
@@ -78,6 +78,11 @@ def open_study(
     recorded = study.user_attrs.get("space")
     if recorded is None:
         study.set_user_attr("space", space.model_dump(mode="json", by_alias=True))
+        first = base_values(space)  # the hand-made config is tried first
+        if len(first) == len(space.params) or not isinstance(
+            sampler_obj, optuna.samplers.GridSampler
+        ):
+            study.enqueue_trial(first, skip_if_exists=True)
     elif recorded != space.model_dump(mode="json", by_alias=True):
         raise ConfigError(
             f"study '{name}' in this storage searches another space ('{recorded['name']}')",
