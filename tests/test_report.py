@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from fmnist.runs import RunDir
 from tests.conftest import tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}
-CHROMIUM = "/usr/bin/chromium"
 PNG_MAGIC, GIF_MAGIC = b"\x89PNG\r\n\x1a\n", (b"GIF87a", b"GIF89a")
 
 
@@ -398,31 +396,6 @@ def test_cli_data_explore(tmp_path):
 
 
 # -- a real browser --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium driven by Playwright's Python package (never `playwright install`: no
-    downloads here)."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), (
-        f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    )
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-            ],
-        )
-        yield context
-        context.close()
-
-
 def _open(context, html: Path, width: int, height: int = 900):
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": height})

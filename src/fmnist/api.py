@@ -195,6 +195,24 @@ def export(run_dir: str | Path, *, format: str = "onnx", output: str | Path | No
     return export_onnx(run.predictor, target, load_arrays(data_dir)[0]["test_images"])
 
 
+def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the web page and JSON endpoint of ``fmnist.serve`` for a run's final model until
+    interrupted; bound to this machine unless ``host`` says otherwise."""
+    if not 1 <= port <= 65535:
+        raise ConfigError("--port is out of range", allowed="1 to 65535", got=port)
+    try:
+        import uvicorn
+
+        from fmnist.serve import create_app
+    except ImportError as exc:
+        raise ConfigError(
+            f"fmnist serve needs the serve extra ({exc})", fix="pip install 'fmnist[serve]'"
+        ) from None
+    run = load_run(run_dir)
+    app = create_app(run.predictor, title=str(run.path))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 # -- recipes and experiments ---------------------------------------------------------------------
 def recipes() -> list[Recipe]:
     """Every shipped recipe, by name."""

@@ -181,6 +181,19 @@ def export(
 
 
 @app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 opens it to your network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """A web page where you upload a photo and see what the model sees and thinks (and /api/predict for scripts)."""  # noqa: E501 (shown as written by `fmnist --help`)
+    typer.echo(f"serving {run_dir} on http://{host}:{port}/  (Ctrl+C stops)")
+    api.serve(run_dir, host=host, port=port)
+
+
+@app.command()
 def models(pattern: Annotated[str, typer.Argument(help="Glob filter, e.g. 'vgg*'.")] = "*") -> None:
     """List registered models with parameter count and MACs per image."""
     typer.echo(f"{'model':<10} {'params':>12} {'MACs/image':>14}  description")
