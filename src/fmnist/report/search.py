@@ -19,7 +19,7 @@ from fmnist.experiments.sweep import plan, run_jobs
 from fmnist.experiments.table import build_table
 from fmnist.recipes import Recipe
 from fmnist.search.space import SearchSpace, decode, trial_config
-from fmnist.search.study import study_root
+from fmnist.search.study import study_root, trial_states
 from fmnist.viz.html import Page
 from fmnist.viz.plot import plt, save
 
@@ -96,10 +96,7 @@ def _cell(value: Any) -> str:
 
 
 def _subtitle(study: optuna.Study, space: SearchSpace) -> str:
-    counts = {state.name.lower(): 0 for state in TrialState}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name.lower()] += 1
-    states = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    states = ", ".join(f"{n} {state}" for state, n in trial_states(study).items())
     return f"space '{space.name}': {space.description}  ·  {states}"
 
 

@@ -142,11 +142,18 @@ def _settle(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+def trial_states(study: optuna.Study) -> dict[str, int]:
+    """How many trials are in each state ('complete', 'pruned', 'fail', ...), states with none
+    left out."""
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] += 1
+    return {state: n for state, n in counts.items() if n}
+
+
 def standing(study: optuna.Study) -> dict[str, Any]:
     """Trials by state, and the best trial's validation accuracy and parameters so far."""
-    states: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        states[trial.state.name.lower()] = states.get(trial.state.name.lower(), 0) + 1
+    states = trial_states(study)
     best = study.best_trial if states.get("complete") else None
     params = {k: decode(v) for k, v in best.params.items()} if best else {}
     return {"states": states, "best_value": best.value if best else None, "best_params": params}
