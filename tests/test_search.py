@@ -358,3 +358,33 @@ def test_a_grid_search_runs_each_point_once(tmp_path):
     api.search(space, study="g", trials=10, sampler="grid", out=tmp_path, verbose=False)
     params = [r["params"] for r in trial_records(tmp_path / "search" / "g").values()]
     assert sorted(p["model.activation"] for p in params) == ["relu", "tanh"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_workers_started_at_once_on_a_fresh_database_all_open_it(backend, request, tmp_path):
+    """Each worker checks for Optuna's tables and creates them: started together on an empty
+    database they race, and every one of them must still get the storage."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from fmnist.search.study import open_storage
+
+    if backend == "sqlite":
+        fresh = f"sqlite:///{tmp_path / 'study.db'}"
+    else:
+        server = request.getfixturevalue("postgres_url").rsplit("/", 1)[0]
+        dsn = server.replace("postgresql+psycopg", "postgresql") + "/postgres"
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("CREATE DATABASE fresh")
+        fresh = server + "/fresh"
+    workers = 6
+    start = Barrier(workers)
+
+    def open_at_once(_):
+        start.wait()
+        return open_storage(fresh, root=None)
+
+    with ThreadPoolExecutor(workers) as pool:
+        storages = list(pool.map(open_at_once, range(workers)))
+    assert len(storages) == workers
+    assert storages[0].get_all_studies() == []

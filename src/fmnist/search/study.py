@@ -14,12 +14,15 @@ retry with the same parameters is queued and runs next.
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
 import socket
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
 GRACE_S = 20  # ... and is failed by another worker this long after its last one
 MAX_RETRY = 2  # a trial failed that way is queued again this many times at most
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+TABLE_CREATION_LOCK = 0x666D6E697374  # the advisory lock's key ("fmnist" in ASCII)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # recorded with each trial: who runs it
 
 
@@ -227,29 +231,50 @@ def _sample(trial: optuna.Trial, key: str, dist) -> Any:
 
 def open_storage(url: str, root: Path | None) -> RDBStorage:
     """Optuna's storage with heartbeats (``root``: the study folder whose trial records a stale
-    trial marks failed). Workers started at once on a fresh database may race to create its
-    tables, so a clash is retried a few times."""
-    for attempt in range(1, 6):
+    trial marks failed)."""
+    try:
+        with _table_creation_lock(url), warnings.catch_warnings():
+            # heartbeats are "experimental" in Optuna since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=partial(_stale, root),
+            )
+    except Exception as exc:  # SQLAlchemy and the driver raise many kinds for a bad URL/server
+        reason = redact(str(exc).strip().splitlines()[0][:200]) or type(exc).__name__
+        raise ConfigError(
+            f"cannot open the study storage {redact(url)} ({reason})",
+            allowed="sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE",
+            fix="check the URL, that the server runs and accepts this user (README: Search)",
+        ) from None
+
+
+@contextmanager
+def _table_creation_lock(url: str) -> Iterator[None]:
+    """Optuna checks for its tables, then creates them: workers started together on a fresh
+    database would all create them and all but one fail. They take turns instead: on PostgreSQL
+    under an advisory lock (the server's, so it spans machines), on SQLite under a file lock."""
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = sqlalchemy.create_engine(parsed, poolclass=sqlalchemy.pool.NullPool)
         try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
-                    url,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                    heartbeat_stale_trial_callback=partial(_stale, root),
-                )
-        except sqlalchemy.exc.IntegrityError:
-            if attempt == 5:
-                raise
-            time.sleep(0.3 * attempt)
-        except Exception as exc:  # SQLAlchemy and the driver raise many kinds for a bad URL/server
-            reason = redact(str(exc).strip().splitlines()[0][:200]) or type(exc).__name__
-            raise ConfigError(
-                f"cannot open the study storage {redact(url)} ({reason})",
-                allowed="sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE",
-                fix="check the URL, that the server runs and accepts this user (README: Search)",
-            ) from None
+            with engine.connect() as connection:
+                lock = {"key": TABLE_CREATION_LOCK}
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), lock)
+                try:
+                    yield
+                finally:
+                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), lock)
+        finally:
+            engine.dispose()
+    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with open(f"{parsed.database}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+    else:
+        yield
 
 
 def _stale(root: Path | None, study: optuna.Study, trial: FrozenTrial) -> None:
