@@ -347,6 +347,17 @@ def test_a_diverging_trial_is_recorded_and_the_search_goes_on(tmp_path):
     assert states == {"diverged"}
 
 
+def test_a_trial_that_cannot_fit_the_time_budget_stops_after_its_first_epoch_and_says_so(tmp_path):
+    space = tmp_path / "budget.yaml"
+    # No real trial trains an epoch in a microsecond: each is stopped after its first epoch.
+    space.write_text(yaml.safe_dump({**SLOW_SPACE, "time_budget_s": 1e-6}))
+    result = api.search(space, study="b", trials=2, out=tmp_path, pruner="none", verbose=False)
+    assert result.states == {"pruned": 2}
+    for record in trial_records(tmp_path / "search" / "b").values():
+        assert record["state"] == "pruned" and record["epochs"] == 1
+        assert record["why"].startswith("over the time budget")
+
+
 def test_a_grid_search_runs_each_point_once(tmp_path):
     space = tmp_path / "grid.yaml"
     grid = {

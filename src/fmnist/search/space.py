@@ -96,6 +96,12 @@ class SearchSpace(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Distribution] = Field(min_length=1)
     trials: int = Field(30, ge=1, le=100_000)
+    time_budget_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds of training (per-epoch validation included) a trial may take: one "
+        "whose epochs so far project past it is pruned, so the search ranks what fits the budget.",
+    )
 
     def fixed_overrides(self) -> list[str]:
         return [f"{key}={json.dumps(value)}" for key, value in self.set.items()]

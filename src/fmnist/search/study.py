@@ -185,9 +185,11 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     }
     run.write_trial(record)
     try:
-        fit_run(cfg, run, verbose=verbose, test=False, on_epoch=partial(_report, trial))
-    except optuna.TrialPruned:
-        run.write_trial({**record, "state": "pruned", "epochs": len(run.read_metrics())})
+        on_epoch = partial(_report, trial, space.time_budget_s, cfg.train.epochs)
+        fit_run(cfg, run, verbose=verbose, test=False, on_epoch=on_epoch)
+    except optuna.TrialPruned as exc:
+        epochs = len(run.read_metrics())
+        run.write_trial({**record, "state": "pruned", "epochs": epochs, "why": str(exc)})
         raise
     except TrainingDiverged as exc:
         # A configuration that diverges is a bad one, not a broken worker: the search goes on.
@@ -200,11 +202,18 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     return value
 
 
-def _report(trial: optuna.Trial, row: dict[str, Any]) -> None:
-    if row.get("val_accuracy") is None:
-        return
-    trial.report(row["val_accuracy"], row["epoch"])
-    if trial.should_prune():
+def _report(trial: optuna.Trial, budget_s: float | None, epochs: int, row: dict[str, Any]) -> None:
+    """Give the pruner this epoch's validation score; stop a trial that will not fit the budget
+    (judged from its pace so far) or that the pruner finds behind earlier trials."""
+    if row.get("val_accuracy") is not None:
+        trial.report(row["val_accuracy"], row["epoch"])
+    projected_s = row["seconds"] / row["epoch"] * epochs
+    if budget_s is not None and projected_s > budget_s:
+        raise optuna.TrialPruned(
+            f"over the time budget: {projected_s:.0f} s projected for {epochs} epochs"
+            f" > {budget_s:g} s, after epoch {row['epoch']}"
+        )
+    if row.get("val_accuracy") is not None and trial.should_prune():
         raise optuna.TrialPruned(f"pruned after epoch {row['epoch']}")
 
 
