@@ -54,6 +54,37 @@ def test_every_schedule_runs_and_sets_the_learning_rate(tmp_path, schedule):
         assert lrs[-1] < lrs[0]
 
 
+def test_a_compiled_step_follows_the_schedule_without_compiling_again(tmp_path, monkeypatch):
+    """The LR changes every step: the compiled step must read it, not bake it in, so a run of
+    three epochs compiles no more graphs than a run of one. (Dynamo lifts an optimizer's float LR
+    into a graph input itself; were it baked in, each new value would compile the step again.)"""
+    import torch._dynamo
+
+    graphs = []
+
+    def counting_backend(graph, example_inputs):  # Dynamo's graphs, run eagerly (no C++ build)
+        graphs.append(graph)
+        return graph.forward
+
+    original = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn: original(fn, backend=counting_backend))
+
+    def compiled_graphs(epochs: int) -> int:
+        torch._dynamo.reset()
+        graphs.clear()
+        cfg = tiny(
+            optim={"name": "sgd", "lr": 0.01},
+            schedule={"name": "onecycle"},
+            train={"epochs": epochs, "compile": True},
+        )
+        run = fmnist.train(cfg, out=tmp_path / str(epochs), verbose=False)
+        lrs = [row["lr"] for row in run.metrics]
+        assert all(isinstance(lr, float) for lr in lrs) and len(set(lrs)) == epochs
+        return len(graphs)
+
+    assert compiled_graphs(3) == compiled_graphs(1)
+
+
 def test_schedule_shapes():
     total, per_epoch = 100, 10
     onecycle = [
