@@ -130,6 +130,7 @@ def _plots(study: optuna.Study, out: Path) -> list[tuple[str, Path]]:
         ("Parallel coordinates", "parallel", optuna_plots.plot_parallel_coordinate),
         ("Slices: validation accuracy against each parameter", "slices", optuna_plots.plot_slice),
     ]
+    n_params = len({name for trial in study.get_trials(deepcopy=False) for name in trial.params})
     saved = []
     for title, stem, draw in plots:
         try:
@@ -143,5 +144,16 @@ def _plots(study: optuna.Study, out: Path) -> list[tuple[str, Path]]:
         for ax in figure.axes:  # say what Optuna's generic "Objective Value" is here
             if ax.get_ylabel() == "Objective Value":
                 ax.set_ylabel("validation accuracy")
+        _fit_labels(stem, figure, n_params)
         saved.append((title, save(figure, out / f"{stem}.png")))
     return saved
+
+
+def _fit_labels(stem: str, figure, n_params: int) -> None:
+    """Room for the labels Optuna draws at its default size: an axis per parameter side by side,
+    and slanted category names (model widths are long) under the slices."""
+    if stem == "parallel":
+        figure.set_size_inches(max(6.4, 1.5 * n_params + 2), 5)
+    if stem == "slices":
+        for ax in figure.axes[:n_params]:
+            plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
