@@ -69,6 +69,9 @@ class Trainer:
     ) -> None:
         self.cfg, self.data, self.run, self.on_epoch = cfg, data, run, on_epoch
         self.device = data.device
+        if self.device.type == "cuda":
+            # Every step has the same shapes: cuDNN times its algorithms once and keeps the fastest.
+            torch.backends.cudnn.benchmark = True
         self.model = model
         if cfg.train.channels_last:
             self.model = self.model.to(
