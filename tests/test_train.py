@@ -54,6 +54,7 @@ def test_every_schedule_runs_and_sets_the_learning_rate(tmp_path, schedule):
         assert lrs[-1] < lrs[0]
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's jit, loaded by Dynamo
 def test_a_compiled_step_follows_the_schedule_without_compiling_again(tmp_path, monkeypatch):
     """The LR changes every step: the compiled step must read it, not bake it in, so a run of
     three epochs compiles no more graphs than a run of one. (Dynamo lifts an optimizer's float LR
