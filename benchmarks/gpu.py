@@ -18,7 +18,6 @@ Prints a table and writes benchmarks/results/gpu-<date>-<gpu>.json and .png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from speed import ROOT, mean_std, peer_point_at, run_fmnist, run_peer
+from speed import ROOT, mean_std, peer_point_at, plot_points, run_fmnist, run_peer, write_record
 
 CUDA_PEER = Path(__file__).resolve().parent / "plain_torch_cuda.py"
 
@@ -146,32 +145,16 @@ def save(record: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     gpu = re.sub(r"[^a-z0-9]+", "-", record["device"]["name"].lower()).strip("-")
     stem = out / f"gpu-{record['date']}-{gpu}"
-    stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    curve = record["peer"]["curve"]
-    ax.plot(
-        [p["wall"] for p in curve],
-        [100 * p["accuracy"] for p in curve],
-        "o-",
-        label=f"peer on the GPU: {record['peer']['script']} (per epoch)",
-    )
+    peer = record["peer"]
+    plot_points(ax, peer["curve"], "o-", f"peer on the GPU: {peer['script']} (per epoch)")
     for r in record["recipes"]:
-        ax.plot(
-            [run["wall"] for run in r["runs"]],
-            [100 * run["accuracy"] for run in r["runs"]],
-            "s",
-            label=f"fmnist {r['recipe']} (one run each)",
-        )
+        plot_points(ax, r["runs"], "s", f"fmnist {r['recipe']} (one run each)")
     ax.set_xscale("log")
     ax.set_xlabel("wall time from process start (s, log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Fashion-MNIST accuracy vs wall time: {record['device']['name']}")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=120)
-    plt.close(fig)
-    print(f"\nsaved {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
+    write_record(
+        record, stem, ax, f"Fashion-MNIST accuracy vs wall time: {record['device']['name']}"
+    )
 
 
 if __name__ == "__main__":

@@ -319,31 +319,33 @@ def save(r: dict, out: Path) -> None:
     stem = out / (
         f"speed-{r['date']}-{r['device']}-{re.sub(r'[^a-z0-9]+', '-', kind.lower()).strip('-')}"
     ).replace(" ", "_")
-    stem.with_suffix(".json").write_text(json.dumps(r, indent=2))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     peer = r["peer"]["curve"]
-    ax.plot(
-        [p["wall"] for p in peer],
-        [100 * p["accuracy"] for p in peer],
-        "o-",
-        label=f"peer: {r['peer']['script']} (per epoch)",
-    )
+    plot_points(ax, peer, "o-", f"peer: {r['peer']['script']} (per epoch)")
     points = sorted(r["fmnist"]["ladder"] + r["fmnist"]["runs"], key=lambda x: x["wall"])
-    ax.plot(
-        [p["wall"] for p in points],
-        [100 * p["accuracy"] for p in points],
-        "s",
-        label=f"fmnist {r['recipe']} (one run each)",
-    )
+    plot_points(ax, points, "s", f"fmnist {r['recipe']} (one run each)")
     ax.axhline(100 * r["peer"]["best_accuracy"], color="gray", linestyle=":", label="peer's best")
     ax.set_xlabel("wall time from process start (s)")
+    write_record(r, stem, ax, f"Fashion-MNIST accuracy vs wall time: {kind} ({r['date']})")
+
+
+def plot_points(ax, points: list[dict], style: str, label: str) -> None:
+    """Test accuracy (%) against wall seconds, one marker per point."""
+    ax.plot([p["wall"] for p in points], [100 * p["accuracy"] for p in points], style, label=label)
+
+
+def write_record(record: dict, stem: Path, ax, title: str) -> None:
+    """The record as STEM.json and its accuracy-vs-time axes, finished, as STEM.png."""
+    import matplotlib.pyplot as plt
+
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Fashion-MNIST accuracy vs wall time: {kind} ({r['date']})")
-    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=120)
-    plt.close(fig)
+    ax.figure.tight_layout()
+    ax.figure.savefig(stem.with_suffix(".png"), dpi=120)
+    plt.close(ax.figure)
     print(f"\nsaved {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
 
 
