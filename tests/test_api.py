@@ -14,6 +14,7 @@ from fmnist import api
 from fmnist.errors import ConfigError
 from fmnist.experiments.sweep import plan
 from fmnist.recipes import load_recipe
+from fmnist.runs import RunDir
 
 CLI = Path(api.__file__).with_name("cli.py")
 QUICK = ["train.epochs=1", "data.train_subset=2000", "data.val_size=500"]
@@ -44,6 +45,20 @@ def test_train_with_a_recipe_and_run_share_one_config_and_one_run_folder(tmp_pat
     assert again.returncode == 0 and "[1/1] skipped  runs/s000_softmax/seed0" in again.stdout
     ((job,),) = [plan(load_recipe("s000_softmax"), out=tmp_path / "runs", overrides=QUICK)]
     assert api.resolve_config(recipe="s000_softmax", overrides=QUICK).to_dict() == job.config
+
+
+def test_two_processes_given_the_same_run_make_it_once(tmp_path):
+    """A second `fmnist train --recipe` of a run in progress waits for the first, then skips it
+    (without the wait both would write the folder, or one would crash on it)."""
+    flags = ["--set", "train.epochs=3", "--set", "data.val_size=500"]
+    cmd = [sys.executable, "-m", "fmnist", "train", "--recipe", "s000_softmax", *flags]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    both = [subprocess.Popen(cmd, cwd=tmp_path, **pipes) for _ in range(2)]
+    errors = [process.communicate(timeout=300)[1] for process in both]
+    assert [process.returncode for process in both] == [0, 0], errors
+    assert sum("already finished" in error for error in errors) == 1
+    run = RunDir(tmp_path / "runs" / "s000_softmax" / "seed0")
+    assert run.is_complete and [row["epoch"] for row in run.read_metrics()] == [1, 2, 3]
 
 
 def test_train_with_a_recipe_refuses_its_folder_holding_another_config(tmp_path):

@@ -12,12 +12,15 @@ the recipe now asks for is refused rather than silently reused.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,7 +180,30 @@ def job_state(job: Job) -> str:
 
 def run_job(job: Job, *, verbose: bool = True) -> str:
     """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what
-    happened."""
+    happened. One process at a time makes a run folder: another given the same run (a second
+    ``fmnist run`` of the recipe, a queue worker wrongly thought dead) waits, then skips it."""
+    with _run_lock(job.path, verbose):
+        state = _make(job, verbose)
+        write_recipe_record(job)
+    return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
+
+
+@contextmanager
+def _run_lock(path: Path, verbose: bool) -> Iterator[None]:
+    """An exclusive lock on RUN_FOLDER/../.NAME.lock (beside the folder, which must start empty);
+    the kernel releases it when its process dies, so a killed run is resumed, never waited on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if verbose:
+                print(f"waiting: another process is making {path}", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _make(job: Job, verbose: bool) -> str:
     state = job_state(job)
     if state == "new" and job.path.exists():
         _discard_empty(job.path)
@@ -195,8 +221,7 @@ def run_job(job: Job, *, verbose: bool = True) -> str:
             else:
                 (job.path / "ckpt").mkdir(parents=True)
                 fit_run(RunConfig.model_validate(job.config), RunDir(job.path), verbose=verbose)
-    write_recipe_record(job)
-    return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
+    return state
 
 
 def run_jobs(
