@@ -2,7 +2,8 @@
 to CUDA the way a PyTorch user would (model and each batch `.to("cuda")`, pinned host memory).
 
 Its data set class is the peer's own, imported from the peer file; the network, optimiser, batch
-size and printed lines are the peer's. Usage, as the peer's: plain_torch_cuda.py EPOCHS SEED
+size and printed lines are the peer's. Usage, as the peer's (gpu.py runs it):
+FMNIST_PEER=path/to/plain_torch_cnn.py plain_torch_cuda.py EPOCHS SEED
 """
 
 import time
@@ -18,12 +19,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-PEER = Path(
-    os.environ.get(
-        "FMNIST_PEER",
-        Path(__file__).resolve().parents[2] / "shared" / "peers" / "plain_torch_cnn.py",
-    )
-)
+PEER = Path(os.environ["FMNIST_PEER"])  # set by gpu.py: the path of plain_torch_cnn.py
 
 
 def peer_module():

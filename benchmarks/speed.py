@@ -319,7 +319,7 @@ def save(r: dict, out: Path) -> None:
     stem = out / (
         f"speed-{r['date']}-{r['device']}-{re.sub(r'[^a-z0-9]+', '-', kind.lower()).strip('-')}"
     ).replace(" ", "_")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _, ax = plt.subplots(figsize=(7, 4.5))
     peer = r["peer"]["curve"]
     plot_points(ax, peer, "o-", f"peer: {r['peer']['script']} (per epoch)")
     points = sorted(r["fmnist"]["ladder"] + r["fmnist"]["runs"], key=lambda x: x["wall"])

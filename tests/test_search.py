@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import optuna
@@ -358,6 +359,20 @@ def test_a_trial_that_cannot_fit_the_time_budget_stops_after_its_first_epoch_and
         assert record["why"].startswith("over the time budget")
 
 
+def test_the_time_budget_projects_the_last_epochs_pace_not_the_first_epochs_one_off_costs():
+    from fmnist.search.study import TimeBudget
+
+    compiled = TimeBudget(seconds=50, epochs=5)
+    compiled.check({"epoch": 1, "seconds": 30.0})  # a 25 s compile in epoch 1: not projected
+    compiled.check({"epoch": 2, "seconds": 35.0})  # 35 + 3 x 5 = 50 s: fits
+    slow = TimeBudget(seconds=50, epochs=5)
+    slow.check({"epoch": 1, "seconds": 12.0})
+    with pytest.raises(optuna.TrialPruned, match="over the time budget: 60 s projected"):
+        slow.check({"epoch": 2, "seconds": 24.0})  # 24 + 3 x 12 = 60 s
+    with pytest.raises(optuna.TrialPruned, match="after epoch 1"):
+        TimeBudget(seconds=50, epochs=5).check({"epoch": 1, "seconds": 51.0})
+
+
 def test_a_grid_search_runs_each_point_once(tmp_path):
     space = tmp_path / "grid.yaml"
     grid = {
@@ -385,9 +400,10 @@ def test_workers_started_at_once_on_a_fresh_database_all_open_it(backend, reques
     else:
         server = request.getfixturevalue("postgres_url").rsplit("/", 1)[0]
         dsn = server.replace("postgresql+psycopg", "postgresql") + "/postgres"
+        name = f"fresh_{uuid.uuid4().hex[:8]}"  # a new, empty database on every run
         with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute("CREATE DATABASE fresh")
-        fresh = server + "/fresh"
+            connection.execute(f"CREATE DATABASE {name}")
+        fresh = f"{server}/{name}"
     workers = 6
     start = Barrier(workers)
 

@@ -182,23 +182,24 @@ def run_job(job: Job, *, verbose: bool = True) -> str:
     """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what
     happened. One process at a time makes a run folder: another given the same run (a second
     ``fmnist run`` of the recipe, a queue worker wrongly thought dead) waits, then skips it."""
-    with _run_lock(job.path, verbose):
+    with _run_lock(job.path):
         state = _make(job, verbose)
         write_recipe_record(job)
     return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
 
 
 @contextmanager
-def _run_lock(path: Path, verbose: bool) -> Iterator[None]:
-    """An exclusive lock on RUN_FOLDER/../.NAME.lock (beside the folder, which must start empty);
-    the kernel releases it when its process dies, so a killed run is resumed, never waited on."""
+def _run_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on a file beside the run folder (``.seed0.lock`` for ``seed0``; not inside
+    it, where a new run expects no files). The kernel drops it when its process dies, so a killed
+    run is resumed, not waited on. It spans machines only where a shared folder's file system
+    honours flock (NFSv4 does)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / f".{path.name}.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if verbose:
-                print(f"waiting: another process is making {path}", file=sys.stderr, flush=True)
+        except BlockingIOError:  # said even with --quiet: a silent wait looks like a hang
+            print(f"waiting: another process is making {path}", file=sys.stderr, flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

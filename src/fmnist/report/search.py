@@ -155,5 +155,6 @@ def _fit_labels(stem: str, figure, n_params: int) -> None:
     if stem == "parallel":
         figure.set_size_inches(max(6.4, 1.5 * n_params + 2), 5)
     if stem == "slices":
-        for ax in figure.axes[:n_params]:
-            plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+        for ax in figure.axes:
+            if ax.get_label() != "<colorbar>":
+                plt.setp(ax.get_xticklabels(), rotation=30, ha="right")

@@ -185,7 +185,9 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     }
     run.write_trial(record)
     try:
-        on_epoch = partial(_report, trial, space.time_budget_s, cfg.train.epochs)
+        seconds = space.time_budget_s
+        budget = None if seconds is None else TimeBudget(seconds, cfg.train.epochs)
+        on_epoch = partial(_report, trial, budget)
         fit_run(cfg, run, verbose=verbose, test=False, on_epoch=on_epoch)
     except optuna.TrialPruned as exc:
         epochs = len(run.read_metrics())
@@ -202,19 +204,36 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     return value
 
 
-def _report(trial: optuna.Trial, budget_s: float | None, epochs: int, row: dict[str, Any]) -> None:
-    """Give the pruner this epoch's validation score; stop a trial that will not fit the budget
-    (judged from its pace so far) or that the pruner finds behind earlier trials."""
+def _report(trial: optuna.Trial, budget: TimeBudget | None, row: dict[str, Any]) -> None:
+    """Give the pruner this epoch's validation score; stop a trial that will not fit the budget or
+    that the pruner finds behind earlier trials."""
     if row.get("val_accuracy") is not None:
         trial.report(row["val_accuracy"], row["epoch"])
-    projected_s = row["seconds"] / row["epoch"] * epochs
-    if budget_s is not None and projected_s > budget_s:
-        raise optuna.TrialPruned(
-            f"over the time budget: {projected_s:.0f} s projected for {epochs} epochs"
-            f" > {budget_s:g} s, after epoch {row['epoch']}"
-        )
+    if budget is not None:
+        budget.check(row)
     if row.get("val_accuracy") is not None and trial.should_prune():
         raise optuna.TrialPruned(f"pruned after epoch {row['epoch']}")
+
+
+class TimeBudget:
+    """Prunes a trial whose training will not finish within ``seconds``. The projection is the
+    time so far plus the remaining epochs at the last epoch's pace: the first epoch's one-off costs
+    (compiling, warming up) count once, not once an epoch, so after epoch 1 only a trial already
+    past the budget stops."""
+
+    def __init__(self, seconds: float, epochs: int) -> None:
+        self.seconds, self.epochs, self.previous = seconds, epochs, None
+
+    def check(self, row: dict[str, Any]) -> None:
+        elapsed, epoch = row["seconds"], row["epoch"]
+        pace = None if self.previous is None else elapsed - self.previous
+        self.previous = elapsed
+        projected = elapsed + (self.epochs - epoch) * (pace or 0.0)
+        if projected > self.seconds:
+            raise optuna.TrialPruned(
+                f"over the time budget: {projected:.0f} s projected for {self.epochs} epochs"
+                f" > {self.seconds:g} s, after epoch {epoch}"
+            )
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -264,26 +283,33 @@ def open_storage(url: str, root: Path | None) -> RDBStorage:
 def _table_creation_lock(url: str) -> Iterator[None]:
     """Optuna checks for its tables, then creates them: workers started together on a fresh
     database would all create them and all but one fail. They take turns instead: on PostgreSQL
-    under an advisory lock (the server's, so it spans machines), on SQLite under a file lock."""
+    under an advisory lock (the server's, so it spans machines; tied to a transaction, so it goes
+    with it whatever happens), on SQLite under a lock file beside the database where one can be
+    made (a read-only folder needs none: nothing will be created there)."""
     parsed = sqlalchemy.engine.make_url(url)
     if parsed.get_backend_name() == "postgresql":
         engine = sqlalchemy.create_engine(parsed, poolclass=sqlalchemy.pool.NullPool)
         try:
-            with engine.connect() as connection:
-                lock = {"key": TABLE_CREATION_LOCK}
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), lock)
-                try:
-                    yield
-                finally:
-                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), lock)
+            with engine.begin() as connection:
+                # Creating the tables takes a second: a minute's wait means a stuck worker.
+                connection.execute(sqlalchemy.text("SET LOCAL lock_timeout = '60s'"))
+                lock = sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": TABLE_CREATION_LOCK})
+                yield
         finally:
             engine.dispose()
-    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        with open(f"{parsed.database}.lock", "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            yield
-    else:
-        yield
+        return
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        try:
+            lock_file = open(f"{parsed.database}.lock", "a")  # noqa: SIM115 (closed below)
+        except OSError:  # a folder this process cannot write to
+            lock_file = None
+        if lock_file is not None:
+            with lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                yield
+            return
+    yield
 
 
 def _stale(root: Path | None, study: optuna.Study, trial: FrozenTrial) -> None:
