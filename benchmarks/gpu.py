@@ -2,17 +2,24 @@
 
     # fast_gpu for 5 seeds, the peer on CUDA for 3 epochs
     python benchmarks/gpu.py
-    # the accuracy recipe, one seed (aim: at most 9 minutes; keep it a command of its own)
-    python benchmarks/gpu.py --recipes best:1 --peer-epochs 3
+    # as much as one 10-minute command holds: fast_gpu x 5, a compiled fast_gpu, then `best`
+    # trained for as many epochs as the time left holds (paced by a 3-epoch probe)
+    python benchmarks/gpu.py --budget 570 --recipe fast_gpu:5 \
+        --recipe "fast_gpu:1 train.compile=true" --recipe "best:1 train.epochs=fit"
     # a check of this script on a CPU (tiny runs; the numbers mean nothing)
-    python benchmarks/gpu.py --device cpu --recipes fast:1 --peer-epochs 1 --set train.epochs=1
+    python benchmarks/gpu.py --device cpu --recipe fast:1 --peer-epochs 1 --set train.epochs=1
 
 Every program runs as a fresh process, one after the other; wall times are from process start.
-Each fmnist run also records its training seconds (the figure the GPU aims are stated in). The
-peer is `plain_torch_cuda.py`: the conventional loop of `plain_torch_cnn.py` (--peer, default
+Each fmnist run also records its training seconds (the figure the GPU aims are stated in) and the
+training time at the end of each epoch (so a compile's one-off cost shows apart from the pace).
+The peer is `plain_torch_cuda.py`: the conventional loop of `plain_torch_cnn.py` (--peer, default
 ../shared/peers/ or $FMNIST_PEER), moved to the GPU. Both read the IDX files locally
 ($FMNIST_PEER_DATA and $FMNIST_DATA, else /usr/share/datasets/fashion-mnist): a GPU machine
 without a network needs them copied along.
+
+GPU time is lent by the quarter hour: with --budget the script starts no run that the time left
+cannot hold (judged by the same item's previous run) and records what it skipped; a run that fails
+is recorded with its exit code and the next item goes on.
 
 Prints a table and writes benchmarks/results/gpu-<date>-<gpu>.json (again after every run, so a
 command stopped at its time limit keeps what it measured) and, at the end, the .png.
@@ -22,10 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
+import shlex
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -44,15 +55,48 @@ from speed import (
 CUDA_PEER = Path(__file__).resolve().parent / "plain_torch_cuda.py"
 
 
-def parse_recipes(text: str) -> list[tuple[str, int]]:
-    """'fast_gpu:5,best:1' -> [('fast_gpu', 5), ('best', 1)]."""
-    recipes = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, seeds = item.partition(":")
-        if not seeds.isdigit() or int(seeds) < 1:
-            sys.exit(f"--recipes wants NAME:SEEDS items (seeds >= 1), got '{item}'")
-        recipes.append((name, int(seeds)))
-    return recipes
+FIT = "train.epochs=fit"
+# The second epoch's time is the pace: the first holds the one-off costs (compile, cuDNN's
+# autotuning), the last a validation.
+PROBE_EPOCHS = 3
+FIT_SAFETY = 0.95  # of the time left: validations the probe did not see, a slower epoch
+
+
+@dataclass
+class Item:
+    """One --recipe: a recipe, how many seeds, and overrides for its runs."""
+
+    name: str
+    seeds: int
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return " ".join([self.name, *self.overrides])
+
+
+def parse_item(text: str) -> Item:
+    """'fast_gpu:1 train.compile=true' -> Item('fast_gpu', 1, ['train.compile=true'])."""
+    head, *overrides = shlex.split(text) or [""]
+    name, _, seeds = head.partition(":")
+    if not name or not seeds.isdigit() or int(seeds) < 1:
+        sys.exit(f"--recipe wants 'NAME:SEEDS [KEY=VALUE ...]' (seeds >= 1), got '{text}'")
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        sys.exit(f"--recipe overrides are KEY=VALUE, got '{bad[0]}' in '{text}'")
+    return Item(name, int(seeds), overrides)
+
+
+class Clock:
+    """Seconds left of --budget (infinite without one), from this script's start."""
+
+    def __init__(self, budget: float | None) -> None:
+        self.start, self.budget = time.perf_counter(), budget
+
+    def left(self) -> float:
+        if self.budget is None:
+            return math.inf
+        return self.budget - (time.perf_counter() - self.start)
 
 
 def device_record(device: str) -> dict:
@@ -68,14 +112,16 @@ def device_record(device: str) -> dict:
     return {"name": "cpu", "threads": torch.get_num_threads()}
 
 
-def summarize_recipe(name: str, runs: list[dict], peer: dict) -> dict:
+def summarize_recipe(item: Item, runs: list[dict], peer: dict, **extra) -> dict:
+    """The item's runs so far with their mean ± std; ``extra`` holds a probe, a skip or an error."""
+    summary = {"recipe": item.name, "overrides": item.overrides, "runs": runs, **extra}
+    if not runs:
+        return summary
     acc_mean, acc_std = mean_std([r["accuracy"] for r in runs])
     wall_mean, _ = mean_std([r["wall"] for r in runs])
     train_mean, train_std = mean_std([r["train_seconds"] for r in runs])
     reaches = acc_mean >= peer["best_accuracy"]
-    return {
-        "recipe": name,
-        "runs": runs,
+    return summary | {
         "accuracy_mean": acc_mean,
         "accuracy_std": acc_std,
         "wall_mean": wall_mean,
@@ -86,27 +132,80 @@ def summarize_recipe(name: str, runs: list[dict], peer: dict) -> dict:
     }
 
 
+def fitted_epochs(probe: dict, seconds_left: float) -> int:
+    """Epochs a full run can train in ``seconds_left``: the probe's costs outside its epochs
+    (start-up, data, compile, evaluation) once, plus its second epoch's pace for each epoch."""
+    pace = probe["epoch_seconds"][1] - probe["epoch_seconds"][0]
+    fixed = probe["wall"] - PROBE_EPOCHS * pace
+    return math.floor((FIT_SAFETY * seconds_left - fixed) / pace)
+
+
+def run_item(item: Item, args: argparse.Namespace, clock: Clock, peer: dict, save) -> dict:
+    """Runs one --recipe's seeds, saving the record after each run; stops at a failure or when
+    the time left cannot hold another run like the last."""
+    overrides, extra, runs = [*args.set, *item.overrides], {}, []
+    try:
+        if FIT in overrides:
+            overrides.remove(FIT)
+            probe = run_fmnist(
+                item.name, 0, [*overrides, f"train.epochs={PROBE_EPOCHS}"], args.device
+            )
+            epochs = fitted_epochs(probe, clock.left())
+            extra = {"probe": probe, "fitted_epochs": epochs}
+            print(f"  probe: epochs end at {probe['epoch_seconds']} s -> {epochs} epochs")
+            if epochs < 1:
+                return summarize_recipe(item, runs, peer, skipped="no time left for one epoch")
+            overrides.append(f"train.epochs={epochs}")
+        for seed in range(item.seeds):
+            if runs and clock.left() < max(r["wall"] for r in runs):
+                print(f"  skipped seeds {seed}-{item.seeds - 1}: {clock.left():.0f} s left")
+                extra["skipped"] = f"seeds {seed}-{item.seeds - 1}: over the budget"
+                break
+            runs.append(run_fmnist(item.name, seed, overrides, args.device))
+            print(
+                f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['train_seconds']:.1f} s"
+                f" training, {runs[-1]['wall']:.1f} s wall",
+                flush=True,
+            )
+            save(summarize_recipe(item, runs, peer, **extra))
+    except subprocess.CalledProcessError as failure:
+        print(f"  failed: exit code {failure.returncode} (its error is above)", flush=True)
+        extra["error"] = f"exit code {failure.returncode}"
+    return summarize_recipe(item, runs, peer, **extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="fast_gpu:5", help="NAME:SEEDS, comma list.")
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        type=parse_item,
+        help="'NAME:SEEDS [KEY=VALUE ...]', repeatable (default fast_gpu:5); "
+        f"'{FIT}' trains as many epochs as the budget's time left holds.",
+    )
     parser.add_argument(
         "--peer", type=Path, default=Path(os.environ.get("FMNIST_PEER", DEFAULT_PEER))
     )
     parser.add_argument("--peer-epochs", type=int, default=3)
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--set", action="append", default=[], help="Override for every run.")
+    parser.add_argument("--budget", type=float, help="Wall seconds this command may take.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    recipes = parse_recipes(args.recipes)
+    items = args.recipe or [parse_item("fast_gpu:5")]
+    if any(FIT in item.overrides for item in items) and args.budget is None:
+        sys.exit(f"'{FIT}' needs --budget SECONDS: the time it fits the epochs into")
     if not args.peer.is_file():
         sys.exit(f"the peer {args.peer} is missing: pass --peer PATH to plain_torch_cnn.py")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA device here: run on a GPU machine, or --device cpu to check the script")
+    clock = Clock(args.budget)
     record = {
         "date": time.strftime("%Y-%m-%d"),
         "device": device_record(args.device),
         "torch": torch.__version__,
         "overrides": args.set,
+        "budget_s": args.budget,
         "recipes": [],
     }
     print(f"device: {record['device']}", flush=True)
@@ -125,21 +224,17 @@ def main() -> None:
         "best_accuracy": best,
         "time_to_best": time_to_best,
     }
-    for name, seeds in recipes:
-        print(f"fmnist: recipe {name}, {seeds} seed(s)", flush=True)
-        runs: list[dict] = []
+
+    def save(summary: dict) -> None:
+        record["recipes"][-1] = summary
+        stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
+
+    for item in items:
+        print(f"fmnist: {item.label}, {item.seeds} seed(s); {clock.left():.0f} s left", flush=True)
         record["recipes"].append({})
-        for seed in range(seeds):
-            runs.append(run_fmnist(name, seed, args.set, args.device))
-            print(
-                f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['train_seconds']:.1f} s"
-                f" training, {runs[-1]['wall']:.1f} s wall",
-                flush=True,
-            )
-            record["recipes"][-1] = summarize_recipe(name, runs, record["peer"])
-            stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
+        save(run_item(item, args, clock, record["peer"], save))
     print_table(record)
-    save(record, stem)
+    save_plot(record, stem)
 
 
 def print_table(record: dict) -> None:
@@ -150,9 +245,13 @@ def print_table(record: dict) -> None:
     )
     print("|---|---|---|---|---|---|")
     for r in record["recipes"]:
+        label = " ".join([r["recipe"], *r["overrides"]])
+        if not r["runs"]:
+            print(f"| {label} | 0 | {r.get('error') or r.get('skipped')} | | | |")
+            continue
         speedup = r["speedup_to_peer_best"]
         print(
-            f"| {r['recipe']} | {len(r['runs'])} "
+            f"| {label} | {len(r['runs'])} "
             f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} "
             f"| {r['train_seconds_mean']:.1f} ± {r['train_seconds_std']:.1f} "
             f"| {r['wall_mean']:.1f} "
@@ -160,7 +259,7 @@ def print_table(record: dict) -> None:
         )
 
 
-def save(record: dict, stem: Path) -> None:
+def save_plot(record: dict, stem: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,8 +268,9 @@ def save(record: dict, stem: Path) -> None:
     _, ax = plt.subplots(figsize=(7, 4.5))
     peer = record["peer"]
     plot_points(ax, peer["curve"], "o-", f"peer on the GPU: {peer['script']} (per epoch)")
-    for r in record["recipes"]:
-        plot_points(ax, r["runs"], "s", f"fmnist {r['recipe']} (one run each)")
+    for r in filter(lambda r: r["runs"], record["recipes"]):
+        label = " ".join([r["recipe"], *r["overrides"]])
+        plot_points(ax, r["runs"], "s", f"fmnist {label} (one run each)")
     ax.set_xscale("log")
     ax.set_xlabel("wall time from process start (s, log scale)")
     write_record(

@@ -107,6 +107,8 @@ def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dic
         run_dir = Path(out) / recipe / f"seed{seed}"  # where `fmnist run RECIPE` puts it too
         summary = json.loads((run_dir / "summary.json").read_text())
         env = json.loads((run_dir / "env.json").read_text())
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+        metrics = [json.loads(line) for line in lines]
     return {
         "seed": seed,
         "wall": wall,
@@ -114,6 +116,7 @@ def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dic
         "val_accuracy": summary["val_accuracy"],
         "train_seconds": summary["train_seconds"],
         "epochs": summary["epochs_run"],
+        "epoch_seconds": [row["seconds"] for row in metrics],  # training time at each epoch's end
         "macs": summary["macs"],
         "train_images": summary["train_images"],
         "precision": env["precision"],
