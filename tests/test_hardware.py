@@ -81,7 +81,7 @@ import json, sys
 from fmnist.experiments.sweep import plan
 from fmnist.recipes import load_recipe
 job = plan(load_recipe('fast'), overrides=sys.argv[1:])[0]
-print(json.dumps({'widths': job.config['model']['widths'], 'variant': job.config.get('variant')}))
+print(json.dumps({'epochs': job.config['train']['epochs'], 'variant': job.config.get('variant')}))
 """
 
 
@@ -103,12 +103,14 @@ def test_fast_takes_its_fp32_variant_on_a_cpu_without_native_bf16():
     variant = load_recipe("fast").fp32_variant
     resolved = _resolved_fast(isa="AVX2")
     assert (
-        resolved["widths"] == variant.set["model.widths"]
+        resolved["epochs"]
+        == variant.set["train.epochs"]
+        != load_recipe("fast").config["train"]["epochs"]
         and resolved["variant"] == f"fp32: {variant.why}"
     )
     # --set wins over the variant; an explicit precision means the user chose, so no variant is
     # taken.
-    assert _resolved_fast("model.widths=[8,16,32]", isa="AVX2")["widths"] == [8, 16, 32]
+    assert _resolved_fast("train.epochs=2", isa="AVX2")["epochs"] == 2
     assert _resolved_fast("train.precision=fp32", isa="AVX2")["variant"] is None
     if native_bf16(torch.device("cpu")) and "ONEDNN_MAX_CPU_ISA" not in os.environ:
         assert _resolved_fast()["variant"] is None
