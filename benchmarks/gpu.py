@@ -3,7 +3,7 @@
     # fast_gpu for 5 seeds, the peer on CUDA for 3 epochs
     python benchmarks/gpu.py
     # as much as one 10-minute command holds: fast_gpu x 5, a compiled fast_gpu, then `best`
-    # trained for as many epochs as the time left holds (paced by a 3-epoch probe)
+    # trained for as many epochs as the time left holds (paced by 1- and 3-epoch probes)
     python benchmarks/gpu.py --budget 570 --recipe fast_gpu:5 \
         --recipe "fast_gpu:1 train.compile=true" --recipe "best:1 train.epochs=fit"
     # a check of this script on a CPU (tiny runs; the numbers mean nothing)
@@ -18,8 +18,9 @@ The peer is `plain_torch_cuda.py`: the conventional loop of `plain_torch_cnn.py`
 without a network needs them copied along.
 
 GPU time is lent by the quarter hour: with --budget the script starts no run that the time left
-cannot hold (judged by the same item's previous run) and records what it skipped; a run that fails
-is recorded with its exit code and the next item goes on.
+cannot hold (judged by the same item's previous run) and records what it skipped; a run still going
+at the budget's end is interrupted (it keeps its checkpoint) and its epochs so far are recorded; a
+run that fails is recorded with its exit code and the next item goes on.
 
 Prints a table and writes benchmarks/results/gpu-<date>-<gpu>.json (again after every run, so a
 command stopped at its time limit keeps what it measured) and, at the end, the .png.
@@ -44,6 +45,7 @@ import torch
 from speed import (
     DEFAULT_PEER,
     ROOT,
+    RunStopped,
     mean_std,
     peer_point_at,
     plot_points,
@@ -56,10 +58,11 @@ CUDA_PEER = Path(__file__).resolve().parent / "plain_torch_cuda.py"
 
 
 FIT = "train.epochs=fit"
-# The second epoch's time is the pace: the first holds the one-off costs (compile, cuDNN's
-# autotuning), the last a validation.
-PROBE_EPOCHS = 3
-FIT_SAFETY = 0.95  # of the time left: validations the probe did not see, a slower epoch
+PROBE_EPOCHS = (
+    1,
+    3,
+)  # two short runs: the wall time two more epochs add is the pace, checkpoints in
+FIT_SAFETY = 0.95  # of the time left: validations the probes did not see, a slower epoch
 
 
 @dataclass
@@ -132,36 +135,40 @@ def summarize_recipe(item: Item, runs: list[dict], peer: dict, **extra) -> dict:
     }
 
 
-def fitted_epochs(probe: dict, seconds_left: float) -> int:
-    """Epochs a full run can train in ``seconds_left``: the probe's costs outside its epochs
-    (start-up, data, compile, evaluation) once, plus its second epoch's pace for each epoch."""
-    pace = probe["epoch_seconds"][1] - probe["epoch_seconds"][0]
-    fixed = probe["wall"] - PROBE_EPOCHS * pace
-    return math.floor((FIT_SAFETY * seconds_left - fixed) / pace)
+def fitted_epochs(short: dict, long: dict, seconds_left: float) -> int:
+    """Epochs a full run can train in ``seconds_left``, from two probes of different lengths:
+    their wall times' difference is the pace of an epoch (checkpoint included), the rest of the
+    shorter one's wall time the costs paid once (start-up, data, first-epoch warm-up, test)."""
+    pace = (long["wall"] - short["wall"]) / (long["epochs"] - short["epochs"])
+    once = short["wall"] - short["epochs"] * pace
+    return math.floor((FIT_SAFETY * seconds_left - once) / pace)
 
 
 def run_item(item: Item, args: argparse.Namespace, clock: Clock, peer: dict, save) -> dict:
-    """Runs one --recipe's seeds, saving the record after each run; stops at a failure or when
-    the time left cannot hold another run like the last."""
+    """Runs one --recipe's seeds, saving the record after each run; stops at a failure, at the
+    budget's end (keeping the stopped run's epochs), or when the time left cannot hold another
+    run like the last."""
     overrides, extra, runs = [*args.set, *item.overrides], {}, []
     try:
         if FIT in overrides:
             overrides.remove(FIT)
-            probe = run_fmnist(
-                item.name, 0, [*overrides, f"train.epochs={PROBE_EPOCHS}"], args.device
-            )
-            epochs = fitted_epochs(probe, clock.left())
-            extra = {"probe": probe, "fitted_epochs": epochs}
-            print(f"  probe: epochs end at {probe['epoch_seconds']} s -> {epochs} epochs")
+            probes = [
+                run_fmnist(item.name, 0, [*overrides, f"train.epochs={n}"], args.device)
+                for n in PROBE_EPOCHS
+            ]
+            epochs = fitted_epochs(*probes, clock.left())
+            extra = {"probes": probes, "fitted_epochs": epochs}
+            print(f"  probes: {[round(p['wall'], 1) for p in probes]} s wall -> {epochs} epochs")
+            save(summarize_recipe(item, runs, peer, **extra))
             if epochs < 1:
                 return summarize_recipe(item, runs, peer, skipped="no time left for one epoch")
             overrides.append(f"train.epochs={epochs}")
         for seed in range(item.seeds):
-            if runs and clock.left() < max(r["wall"] for r in runs):
+            if clock.left() <= 0 or runs and clock.left() < max(r["wall"] for r in runs):
                 print(f"  skipped seeds {seed}-{item.seeds - 1}: {clock.left():.0f} s left")
                 extra["skipped"] = f"seeds {seed}-{item.seeds - 1}: over the budget"
                 break
-            runs.append(run_fmnist(item.name, seed, overrides, args.device))
+            runs.append(run_fmnist(item.name, seed, overrides, args.device, clock.left()))
             print(
                 f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['train_seconds']:.1f} s"
                 f" training, {runs[-1]['wall']:.1f} s wall",
@@ -171,6 +178,9 @@ def run_item(item: Item, args: argparse.Namespace, clock: Clock, peer: dict, sav
     except subprocess.CalledProcessError as failure:
         print(f"  failed: exit code {failure.returncode} (its error is above)", flush=True)
         extra["error"] = f"exit code {failure.returncode}"
+    except RunStopped as stopped:
+        print(f"  {stopped}", flush=True)
+        extra |= {"stopped": str(stopped), "stopped_epochs": stopped.metrics}
     return summarize_recipe(item, runs, peer, **extra)
 
 

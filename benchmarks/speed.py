@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -82,8 +83,21 @@ def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
     return curve
 
 
-def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dict:
-    """One complete `fmnist train --recipe` process; wall seconds from process start to exit."""
+class RunStopped(Exception):
+    """A run interrupted at its time limit (it kept its checkpoint), with its epochs so far."""
+
+    def __init__(self, wall: float, metrics: list[dict]) -> None:
+        super().__init__(f"stopped at the time limit after {len(metrics)} epoch(s), {wall:.0f} s")
+        self.wall, self.metrics = wall, metrics
+
+
+def run_fmnist(
+    recipe: str, seed: int, overrides: list[str], device: str, time_limit: float | None = None
+) -> dict:
+    """One complete `fmnist train --recipe` process; wall seconds from process start to exit.
+
+    Past ``time_limit`` seconds the run is interrupted as Ctrl-C would (it keeps its checkpoint and
+    metrics) and RunStopped carries the epochs it finished."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable,
@@ -102,13 +116,23 @@ def run_fmnist(recipe: str, seed: int, overrides: list[str], device: str) -> dic
             *sum((["--set", o] for o in overrides), []),
         ]
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
         wall = time.perf_counter() - start
         run_dir = Path(out) / recipe / f"seed{seed}"  # where `fmnist run RECIPE` puts it too
+        metrics_file = run_dir / "metrics.jsonl"
+        lines = metrics_file.read_text().splitlines() if metrics_file.is_file() else []
+        metrics = [json.loads(line) for line in lines]
+        if proc.returncode in (130, -signal.SIGINT):  # fmnist's exit code, or Python's before it
+            raise RunStopped(wall, metrics)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
         summary = json.loads((run_dir / "summary.json").read_text())
         env = json.loads((run_dir / "env.json").read_text())
-        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-        metrics = [json.loads(line) for line in lines]
     return {
         "seed": seed,
         "wall": wall,

@@ -87,7 +87,13 @@ class Trainer:
             if cfg.train.ema
             else None
         )
-        self.step_fn = torch.compile(self._train_step) if cfg.train.compile else self._train_step
+        self.step_fn = self._train_step
+        if cfg.train.compile:
+            self.step_fn = torch.compile(self._train_step)
+            # The LR changes every step. As a tensor the compiled step reads it; as a float it may
+            # be baked into the graph, and each new value compiles the step again (torch 2.11 does).
+            for group in self.optimizer.param_groups:
+                group["lr"] = torch.tensor(group["lr"], device=self.device)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.steps_per_epoch = data.steps_per_epoch(cfg.train.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
@@ -128,12 +134,15 @@ class Trainer:
 
     def _set_lr(self) -> float:
         if self.plateau is not None:
-            return self.optimizer.param_groups[0]["lr"]
+            return float(self.optimizer.param_groups[0]["lr"])
         lr = self.cfg.optim.lr * lr_factor(
             self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch
         )
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)  # in place: the compiled step holds this tensor
+            else:
+                group["lr"] = lr
         return lr
 
     # -- fit -----------------------------------------------------------------------------------
@@ -178,7 +187,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = float(self.optimizer.param_groups[0]["lr"])
         batches = self.data.batches(
             "train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment
         )
