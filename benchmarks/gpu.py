@@ -149,13 +149,16 @@ def run_item(item: Item, args: argparse.Namespace, clock: Clock, peer: dict, sav
     budget's end (keeping the stopped run's epochs), or when the time left cannot hold another
     run like the last."""
     overrides, extra, runs = [*args.set, *item.overrides], {}, []
+
+    def run(seed: int, epochs: list[str]) -> dict:
+        if clock.left() <= 0:
+            raise RunStopped(0.0, [])
+        return run_fmnist(item.name, seed, [*overrides, *epochs], args.device, clock.left())
+
     try:
         if FIT in overrides:
             overrides.remove(FIT)
-            probes = [
-                run_fmnist(item.name, 0, [*overrides, f"train.epochs={n}"], args.device)
-                for n in PROBE_EPOCHS
-            ]
+            probes = [run(0, [f"train.epochs={n}"]) for n in PROBE_EPOCHS]
             epochs = fitted_epochs(*probes, clock.left())
             extra = {"probes": probes, "fitted_epochs": epochs}
             print(f"  probes: {[round(p['wall'], 1) for p in probes]} s wall -> {epochs} epochs")
@@ -164,11 +167,11 @@ def run_item(item: Item, args: argparse.Namespace, clock: Clock, peer: dict, sav
                 return summarize_recipe(item, runs, peer, skipped="no time left for one epoch")
             overrides.append(f"train.epochs={epochs}")
         for seed in range(item.seeds):
-            if clock.left() <= 0 or runs and clock.left() < max(r["wall"] for r in runs):
+            if runs and clock.left() < max(r["wall"] for r in runs):
                 print(f"  skipped seeds {seed}-{item.seeds - 1}: {clock.left():.0f} s left")
                 extra["skipped"] = f"seeds {seed}-{item.seeds - 1}: over the budget"
                 break
-            runs.append(run_fmnist(item.name, seed, overrides, args.device, clock.left()))
+            runs.append(run(seed, []))
             print(
                 f"  seed {seed}: {runs[-1]['accuracy']:.4f} in {runs[-1]['train_seconds']:.1f} s"
                 f" training, {runs[-1]['wall']:.1f} s wall",
@@ -257,7 +260,8 @@ def print_table(record: dict) -> None:
     for r in record["recipes"]:
         label = " ".join([r["recipe"], *r["overrides"]])
         if not r["runs"]:
-            print(f"| {label} | 0 | {r.get('error') or r.get('skipped')} | | | |")
+            why = r.get("error") or r.get("skipped") or r.get("stopped")
+            print(f"| {label} | 0 | {why} | | | |")
             continue
         speedup = r["speedup_to_peer_best"]
         print(

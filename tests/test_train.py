@@ -57,8 +57,9 @@ def test_every_schedule_runs_and_sets_the_learning_rate(tmp_path, schedule):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's jit, loaded by Dynamo
 def test_a_compiled_step_follows_the_schedule_without_compiling_again(tmp_path, monkeypatch):
     """The LR changes every step: the compiled step must read it, not bake it in, so a run of
-    three epochs compiles no more graphs than a run of one. (Torch 2.11 bakes a float LR in and
-    compiled the step again for each new value, on an H200 and here; 2.13 lifts it as an input.)
+    three epochs compiles no more graphs than a run of one. (On an H200, torch 2.11 baked a float
+    LR into the compiled optimizer step and compiled it again for each new value, so the trainer
+    hands it a tensor; a CPU's Dynamo lifts the float, so this checks the tensor path on a CPU.)
     """
     import torch._dynamo
 

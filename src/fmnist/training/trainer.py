@@ -91,7 +91,8 @@ class Trainer:
         if cfg.train.compile:
             self.step_fn = torch.compile(self._train_step)
             # The LR changes every step. As a tensor the compiled step reads it; as a float it may
-            # be baked into the graph, and each new value compiles the step again (torch 2.11 does).
+            # be baked into the graph, and each new value compiles the step again (torch 2.11 did,
+            # on an H200).
             for group in self.optimizer.param_groups:
                 group["lr"] = torch.tensor(group["lr"], device=self.device)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
