@@ -23,6 +23,7 @@ Prints the table, and writes benchmarks/results/speed-<date>.json and .png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -84,7 +85,7 @@ def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
 
 
 class RunStopped(Exception):
-    """A run interrupted at its time limit (it kept its checkpoint), with its epochs so far."""
+    """A run interrupted at its time limit, with the epochs it finished."""
 
     def __init__(self, wall: float, metrics: list[dict]) -> None:
         super().__init__(f"stopped at the time limit after {len(metrics)} epoch(s), {wall:.0f} s")
@@ -96,8 +97,8 @@ def run_fmnist(
 ) -> dict:
     """One complete `fmnist train --recipe` process; wall seconds from process start to exit.
 
-    Past ``time_limit`` seconds the run is interrupted as Ctrl-C would (it keeps its checkpoint and
-    metrics) and RunStopped carries the epochs it finished."""
+    Past ``time_limit`` seconds the run is interrupted as Ctrl-C would, and RunStopped carries the
+    epochs it finished (the run folder is a temporary one)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable,
@@ -115,19 +116,25 @@ def run_fmnist(
             f"train.device={device}",
             *sum((["--set", o] for o in overrides), []),
         ]
-        start = time.perf_counter()
+        start, stopped = time.perf_counter(), False
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         try:
             proc.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
+            stopped = True
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: it ends its epoch's lines and exits
+            with contextlib.suppress(subprocess.TimeoutExpired):  # else it is killed below
+                proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:  # it ignored the interrupt, or this script is being stopped
+                proc.kill()
+                proc.wait()
         wall = time.perf_counter() - start
         run_dir = Path(out) / recipe / f"seed{seed}"  # where `fmnist run RECIPE` puts it too
         metrics_file = run_dir / "metrics.jsonl"
         lines = metrics_file.read_text().splitlines() if metrics_file.is_file() else []
         metrics = [json.loads(line) for line in lines]
-        if proc.returncode in (130, -signal.SIGINT):  # fmnist's exit code, or Python's before it
+        if stopped:
             raise RunStopped(wall, metrics)
         if proc.returncode:
             raise subprocess.CalledProcessError(proc.returncode, cmd)

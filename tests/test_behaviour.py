@@ -306,6 +306,21 @@ def test_plateau_lowers_the_lr_exactly_after_patience_validations_without_improv
     assert lrs[-1] < lrs[0]
 
 
+def test_a_compiled_step_reads_its_lr_from_a_tensor_also_after_a_resume():
+    """On a GPU, torch 2.11 compiled the optimizer step again for each new float LR (H200,
+    2026-11-27). A CPU's Dynamo lifts the float, so the failure cannot be shown here: this checks
+    the remedy instead, an LR tensor the schedule fills in place, fresh and after loading a
+    checkpoint written without compile (float LRs)."""
+    plain = make_trainer(schedule={"name": "onecycle"})
+    compiled = make_trainer(schedule={"name": "onecycle"}, train={"compile": True})
+    compiled.load_state_dict(plain.state_dict())
+    lrs = compiled.optimizer.param_groups[0]["lr"], compiled.optimizer.param_groups[-1]["lr"]
+    compiled.step = compiled.total_steps // 2
+    lr = compiled._set_lr()
+    assert all(isinstance(t, torch.Tensor) and t.item() == pytest.approx(lr) for t in lrs)
+    assert plain.optimizer.param_groups[0]["lr"] == plain.cfg.optim.lr  # untouched, still a float
+
+
 # -- what training may read ------------------------------------------------------------------------
 def test_training_never_reads_the_test_split():
     """Noise images and shuffled labels in the test split change nothing in training or

@@ -87,14 +87,8 @@ class Trainer:
             if cfg.train.ema
             else None
         )
-        self.step_fn = self._train_step
-        if cfg.train.compile:
-            self.step_fn = torch.compile(self._train_step)
-            # The LR changes every step. As a tensor the compiled step reads it; as a float it may
-            # be baked into the graph, and each new value compiles the step again (torch 2.11 did,
-            # on an H200).
-            for group in self.optimizer.param_groups:
-                group["lr"] = torch.tensor(group["lr"], device=self.device)
+        self.step_fn = torch.compile(self._train_step) if cfg.train.compile else self._train_step
+        self._lr_as_tensor()
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.steps_per_epoch = data.steps_per_epoch(cfg.train.batch_size)
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
@@ -133,9 +127,16 @@ class Trainer:
         self.optimizer.step()
         return loss.detach(), (logits.argmax(1) == y).sum()
 
+    def _lr_as_tensor(self) -> None:
+        """The LR changes every step. As a tensor a compiled step reads it; as a float it may be
+        baked into the graph, and each new value compiles the step again (torch 2.11 did, on an
+        H200)."""
+        if self.cfg.train.compile:
+            for group in self.optimizer.param_groups:
+                group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32, device=self.device)
+
     def _set_lr(self) -> float:
-        if self.plateau is not None:
-            return float(self.optimizer.param_groups[0]["lr"])
+        """This step's LR from the schedule, written into the optimizer."""
         lr = self.cfg.optim.lr * lr_factor(
             self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch
         )
@@ -196,7 +197,8 @@ class Trainer:
         for x, y in self.progress.wrap(
             batches, self.steps_per_epoch, description, images_per_step=self.cfg.train.batch_size
         ):
-            lr = self._set_lr()
+            if self.plateau is None:  # a plateau schedule changes the LR after validations only
+                lr = self._set_lr()
             loss, hits = self.step_fn(self._input(x), y)
             if self.ema is not None:
                 self.ema.update_parameters(self.model)
@@ -311,6 +313,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self._lr_as_tensor()  # a checkpoint written without compile holds float LRs
         if self.plateau is not None:
             self.plateau.load_state_dict(state["plateau"])
         self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
