@@ -306,6 +306,7 @@ def test_plateau_lowers_the_lr_exactly_after_patience_validations_without_improv
     assert lrs[-1] < lrs[0]
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's jit, loaded by Dynamo
 def test_a_compiled_step_reads_its_lr_from_a_tensor_also_after_a_resume():
     """On a GPU, torch 2.11 compiled the optimizer step again for each new float LR (H200,
     2026-11-27). A CPU's Dynamo lifts the float, so the failure cannot be shown here: this checks
