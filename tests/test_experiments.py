@@ -217,6 +217,21 @@ def test_a_run_directory_with_another_config_is_refused(tmp_path):
         run_recipes([recipe()], out=tmp_path, overrides=["optim.lr=0.5"], verbose=False)
 
 
+def test_a_run_made_before_an_option_existed_is_still_the_same_run(tmp_path):
+    """Runs are kept for years while options are added: a stored config without today's newer
+    field (at its default) is the same run, skipped; one without a field that is now set is not."""
+    run_recipes([recipe()], out=tmp_path, verbose=False)
+    run = RunDir(tmp_path / "t" / "seed0")
+    older = run.read_config()
+    del older["train"]["compile"]  # as written before train.compile existed
+    run.write_config(older)
+    assert [s for _, s in run_recipes([recipe()], out=tmp_path, verbose=False).results] == [
+        "skipped"
+    ]
+    with pytest.raises(ConfigError, match="different config .*train.compile"):
+        run_recipes([recipe()], out=tmp_path, overrides=["train.compile=true"], verbose=False)
+
+
 # -- k-fold ---------------------------------------------------------------------------------
 def test_kfold_recipe_folds_are_disjoint_stratified_and_cover_the_training_set(tmp_path):
     jobs = plan(load_recipe("s004_kfold"), out=tmp_path)

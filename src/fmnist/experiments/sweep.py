@@ -167,7 +167,7 @@ def job_state(job: Job) -> str:
     path = job.path
     if not RunDir(path).is_run:
         return "new"
-    stored = RunDir(path).read_config()
+    stored = _read_as_today(RunDir(path))
     if stored != job.config:
         key = _first_difference(stored, job.config)
         there, now = get_dotted(stored, key), get_dotted(job.config, key)
@@ -313,6 +313,17 @@ def _discard_empty(path: Path) -> None:
             fix="move it away or choose another --out",
         )
     shutil.rmtree(path)
+
+
+def _read_as_today(run: RunDir) -> dict[str, Any]:
+    """A run's stored config as today's schema reads it: a field added since the run was made
+    takes its default, so a new option left at its default does not refuse every earlier run.
+    (A field since removed is a difference: the stored config is then compared as it is.)"""
+    stored = run.read_config()
+    try:
+        return build_config(stored).to_dict()
+    except ConfigError:
+        return stored
 
 
 def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
