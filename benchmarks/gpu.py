@@ -58,10 +58,8 @@ CUDA_PEER = Path(__file__).resolve().parent / "plain_torch_cuda.py"
 
 
 FIT = "train.epochs=fit"
-PROBE_EPOCHS = (
-    1,
-    3,
-)  # two short runs: the wall time two more epochs add is the pace, checkpoints in
+# Two short runs: the wall time that two more epochs add is an epoch's pace, checkpoints included.
+PROBE_EPOCHS = (1, 3)
 FIT_SAFETY = 0.9  # of the time left: validations the probes did not see, slower epochs
 
 
@@ -75,7 +73,12 @@ class Item:
 
     @property
     def label(self) -> str:
-        return " ".join([self.name, *self.overrides])
+        return label(self.name, self.overrides)
+
+
+def label(recipe: str, overrides: list[str]) -> str:
+    """How tables and plots name an item: 'fast_gpu train.compile=true'."""
+    return " ".join([recipe, *overrides])
 
 
 def parse_item(text: str) -> Item:
@@ -263,14 +266,14 @@ def print_table(record: dict) -> None:
     )
     print("|---|---|---|---|---|---|")
     for r in record["recipes"]:
-        label = " ".join([r["recipe"], *r["overrides"]])
+        name = label(r["recipe"], r["overrides"])
         if not r["runs"]:
             why = r.get("error") or r.get("skipped") or r.get("stopped")
-            print(f"| {label} | 0 | {why} | | | |")
+            print(f"| {name} | 0 | {why} | | | |")
             continue
         speedup = r["speedup_to_peer_best"]
         print(
-            f"| {label} | {len(r['runs'])} "
+            f"| {name} | {len(r['runs'])} "
             f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} "
             f"| {r['train_seconds_mean']:.1f} ± {r['train_seconds_std']:.1f} "
             f"| {r['wall_mean']:.1f} "
@@ -288,8 +291,8 @@ def save_plot(record: dict, stem: Path) -> None:
     peer = record["peer"]
     plot_points(ax, peer["curve"], "o-", f"peer on the GPU: {peer['script']} (per epoch)")
     for r in filter(lambda r: r["runs"], record["recipes"]):
-        label = " ".join([r["recipe"], *r["overrides"]])
-        plot_points(ax, r["runs"], "s", f"fmnist {label} (one run each)")
+        name = label(r["recipe"], r["overrides"])
+        plot_points(ax, r["runs"], "s", f"fmnist {name} (one run each)")
     ax.set_xscale("log")
     ax.set_xlabel("wall time from process start (s, log scale)")
     write_record(
