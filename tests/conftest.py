@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,6 +43,13 @@ def data_copy(tmp_path, real_data_dir) -> Path:
     for spec in SPECS.values():
         shutil.copy(find_file(real_data_dir, spec), target)
     return target
+
+
+def fmnist_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    """The ``fmnist`` command in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True, **kwargs
+    )
 
 
 def tiny(**sections) -> dict:

@@ -57,7 +57,7 @@ def test_model_options_are_validated():
         create_model("mlp", activation="swishy")
     with pytest.raises(ConfigError, match="6n\\+4"):
         create_model("wrn", depth=15)
-    with pytest.raises(UnknownModelError, match="option 'convs' is invalid"):
+    with pytest.raises(UnknownModelError, match="field 'model.convs' is invalid"):
         create_model("fastnet", widths=[32, 64], convs=[1])
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,18 +15,12 @@ from fmnist.data import load_arrays
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint
-from tests.conftest import tiny
+from tests.conftest import fmnist_cli, tiny
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     return fmnist.train(tiny(), out=tmp_path_factory.mktemp("runs"), verbose=False)
-
-
-def fmnist_cli(*args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "fmnist", *map(str, args)], capture_output=True, text=True, **kwargs
-    )
 
 
 def test_run_directory_holds_the_whole_record(finished_run):

@@ -62,14 +62,20 @@ def test_the_config_keeps_the_options_as_given():
         ),
         (
             {"name": "cnn", "filters": "abc"},
-            "model 'cnn' option 'filters' is invalid; allowed: input should be a valid tuple; "
-            "got: 'abc'; fix: set a valid value (default: (32, 64))",
+            "model 'cnn': config field 'model.filters' is invalid; allowed: input should be a "
+            "valid tuple; got: 'abc'; fix: set a valid value (default: (32, 64))",
         ),
-        ({"name": "mlp", "hidden": [64, "wide"]}, "model 'mlp' option 'hidden.1' is invalid"),
-        ({"name": "mlp", "activation": "swishy"}, "model 'mlp' option 'activation' is invalid"),
+        (
+            {"name": "mlp", "hidden": [64, "wide"]},
+            "model 'mlp': config field 'model.hidden.1' is invalid",
+        ),
+        (
+            {"name": "mlp", "activation": "swishy"},
+            "model 'mlp': config field 'model.activation' is invalid",
+        ),
         (
             {"name": "wrn", "depth": 15},
-            "model 'wrn' option 'depth' is invalid; allowed: depth must be 6n+4",
+            "model 'wrn': config field 'model.depth' is invalid; allowed: depth must be 6n+4",
         ),
         ({"name": "resnet21"}, "'resnet21' is not a registered model; allowed: cnn, "),
     ],

@@ -28,7 +28,7 @@ from fmnist.experiments import sweep
 from fmnist.experiments.collect import find_runs
 from fmnist.experiments.table import build_table, to_markdown, write_table
 from fmnist.recipes import Recipe, load_recipe, match_recipes
-from fmnist.runs import RunDir
+from fmnist.runs import RunDir, writable_folder
 
 if TYPE_CHECKING:
     from fmnist.inference import Run
@@ -96,19 +96,21 @@ def train(
             raise ConfigError(
                 "run_dir cannot be chosen for a recipe's run", fix=f"choose its parent: out={out}"
             )
+        writable_folder(out)
         job = _single_run_job(recipe, config, overrides, out=out)
         if sweep.run_job(job, verbose=verbose) == "skipped" and verbose:
             print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
         return load_run(job.path)
     cfg = resolve_config(config, overrides=overrides)
     if run_dir is None:
-        run = RunDir.create(out, cfg.name or cfg.model.name, cfg.fingerprint())
+        run = RunDir.create(writable_folder(out), cfg.name or cfg.model.name, cfg.fingerprint())
     elif Path(run_dir).exists():
         raise ConfigError(
             f"run directory {run_dir} already exists",
             fix=f"resume it with `fmnist train --resume {run_dir}` or choose a new path",
         )
     else:
+        writable_folder(Path(run_dir).parent, "run_dir's parent")
         (Path(run_dir) / "ckpt").mkdir(parents=True)
         run = RunDir(run_dir)
     from fmnist.training.fit import fit_run
@@ -279,6 +281,7 @@ def run_recipes(
     """
     if seeds is not None and seeds < 1:
         raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
+    writable_folder(out)
     specs: list[Recipe] = []
     for item in recipes:
         found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
@@ -393,6 +396,7 @@ def search(
         raise ConfigError("--trials must be at least 1", got=trials, fix="--trials 30")
     search_space, study_module = _search_modules()
     spec = search_space.load_space(space)
+    writable_folder(out)
     optuna_study = study_module.open_study(
         study, spec, out=out, storage=storage, sampler=sampler, pruner=pruner, verbose=verbose
     )

@@ -7,6 +7,7 @@ no torch at import, so ``fmnist --help`` and ``fmnist config`` answer at once.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -438,6 +439,22 @@ def search_spaces() -> None:
         typer.echo(f"{'':<16} searches {', '.join(space.params)}")
 
 
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the full traceback of an unexpected error (or FMNIST_DEBUG=1)."
+        ),
+    ] = False,
+) -> None:
+    if debug:
+        os.environ[DEBUG_VARIABLE] = "1"
+
+
+DEBUG_VARIABLE = "FMNIST_DEBUG"
+
+
 def main() -> None:
     try:
         app()
@@ -451,6 +468,31 @@ def main() -> None:
             err=True,
         )
         sys.exit(130)
+    except Exception as exc:  # the one guard for what nobody foresaw: one line, the trace kept
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        typer.echo(f"error: {_crash_line(exc)}", err=True)
+        sys.exit(1)
+
+
+def _crash_line(exc: Exception) -> str:
+    """One line for an unexpected error; its full traceback goes to a file it names."""
+    import tempfile
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="fmnist-crash-", suffix=".txt", delete=False
+    ) as report:
+        report.write(f"fmnist {' '.join(sys.argv[1:])}\n\n")
+        report.write("".join(traceback.format_exception(exc)))
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return (
+        f"fmnist failed unexpectedly: {type(exc).__name__}: {message} "
+        f"(at {Path(frame.filename).name}:{frame.lineno}); the full trace is in {report.name}; "
+        "fix: please report it on fmnist's issue tracker with that file; --debug shows the trace "
+        "here"
+    )
 
 
 if __name__ == "__main__":

@@ -11,15 +11,17 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fmnist.errors import ConfigError, invalid_field
 from fmnist.models.catalog import check_model_options
+from fmnist.yamlio import check_structure, parse_yaml
+
+SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -36,7 +38,10 @@ class DataConfig(_Strict):
         "0 trains on all 60,000.",
     )
     split_seed: int = Field(
-        0, description="Seed of the holdout / k-fold split, independent of the training seed."
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the holdout / k-fold split, independent of the training seed.",
     )
     folds: int | None = Field(
         None,
@@ -198,7 +203,7 @@ class ScheduleConfig(_Strict):
 class TrainConfig(_Strict):
     epochs: int = Field(10, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=65536)
-    eval_batch_size: int = Field(1000, ge=1)
+    eval_batch_size: int = Field(1000, ge=1, le=65536)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     validation_freq: int = Field(
         1,
@@ -240,7 +245,7 @@ class TrainConfig(_Strict):
         False, description="torch.compile the model (pays off only for long runs)."
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads for torch; default: torch's choice."
+        None, ge=1, le=1024, description="CPU threads for torch; default: torch's choice."
     )
 
 
@@ -259,9 +264,18 @@ class RecordConfig(_Strict):
 
 class RunConfig(_Strict):
     name: str | None = Field(
-        None, description="Run name used in the run directory; default: the model name."
+        None,
+        # Part of a folder name: no '/', no leading '.', so no name leads out of --out.
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+=-]{0,199}$",
+        description="Run name used in the run directory (letters, digits and _ . : + = -, up to "
+        "200, starting with a letter or digit); default: the model name.",
     )
-    seed: int = Field(0, description="Seeds weights init, shuffling, dropout and augmentation.")
+    seed: int = Field(
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seeds weights init, shuffling, dropout and augmentation.",
+    )
     data: DataConfig = DataConfig()
     augment: AugmentConfig = AugmentConfig()
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -295,7 +309,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(
             "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
         )
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    value = parse_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
+    return key.strip().split("."), value
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
@@ -351,12 +366,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             fix="pass the path of a YAML file (or start from a recipe: fmnist recipes)",
         )
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})",
-            fix="correct the syntax (quote values that hold ': ')",
+            f"config file {path} cannot be read as text ({type(exc).__name__})",
+            fix="pass a readable YAML file",
         ) from None
+    data = parse_yaml(text, f"config file {path}") or {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {path} does not hold a mapping of sections",
@@ -369,6 +385,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     """Validate a nested dict (after applying ``--set`` overrides) into a RunConfig, or raise one
     clear ConfigError."""
+    check_structure(data, "the config")
     data = apply_overrides(json.loads(json.dumps(data, default=str)), list(overrides))
     try:
         return RunConfig.model_validate(data)

@@ -21,7 +21,7 @@ from fmnist.data import CLASS_NAMES, SPLITS, FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import create_model
 from fmnist.runs import RunDir
-from fmnist.training.checkpoint import load_checkpoint
+from fmnist.training.checkpoint import load_checkpoint, require_keys
 from fmnist.training.fit import recorded_config
 from fmnist.training.hardware import choose_precision, native_bf16, pin_precision, resolve_device
 from fmnist.training.trainer import Trainer, predict_logits
@@ -54,7 +54,15 @@ class Predictor:
             config.train.precision, self.device.type, native_bf16(self.device)
         ).precision
         module = create_model(config.model.name, **config.model.options)
-        module.load_state_dict(state)
+        try:
+            module.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:  # torch's words for a misfit
+            raise RunDirError(
+                f"the checkpoint's weights do not fit model '{config.model.name}' of its config "
+                f"({str(exc).splitlines()[0][:120]})",
+                fix="the checkpoint or the config was replaced: restore both from the same run, "
+                "or train the run again",
+            ) from None
         if config.train.channels_last:
             module = module.to(memory_format=torch.channels_last)  # the layout the run evaluated in
         self.module = module.to(self.device).eval()
@@ -82,12 +90,13 @@ class Predictor:
 def load(path: str | Path, *, device: torch.device | str | None = None) -> Predictor:
     """The model in a final.pt checkpoint, with the precision, layout and TTA its run evaluated it
     with."""
-    state = load_checkpoint(Path(path))
+    state = load_checkpoint(Path(path), required=("model",))
     if "config" not in state:
         raise RunDirError(
             f"{path} holds weights without their config (made before checkpoints carried it); "
             "load its run instead: fmnist.load_run(RUN_DIR)"
         )
+    require_keys(state, ("precision", "mean", "std"), Path(path))
     config = pin_precision(build_config(state["config"]), state["precision"])
     return Predictor(
         state["model"],
@@ -140,7 +149,7 @@ class Run:
         """The final model, ready for ``predict``."""
         config = self.config  # a clear error for a baseline run, which keeps no model
         self.dir.read_summary()  # and for a run that never finished
-        final = load_checkpoint(self.path / "ckpt" / "final.pt")
+        final = load_checkpoint(self.path / "ckpt" / "final.pt", required=("model", "mean", "std"))
         return Predictor(final["model"], config, mean=final["mean"], std=final["std"])
 
     @property

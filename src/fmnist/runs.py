@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from fmnist.errors import RunDirError
+from fmnist.errors import ConfigError, RunDirError
+from fmnist.yamlio import parse_yaml
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -106,7 +107,27 @@ class RunDir:
         atomic_write(self.file("config.yaml"), yaml.safe_dump(config, sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
-        return yaml.safe_load(self.file("config.yaml").read_text())
+        """config.yaml as a dict (validated by its readers); a damaged file is one RunDirError."""
+        try:
+            data = parse_yaml(self._read_text("config.yaml"), "the file")
+        except ConfigError as exc:
+            raise self.damaged("config.yaml", str(exc).split("; ")[0]) from None
+        if not isinstance(data, dict):
+            raise self.damaged("config.yaml", f"it holds a {type(data).__name__}, not sections")
+        return data
+
+    def damaged(self, name: str, reason: str) -> RunDirError:
+        """The error for a file of this run that cannot be read, saying what can still be saved:
+        an unfinished run with a last checkpoint resumes from it; anything else is trained again."""
+        resumable = name not in ("config.yaml", "ckpt/last.pt") and self.last_ckpt.is_file()
+        fix = (
+            f"delete {self.path / name} and finish the run from its last good checkpoint with "
+            f"`fmnist train --resume {self.path}`"
+            if resumable
+            else f"restore the file from where the run came from, or delete {self.path} and "
+            "train it again"
+        )
+        return RunDirError(f"{self.path / name} is damaged ({reason})", fix=fix)
 
     def read_env(self) -> dict[str, Any]:
         return self._read_json("env.json") or {}
@@ -265,8 +286,23 @@ class RunDir:
         atomic_write(self.file(name), json.dumps(data, indent=2))
 
     def _read_json(self, name: str) -> dict[str, Any] | None:
-        path = self.file(name)
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not self.file(name).is_file():
+            return None
+        try:
+            data = json.loads(self._read_text(name))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise self.damaged(name, f"not JSON: {str(exc)[:80]}") from None
+        if not isinstance(data, dict):
+            raise self.damaged(name, f"it holds a {type(data).__name__}, not an object")
+        return data
+
+    def _read_text(self, name: str) -> str:
+        try:
+            return self.file(name).read_text()
+        except UnicodeDecodeError:
+            raise self.damaged(name, "not text") from None
+        except OSError as exc:
+            raise self.damaged(name, exc.strerror or type(exc).__name__) from None
 
     def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
         with open(self.file(name), "a") as f:
@@ -301,6 +337,29 @@ class RunDir:
             return None
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}
+
+
+def writable_folder(path: str | Path, option: str = "--out") -> Path:
+    """``path`` made (with its parents) and checked writable, before any work is done for it:
+    a file in its place or a folder nobody may write in is one RunDirError, not a traceback an
+    hour into training."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".fmnist-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise RunDirError(
+            f"{option} {path} is a file (or lies under one), not a folder",
+            fix=f"give {option} a folder, e.g. {option} runs",
+        ) from None
+    except OSError as exc:
+        raise RunDirError(
+            f"{option} {path} cannot be written ({exc.strerror or type(exc).__name__})",
+            fix=f"choose a folder you may write in, e.g. {option} runs",
+        ) from None
+    return path
 
 
 def redact(text: str) -> str:

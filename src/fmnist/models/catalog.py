@@ -17,20 +17,34 @@ import fnmatch
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fmnist.errors import UnknownModelError, invalid_field
+from fmnist.models import geometry
 
 Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "linear"]
 Pool = Literal["max", "avg", "none"]
+
+# -- what an option allows, as types: pydantic checks them without torch, and the error names the
+# bound. Widths are bounded only where sizes would overflow a tensor's size arithmetic: what a
+# machine can hold is checked before training (fmnist.training.memory), so a width of 1,000,000
+# is refused by the memory it needs.
+WIDTH_MAX = 2**20
+Width = Annotated[int, Field(ge=1, le=WIDTH_MAX)]  # channels, units: at least one
+Widths = Annotated[tuple[Width, ...], Field(min_length=1, max_length=64)]  # one per layer/block
+DenseWidths = Annotated[tuple[Width, ...], Field(max_length=64)]  # () = the linear head alone
+Probability = Annotated[float, Field(ge=0, lt=1)]  # dropout: 1 would drop everything
+Kernel = Annotated[int, Field(ge=1, le=geometry.IMAGE_SIDE)]
+Stride = Annotated[int, Field(ge=1, le=geometry.IMAGE_SIDE)]
+LayerCount = Annotated[int, Field(ge=1, le=16)]  # convs in one block
 
 
 class ModelOptions(BaseModel):
     """Base of the options of one model: unknown options are refused, values are read-only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ def validate_model_options(name: str, options: dict[str, Any]) -> ModelOptions:
         default = f" (default: {fields[field].default!r})" if field in fields else ""
         fix = f"set a valid value{default}"
         raise UnknownModelError(
-            str(invalid_field(exc, f"model '{name}' option", fix=fix))
+            str(invalid_field(exc, f"model '{name}': config field", fix=fix, prefix="model"))
         ) from None
 
 
@@ -138,9 +152,9 @@ class SoftmaxOptions(ModelOptions):
 class MlpOptions(ModelOptions):
     """Multi-layer perceptron: any depth and widths, activation, dropout, batch norm."""
 
-    hidden: tuple[int, ...] = (256, 128)
+    hidden: Widths = (256, 128)
     activation: Activation = "relu"
-    dropout: float = 0.0
+    dropout: Probability = 0.0
     batch_norm: bool = False
 
 
@@ -151,24 +165,40 @@ class MlpOptions(ModelOptions):
 class CnnOptions(ModelOptions):
     """CNN family: conv blocks (filters, kernel, stride, pooling, BN, dropout) then dense layers."""
 
-    filters: tuple[int, ...] = (32, 64)
-    kernel_size: int = 3
-    stride: int = 1
+    filters: Widths = (32, 64)
+    kernel_size: Kernel = 3
+    stride: Stride = 1
     padding: Literal["same", "valid"] = "same"
-    convs_per_block: int = 1
+    convs_per_block: LayerCount = 1
     pool: Pool = "max"
     batch_norm: bool = False
-    conv_dropout: float = 0.0
-    dense: tuple[int, ...] = (128,)
-    dropout: float = 0.0
+    conv_dropout: Probability = 0.0
+    dense: DenseWidths = (128,)
+    dropout: Probability = 0.0
     activation: Activation = "relu"
+
+    @model_validator(mode="after")
+    def _fits_28x28(self) -> CnnOptions:
+        side = geometry.IMAGE_SIDE
+        for block in range(1, len(self.filters) + 1):
+            for _ in range(self.convs_per_block):
+                side = geometry.conv_side(
+                    side,
+                    self.kernel_size,
+                    self.stride,
+                    valid=self.padding == "valid",
+                    where=f"conv block {block}",
+                )
+            if self.pool != "none":
+                side = geometry.pool_side(side, where=f"conv block {block}")
+        return self
 
 
 @register_model("tf_cnn", "fmnist.models.cnn:tf_cnn")
 class TfCnnOptions(ModelOptions):
     """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""  # noqa: E501 (first line = `fmnist models` description)
 
-    dropout: float = 0.4
+    dropout: Probability = 0.4
 
 
 @register_model("lenet5", "fmnist.models.cnn:lenet5")
@@ -183,12 +213,18 @@ class Lenet5Options(ModelOptions):
 class SpecCnnOptions(ModelOptions):
     """CNN from a layer string (c<F>k<K>[s<S>][v], m, a): the studies' one-off nets, e.g. strided convs."""  # noqa: E501 (first line = `fmnist models` description)
 
-    spec: str = "c32k3,m,c64k3,m"
-    dense: tuple[int, ...] = (128,)
+    spec: Annotated[str, Field(max_length=2000)] = "c32k3,m,c64k3,m"
+    dense: DenseWidths = (128,)
     activation: Activation = "relu"
     batch_norm: bool = False
-    conv_dropout: float = 0.0
-    dropout: float = 0.0
+    conv_dropout: Probability = 0.0
+    dropout: Probability = 0.0
+
+    @field_validator("spec")
+    @classmethod
+    def _fits_28x28(cls, spec: str) -> str:
+        geometry.parse_spec(spec)
+        return spec
 
 
 # -- VGG (vgg.py) --------------------------------------------------------------------------------
@@ -198,17 +234,17 @@ class SpecCnnOptions(ModelOptions):
 class VggSmallOptions(ModelOptions):
     """Small VGG: three blocks of two 3x3 convs (32, 64, 128) with BN and max-pool."""
 
-    width: float = 1.0
+    width: Annotated[float, Field(gt=0, le=WIDTH_MAX / 512)] = 1.0  # times the layout's widths
     batch_norm: bool = True
-    dropout: float = 0.5
-    hidden: int = 256
+    dropout: Probability = 0.5
+    hidden: Width = 256
 
 
 @register_model("vgg16", "fmnist.models.vgg:vgg16")
 class Vgg16Options(VggSmallOptions):
     """VGG16's 13 convs adapted to 28x28 (four pools), BN, a 512-wide classifier."""
 
-    hidden: int = 512
+    hidden: Width = 512
 
 
 # -- residual nets (resnet.py) -------------------------------------------------------------------
@@ -218,16 +254,16 @@ class Vgg16Options(VggSmallOptions):
 class Resnet18Options(ModelOptions):
     """ResNet-18 for 28x28: 3x3 stem without max-pool, stages of 2 basic blocks at 1x, 2x, 4x, 8x width."""  # noqa: E501 (first line = `fmnist models` description)
 
-    width: int = 64
+    width: Width = 64
 
 
 @register_model("wrn", "fmnist.models.resnet:wrn")
 class WrnOptions(ModelOptions):
     """Wide-ResNet WRN-depth-widen: pre-activation blocks, stages of 16k, 32k, 64k channels."""
 
-    depth: int = 16
-    widen: int = 4
-    dropout: float = 0.0
+    depth: Annotated[int, Field(ge=10, le=1000)] = 16
+    widen: Width = 4
+    dropout: Probability = 0.0
 
     @field_validator("depth")
     @classmethod
@@ -244,11 +280,12 @@ class WrnOptions(ModelOptions):
 class FastnetOptions(ModelOptions):
     """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
 
-    widths: tuple[int, ...] = (32, 64, 128)
-    convs: tuple[int, ...] = (1, 1, 1)
+    # Each block halves the side (28, 14, 7, 3, 1): at most four blocks.
+    widths: Annotated[tuple[Width, ...], Field(min_length=1, max_length=4)] = (32, 64, 128)
+    convs: Annotated[tuple[LayerCount, ...], Field(min_length=1, max_length=4)] = (1, 1, 1)
     pool_early: bool = False
     head: Literal["flat", "max", "avg"] = "flat"
-    dropout: float = 0.0
+    dropout: Probability = 0.0
 
     @field_validator("convs")
     @classmethod

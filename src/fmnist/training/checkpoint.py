@@ -36,19 +36,34 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, device: torch.device | str = "cpu", *, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Load without unpickling arbitrary objects: a checkpoint can only hold tensors and plain
-    data."""
+    data; ``required`` names the entries it must have."""
     if not path.is_file():
         raise RunDirError(
             f"checkpoint {path} is missing: the run never finished an epoch",
             fix="start it again with `fmnist train`",
         )
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError/RuntimeError/EOFError for bad files
-        raise RunDirError(
-            f"checkpoint {path} cannot be loaded safely "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
-            fix="it is corrupt or not an fmnist checkpoint; train the run again",
-        ) from None
+        raise _damaged(path, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from None
+    return require_keys(state, required, path)
+
+
+def require_keys(state: Any, keys: tuple[str, ...], path: Path) -> dict[str, Any]:
+    """``state`` if it is a dict holding ``keys``, else the error for a damaged checkpoint."""
+    missing = [key for key in keys if not isinstance(state, dict) or key not in state]
+    if missing or not isinstance(state, dict):
+        raise _damaged(path, f"it lacks {', '.join(missing) or 'a dict of entries'}")
+    return state
+
+
+def _damaged(path: Path, reason: str) -> RunDirError:
+    return RunDirError(
+        f"checkpoint {path} cannot be loaded safely ({reason})",
+        fix="it is corrupt or not an fmnist checkpoint: restore it from where the run came from, "
+        "or delete the run folder and train it again",
+    )

@@ -15,11 +15,13 @@ import torch
 
 from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
+from fmnist.errors import ConfigError
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
 from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
+from fmnist.training.memory import check_memory
 from fmnist.training.trainer import Trainer
 
 
@@ -56,7 +58,10 @@ def recorded_config(run: RunDir) -> RunConfig:
     """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json):
     resuming or re-evaluating it on another machine computes what the run computed, whatever auto
     means there."""
-    cfg = build_config(run.read_config())
+    try:
+        cfg = build_config(run.read_config())
+    except ConfigError as exc:  # edited by hand, or made by a version that allowed other values
+        raise run.damaged("config.yaml", str(exc).split("; ")[0]) from None
     env = run.read_env()
     return pin_precision(cfg, env.get("precision"), device=env.get("device"))
 
@@ -71,6 +76,7 @@ def _build_trainer(
         torch.set_flush_denormal(True)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    check_memory(cfg, device)  # before the data loads or a weight is allocated
     torch.manual_seed(cfg.seed)
     data = FashionMNIST(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)

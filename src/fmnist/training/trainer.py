@@ -8,6 +8,7 @@ holding everything needed to resume bit-for-bit (weights, optimiser, RNG states,
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 
@@ -41,6 +42,13 @@ def predict_logits(
     with autocast(x.device, precision):
         out = model(x).float()
         return (out + model(x.flip(-1)).float()) / 2 if cfg.tta_flip else out
+
+
+# What ``Trainer.state_dict`` writes into last.pt, and so what a resume needs of it.
+RESUME_KEYS = (
+    "model", "ema", "optimizer", "plateau", "epoch", "step", "elapsed", "best", "bad_epochs",
+    "history", "rng",
+)  # fmt: skip
 
 
 class Trainer:
@@ -153,8 +161,15 @@ class Trainer:
         self.recorder.begin(self)
         try:
             self._epochs()
-        except BaseException:  # stopped early (pruned, diverged, interrupted): no writer left open
-            self.recorder.close()
+        except BaseException as exc:  # stopped early (pruned, diverged, interrupted)
+            self.recorder.close()  # no writer left open
+            if isinstance(exc, KeyboardInterrupt) and self.run:
+                path = self.run.path
+                print(
+                    f"interrupted in epoch {self.epoch + 1}: {path} keeps epoch {self.epoch}'s "
+                    f"checkpoint and metrics; resume with `fmnist train --resume {path}`",
+                    file=sys.stderr,
+                )
             raise
         finally:
             self.progress.close()
@@ -165,7 +180,7 @@ class Trainer:
             and self.run.best_ckpt.is_file()
         ):
             self.eval_model.load_state_dict(
-                load_checkpoint(self.run.best_ckpt, self.device)["model"]
+                load_checkpoint(self.run.best_ckpt, self.device, required=("model",))["model"]
             )
         self.recorder.end(self)
         return self.history
@@ -329,5 +344,6 @@ class Trainer:
 
     def resume(self) -> None:
         """Continue from ``run``'s last checkpoint; metrics.jsonl is rewritten to match it."""
-        self.load_state_dict(load_checkpoint(self.run.last_ckpt, self.device))
+        state = load_checkpoint(self.run.last_ckpt, self.device, required=RESUME_KEYS)
+        self.load_state_dict(state)
         self.run.write_metrics(self.history)
