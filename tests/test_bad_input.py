@@ -42,7 +42,7 @@ VALUES = st.one_of(
     st.booleans(),
     st.integers(-3, 40),
     st.sampled_from([0, -1, HUGE, 2**40]),
-    st.floats(-1.5, 2.5),
+    st.floats(-1.5, 2.5, allow_subnormal=False),  # training flushes denormals process-wide
     st.sampled_from([math.nan, math.inf, -math.inf, 1e300]),
     st.text(max_size=10),
     st.sampled_from(["relu", "max", "same", "valid", "c8k3,m", "c8k30v", "sgd", "cosine", "../x"]),
