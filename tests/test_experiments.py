@@ -104,7 +104,7 @@ def test_bad_declarations_get_one_clear_error(tmp_path, fields, message):
 
 def test_recipe_names_and_patterns_select_recipes_in_order_once():
     assert match_recipes(["s000_softmax", "s000_*"])[:2] == ["s000_softmax", "s000_cnn"]
-    assert len(match_recipes(["s000_*"])) == 10 and match_recipes(["*"]) == recipe_names()
+    assert len(match_recipes(["s000_*"])) == 11 and match_recipes(["*"]) == recipe_names()
     with pytest.raises(ConfigError, match="no recipe matches 's9\\*'"):
         match_recipes(["s9*"])
     with pytest.raises(ConfigError, match="unknown recipe 's000_cnm'"):
@@ -325,6 +325,7 @@ def baseline_recipe(name, **options):
         ("hog_svm", {}),
         ("svm", {"kernel": "poly", "standardize": True}),
         ("mlp", {"max_iter": 30}),
+        ("boosted_trees", {"max_iter": 10}),
     ],
 )
 def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_data_dir):
@@ -349,6 +350,12 @@ def test_baseline_writes_a_valid_run_directory(tmp_path, name, options, real_dat
     (table_row,) = build_table(tmp_path)
     assert table_row["model"] == f"sklearn_{name}" and table_row["params"] == summary["params"]
     assert [s for _, s in run_recipes([r], out=tmp_path, verbose=False).results] == ["skipped"]
+
+
+def test_a_baseline_option_scikit_learn_refuses_is_one_config_error(tmp_path, real_data_dir):
+    for options, refusal in [({"max_iter": -1}, "max_iter"), ({"n_trees": 5}, "n_trees")]:
+        with pytest.raises(ConfigError, match=f"does not take these options .*{refusal}"):
+            run_recipes([baseline_recipe("boosted_trees", **options)], out=tmp_path / refusal)
 
 
 def test_a_baseline_run_has_a_report_but_refuses_evaluate(tmp_path, real_data_dir):

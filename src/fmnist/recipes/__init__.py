@@ -111,9 +111,9 @@ class Sweep(_Strict):
 
 
 class Baseline(_Strict):
-    name: Literal["logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm", "mlp"] = Field(
-        description="scikit-learn classifier (see fmnist.experiments.baselines)."
-    )
+    name: Literal[
+        "logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm", "mlp", "boosted_trees"
+    ] = Field(description="scikit-learn classifier (see fmnist.experiments.baselines).")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}."
     )
