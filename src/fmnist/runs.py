@@ -191,11 +191,9 @@ class RunDir:
         """Validation accuracy of the model the run ends with: the best epoch's when the run
         restores it (as summary.json says), else the last validated epoch's; None without
         validation."""
-        scores = [r["val_accuracy"] for r in self.read_metrics() if "val_accuracy" in r]
         restores_best = self.read_config().get("train", {}).get("restore_best", True)
-        if restores_best or not scores:
-            return self.read_summary().get("val_accuracy")
-        return scores[-1]
+        best = self.read_summary().get("val_accuracy")  # the best epoch's in runs before 2026-12
+        return kept_val_accuracy(self.read_metrics(), best, restore_best=restores_best)
 
     def write_predictions(
         self, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray
@@ -337,6 +335,15 @@ class RunDir:
             return None
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}
+
+
+def kept_val_accuracy(
+    history: list[dict[str, Any]], best: float | None, *, restore_best: bool
+) -> float | None:
+    """Validation accuracy of the model a run keeps: the best epoch's (``best``) when it restores
+    that epoch's weights, else the last validated epoch's (the last epoch always validates)."""
+    scores = [row["val_accuracy"] for row in history if "val_accuracy" in row]
+    return best if restore_best or not scores else scores[-1]
 
 
 def writable_folder(path: str | Path, option: str = "--out") -> Path:

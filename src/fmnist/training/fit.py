@@ -18,7 +18,7 @@ from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError
 from fmnist.metrics import classification_summary
 from fmnist.models import count_macs, count_params, create_model
-from fmnist.runs import RunDir
+from fmnist.runs import RunDir, kept_val_accuracy
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
 from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
 from fmnist.training.memory import check_memory
@@ -110,7 +110,11 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         "model": cfg.model.name,
         "seed": cfg.seed,
         **(_test_scores(trainer, run) if test else {"test_accuracy": None}),
-        "val_accuracy": trainer.best["val_accuracy"] if data.size("val") else None,
+        "val_accuracy": kept_val_accuracy(
+            trainer.history, trainer.best["val_accuracy"], restore_best=cfg.train.restore_best
+        )
+        if data.size("val")
+        else None,
         "best_epoch": trainer.best["epoch"] if data.size("val") else trainer.epoch,
         "epochs_run": trainer.epoch,
         "train_seconds": round(trainer.elapsed, 3),

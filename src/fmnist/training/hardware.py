@@ -101,6 +101,8 @@ def cpu_features() -> dict[str, object]:
     native = native_bf16(torch.device("cpu"))
     amx = cpu._is_amx_tile_supported()
     return {
+        "model": cpu_model(),
+        "cores": os.cpu_count(),
         "kind": cpu_kind(native=native, amx=amx, isa_limit=isa_limit),
         "native_bf16": native,
         "amx": amx,
@@ -111,6 +113,19 @@ def cpu_features() -> dict[str, object]:
         # ATEN_CPU_CAPABILITY can lower it
         "aten_capability": torch.backends.cpu.get_cpu_capability(),
     }
+
+
+def cpu_model() -> str | None:
+    """The CPU's marketing name ("AMD EPYC 9R14 96-Core Processor"), from Linux's /proc/cpuinfo;
+    None elsewhere. Records name it, so text quoting a machine can point at one."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return None
 
 
 def cpu_kind(*, native: bool, amx: bool, isa_limit: str | None) -> str:
