@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint data browser bench bench-avx2 clean
+.PHONY: run test lint data browser bench bench-avx2 bench-frontier clean
 
 # The newcomer's first run: the fast recipe (about a minute on two cores), then its HTML report.
 # The last lines are the test accuracy, the training time and the report to open.
@@ -28,6 +28,11 @@ bench: $(BIN)/fmnist data
 # ATen's own kernels limited to AVX2, so bf16 is not native and `fast` takes its fp32 path.
 bench-avx2: $(BIN)/fmnist data
 	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(BIN)/python benchmarks/speed.py
+
+# Accuracy against wall time: the peer to its best, fast and strong and points between them, in
+# one run (about 45-55 minutes on two cores); writes benchmarks/results/frontier-<date>-<kind>.*
+bench-frontier: $(BIN)/fmnist data
+	$(BIN)/python benchmarks/frontier.py
 
 # The virtual environment, re-made when the dependencies change. torch is pinned to 2.13.0 in
 # pyproject.toml: a range could pull a multi-GB CUDA build where the CPU wheel is not local.

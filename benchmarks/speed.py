@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from fmnist.training.hardware import cpu_features, native_bf16
@@ -140,6 +141,7 @@ def run_fmnist(
             raise subprocess.CalledProcessError(proc.returncode, cmd)
         summary = json.loads((run_dir / "summary.json").read_text())
         env = json.loads((run_dir / "env.json").read_text())
+        predictions = (run_dir / "test_predictions.txt").read_text().split()
     return {
         "seed": seed,
         "wall": wall,
@@ -154,6 +156,9 @@ def run_fmnist(
         "precision_reason": env["precision_reason"],
         "variant": env.get("variant"),
         "overrides": overrides,
+        # The predicted class of each official test image, in order: write_record keeps them
+        # beside the JSON (one byte an image) so that the accuracy can be recounted.
+        "predictions": [int(p) for p in predictions],
     }
 
 
@@ -350,9 +355,7 @@ def save(r: dict, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     kind = r["cpu"]["kind"] if r["device"] == "cpu" else r["device"]
-    stem = out / (
-        f"speed-{r['date']}-{r['device']}-{re.sub(r'[^a-z0-9]+', '-', kind.lower()).strip('-')}"
-    ).replace(" ", "_")
+    stem = out / f"speed-{r['date']}-{r['device']}-{slug(kind)}"
     _, ax = plt.subplots(figsize=(7, 4.5))
     peer = r["peer"]["curve"]
     plot_points(ax, peer, "o-", f"peer: {r['peer']['script']} (per epoch)")
@@ -363,15 +366,33 @@ def save(r: dict, out: Path) -> None:
     write_record(r, stem, ax, f"Fashion-MNIST accuracy vs wall time: {kind} ({r['date']})")
 
 
+def slug(kind: str) -> str:
+    """A CPU kind or device in a file name: "fp32 (no native bf16)" -> "fp32-no-native-bf16"."""
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")
+
+
 def plot_points(ax, points: list[dict], style: str, label: str) -> None:
     """Test accuracy (%) against wall seconds, one marker per point."""
     ax.plot([p["wall"] for p in points], [100 * p["accuracy"] for p in points], style, label=label)
 
 
 def write_record(record: dict, stem: Path, ax, title: str) -> None:
-    """The record as STEM.json and its accuracy-vs-time axes, finished, as STEM.png."""
+    """The record as STEM.json, its runs' test predictions as STEM.predictions.npz and its
+    accuracy-vs-time axes, finished, as STEM.png.
+
+    Each run's predictions leave the JSON for the .npz (uint8, one byte a test image, under the
+    key its JSON entry names as `predictions`), so `fmnist table --verify` can recount them.
+    """
     import matplotlib.pyplot as plt
 
+    record = json.loads(json.dumps(record))  # the caller's record keeps its predictions
+    predictions = {}
+    for run in _runs_with_predictions(record):
+        key = f"run{len(predictions)}"
+        predictions[key] = np.asarray(run.pop("predictions"), dtype=np.uint8)
+        run["predictions"] = f"{stem.name}.predictions.npz:{key}"
+    if predictions:
+        np.savez_compressed(stem.with_name(f"{stem.name}.predictions.npz"), **predictions)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
@@ -381,6 +402,18 @@ def write_record(record: dict, stem: Path, ax, title: str) -> None:
     ax.figure.savefig(stem.with_suffix(".png"), dpi=120)
     plt.close(ax.figure)
     print(f"\nsaved {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
+
+
+def _runs_with_predictions(node):
+    """Every dict in ``node`` (nested dicts and lists) that holds a run's predictions list."""
+    if isinstance(node, dict):
+        if isinstance(node.get("predictions"), list):
+            yield node
+        for value in node.values():
+            yield from _runs_with_predictions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _runs_with_predictions(value)
 
 
 if __name__ == "__main__":
