@@ -28,8 +28,9 @@ from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
 from fmnist.errors import FmnistError
 from fmnist.models import create_model, list_models, model_options
+from fmnist.training.evaluation import predict_logits
 from fmnist.training.memory import check_memory
-from fmnist.training.trainer import Trainer, predict_logits
+from fmnist.training.trainer import Trainer
 from tests.conftest import fmnist_cli, tiny
 
 # What the test machine is taken to have free: fixed, so a case is refused or built the same way

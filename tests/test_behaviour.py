@@ -19,8 +19,8 @@ from fmnist.data import FashionMNIST
 from fmnist.models import create_model
 from fmnist.training import Trainer
 from fmnist.training.checkpoint import load_checkpoint
+from fmnist.training.evaluation import predict_logits
 from fmnist.training.optim import build_optimizer, kernel_penalty
-from fmnist.training.trainer import predict_logits
 from tests.conftest import tiny
 
 WEIGHT_DECAY = 0.1

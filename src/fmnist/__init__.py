@@ -21,6 +21,7 @@ _LAZY = {
     "load_config": "fmnist.config",
     "create_model": "fmnist.models",
     "list_models": "fmnist.models",
+    "register_model": "fmnist.models",
     "load_dataset": "fmnist.data",
     "CLASS_NAMES": "fmnist.data",
 }

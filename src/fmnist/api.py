@@ -27,10 +27,13 @@ from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments import sweep
 from fmnist.experiments.collect import find_runs
 from fmnist.experiments.table import build_table, to_markdown, write_table
+from fmnist.models.catalog import check_model_options
+from fmnist.models.user import register_model, short_name
 from fmnist.recipes import Recipe, load_recipe, match_recipes
 from fmnist.runs import RunDir, writable_folder
 
 if TYPE_CHECKING:
+    from fmnist.experiments.compare import Comparison
     from fmnist.inference import Run
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -47,7 +50,11 @@ def resolve_config(
     run of a recipe through the same ``sweep.resolve_config``.
     """
     base = _as_dict(config, recipe)
-    return RunConfig.model_validate(sweep.resolve_base(recipe, base, list(overrides)))
+    cfg = RunConfig.model_validate(sweep.resolve_base(recipe, base, list(overrides)))
+    # The user named this config: a model given by reference is imported and its options checked
+    # now, not first when it is built.
+    check_model_options(cfg.model.name, cfg.model.options)
+    return cfg
 
 
 def _as_dict(config: ConfigLike, recipe: str | None = None) -> dict[str, Any]:
@@ -73,6 +80,7 @@ def _single_run_job(
 def train(
     config: ConfigLike = None,
     *,
+    model: str | Callable[..., Any] | None = None,
     recipe: str | None = None,
     overrides: Sequence[str] = (),
     out: str | Path = "runs",
@@ -83,6 +91,9 @@ def train(
 
     Args:
         config: a RunConfig, a nested dict, or the path of a YAML file (None: the defaults).
+        model: the model: a registered name, a reference ('my_pkg.nets:TinyNet',
+            'path/to/file.py:TinyNet'), or a factory of yours (registered under its __name__;
+            it takes the model's options, ``model.*`` in the config, as keyword arguments).
         recipe: start from this shipped single-run recipe (``fmnist recipes``). Its run goes where
             ``fmnist run RECIPE`` puts it, ``out/RECIPE/seed<N>``: a finished one is returned as
             it is, an interrupted one resumed, one with another config refused.
@@ -91,6 +102,8 @@ def train(
         run_dir: exact, new run directory to use instead (not with a recipe).
         verbose: progress bar and one line per epoch.
     """
+    if model is not None:
+        overrides = [f"model.name={_model_name(model)}", *overrides]
     if recipe is not None:
         if run_dir is not None:
             raise ConfigError(
@@ -103,7 +116,8 @@ def train(
         return load_run(job.path)
     cfg = resolve_config(config, overrides=overrides)
     if run_dir is None:
-        run = RunDir.create(writable_folder(out), cfg.name or cfg.model.name, cfg.fingerprint())
+        name = cfg.name or short_name(cfg.model.name)
+        run = RunDir.create(writable_folder(out), name, cfg.fingerprint())
     elif Path(run_dir).exists():
         raise ConfigError(
             f"run directory {run_dir} already exists",
@@ -116,6 +130,20 @@ def train(
     from fmnist.training.fit import fit_run
 
     return load_run(fit_run(cfg, run, verbose=verbose).path)
+
+
+def _model_name(model: str | Callable[..., Any]) -> str:
+    """A model argument as the config's ``model.name``: a factory is registered under its name."""
+    if isinstance(model, str):
+        return model
+    name = getattr(model, "__name__", None)
+    if not name:
+        raise ConfigError(
+            f"model={model!r} has no __name__ to register it under",
+            fix="decorate the factory with @fmnist.register_model('NAME') and pass model='NAME'",
+        )
+    register_model(name)(model)
+    return name
 
 
 def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
@@ -354,6 +382,15 @@ def table(root: str | Path, output: str | Path | None = None) -> Table:
         )
     rows, md, csv_path = write_table(root, output)
     return Table(rows, to_markdown(rows), (md, csv_path))
+
+
+def compare(a: str | Path, b: str | Path) -> Comparison:
+    """Whether B's test accuracy really differs from A's (each a run or a folder of seeds):
+    McNemar's exact test on the images only one gets right, a paired bootstrap interval of the
+    difference and, over seeds, Welch's interval (see fmnist.experiments.compare)."""
+    from fmnist.experiments.compare import compare as compare_runs
+
+    return compare_runs(a, b)
 
 
 def report(path: str | Path, *, image: int | None = None, out: str | Path | None = None) -> Path:

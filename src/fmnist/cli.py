@@ -7,6 +7,7 @@ no torch at import, so ``fmnist --help`` and ``fmnist config`` answer at once.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -62,7 +63,11 @@ def _shortcuts(**fields) -> list[str]:
 @app.command()
 def train(
     model: Annotated[
-        str | None, typer.Option(help="Registered model name (see: fmnist models).")
+        str | None,
+        typer.Option(
+            help="A registered model (fmnist models), or yours: my_pkg.nets:TinyNet or "
+            "path/to/file.py:TinyNet (its options: --set model.NAME=VALUE)."
+        ),
     ] = None,
     recipe: RecipeOption = None,
     config: ConfigOption = None,
@@ -293,6 +298,20 @@ def table(
     result = api.table(root, output)
     typer.echo(result.markdown)
     typer.echo("written: " + "  ".join(map(str, result.files)))
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="A run folder, or a folder of its seeds.")],
+    b: Annotated[Path, typer.Argument(help="The run (or seeds) to compare with A.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+) -> None:
+    """Is B really better or worse than A? McNemar's exact test and bootstrap intervals on their test predictions."""  # noqa: E501 (shown as written by `fmnist --help`)
+    result = api.compare(a, b)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        typer.echo("\n".join(result.lines()))
 
 
 @data_app.command("verify")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fmnist.errors import ConfigError, invalid_field
-from fmnist.models.catalog import check_model_options
+from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.yamlio import check_structure, parse_yaml
 
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)
@@ -108,7 +108,11 @@ class ModelConfig(BaseModel):
     without importing torch (see ``fmnist models``)."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
-    name: str = Field("cnn", description="Registered model name (fmnist models).")
+    name: str = Field(
+        "cnn",
+        description="Registered model name (fmnist models), or your own as module:callable or "
+        "path/to/file.py:callable.",
+    )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -116,6 +120,10 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_model_and_options(self) -> ModelConfig:
+        # A user's model named by reference ("file.py:Net") is checked once the command that
+        # named it imports it, not wherever a config is read: reading a run never runs its code.
+        if ":" in self.name and not is_registered(self.name):
+            return self
         check_model_options(self.name, self.options)
         return self
 

@@ -20,11 +20,12 @@ from fmnist.config import RunConfig, build_config
 from fmnist.data import CLASS_NAMES, SPLITS, FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import create_model
+from fmnist.models.user import restore as restore_model
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, require_keys
+from fmnist.training.evaluation import predict_logits, scores, split_logits
 from fmnist.training.fit import recorded_config
 from fmnist.training.hardware import choose_precision, native_bf16, pin_precision, resolve_device
-from fmnist.training.trainer import Trainer, predict_logits
 
 
 class Predictor:
@@ -97,6 +98,8 @@ def load(path: str | Path, *, device: torch.device | str | None = None) -> Predi
             "load its run instead: fmnist.load_run(RUN_DIR)"
         )
     require_keys(state, ("precision", "mean", "std"), Path(path))
+    name = str(state["config"].get("model", {}).get("name", ""))
+    restore_model(name, state.get("model_source"), f"checkpoint {path}")
     config = pin_precision(build_config(state["config"]), state["precision"])
     return Predictor(
         state["model"],
@@ -165,13 +168,10 @@ class Run:
                 allowed=", ".join(SPLITS),
                 fix="--split val, or run.evaluate('val')",
             )
-        device = self.predictor.device
-        cfg = self.config.model_copy(
-            update={"train": self.config.train.model_copy(update={"device": device.type})}
-        )
-        return Trainer(
-            self.model, FashionMNIST(cfg.data, device), cfg, None, verbose=False
-        ).evaluate(split)
+        predictor = self.predictor
+        data = FashionMNIST(self.config.data, predictor.device)
+        logits = split_logits(predictor.module, data, split, self.config.train, predictor.precision)
+        return scores(logits, data.labels[split])
 
     def inputs(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) uint8 images -> the (N, 1, 28, 28) normalised tensor the model takes."""

@@ -132,9 +132,16 @@ class RunDir:
     def read_env(self) -> dict[str, Any]:
         return self._read_json("env.json") or {}
 
-    def write_env(self, device: str, seed: int, *, hardware: dict[str, Any] | None = None) -> None:
+    def write_env(
+        self,
+        device: str,
+        seed: int,
+        *,
+        hardware: dict[str, Any] | None = None,
+        model_source: dict[str, Any] | None = None,
+    ) -> None:
         """Versions, device and the command line; ``hardware``: a network's precision, why, and the
-        CPU's features."""
+        CPU's features; ``model_source``: where a user's model code is (fmnist.models.user)."""
         import torch
 
         env = {
@@ -147,6 +154,7 @@ class RunDir:
             "cuda_device": torch.cuda.get_device_name() if device.startswith("cuda") else None,
             "threads": torch.get_num_threads(),
             **(hardware or {}),
+            **({"model_source": model_source} if model_source else {}),
             "seed": seed,
             "git_commit": _git_commit(),
             "command": [redact(arg) for arg in sys.argv],

@@ -15,9 +15,10 @@ from fmnist.models.catalog import (
     list_models,
     model_description,
     model_options,
-    register_model,
+    model_source,
     validate_model_options,
 )
+from fmnist.models.user import register_model
 
 if TYPE_CHECKING:
     from fmnist.models.factory import count_macs, count_params, create_model
@@ -32,6 +33,7 @@ __all__ = [
     "list_models",
     "model_description",
     "model_options",
+    "model_source",
     "register_model",
     "validate_model_options",
 ]

@@ -2,7 +2,7 @@
 
 Each model is declared once, here, as a small pydantic options model: its fields are the
 model's options (types and defaults), its docstring's first line the description shown by
-``fmnist models``, and ``@register_model(name, "module:function")`` names the builder that takes
+``fmnist models``, and ``@builtin_model(name, "module:function")`` names the builder that takes
 the validated options and returns an ``nn.Module`` mapping (N, 1, 28, 28) images to (N, 10)
 logits. The builder's module (and torch) is imported only when a model is built
 (``fmnist.models.create_model``), so validating a config never loads torch.
@@ -52,13 +52,14 @@ class _Entry:
     options: type[ModelOptions]
     builder: str | Callable[[Any], Any]  # "module:function", imported when the model is built
     description: str
+    source: dict[str, Any] | None = None  # a user's model: where its code is (models.user)
 
 
 _MODELS: dict[str, _Entry] = {}
 _O = TypeVar("_O", bound=type[ModelOptions])
 
 
-def register_model(name: str, builder: str | Callable[[Any], Any]) -> Callable[[_O], _O]:
+def builtin_model(name: str, builder: str | Callable[[Any], Any]) -> Callable[[_O], _O]:
     """Class decorator: register the options model it decorates as model ``name``, built by
     ``builder`` (a ``"module:function"`` path, imported lazily, or the function itself) from the
     validated options. The class docstring's first line is the model's description."""
@@ -75,8 +76,37 @@ def register_model(name: str, builder: str | Callable[[Any], Any]) -> Callable[[
     return register
 
 
+def add_model(
+    name: str,
+    options: type[ModelOptions],
+    builder: Callable[[Any], Any],
+    description: str,
+    source: dict[str, Any],
+) -> None:
+    """Register a user's model (``fmnist.models.user`` makes its options from a signature)."""
+    _MODELS[name] = _Entry(options, builder, description, source)
+
+
+def is_registered(name: str) -> bool:
+    return name in _MODELS
+
+
+def is_builtin(name: str) -> bool:
+    return name in _MODELS and _MODELS[name].source is None
+
+
+def model_source(name: str) -> dict[str, Any] | None:
+    """Where a user's model is defined (None for fmnist's own models)."""
+    return _entry(name).source
+
+
 def list_models(pattern: str = "*") -> list[str]:
-    return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
+    """Registered names and installed plugins' model names (found without importing them); a
+    model named by its import reference ('file.py:Net') is not listed by name."""
+    from fmnist.models.user import plugin_entry_points
+
+    names = {*(n for n in _MODELS if ":" not in n), *(e.name for e in plugin_entry_points())}
+    return sorted(name for name in names if fnmatch.fnmatch(name, pattern))
 
 
 def model_description(name: str) -> str:
@@ -95,7 +125,7 @@ def validate_model_options(name: str, options: dict[str, Any]) -> ModelOptions:
     options = {k: v for k, v in options.items() if v is not None}
     fields = entry.options.model_fields
     unknown = [k for k in options if k not in fields]
-    if unknown:
+    if unknown and entry.options.model_config.get("extra") != "allow":
         raise UnknownModelError(
             f"model '{name}' has no option {', '.join(map(repr, unknown))}",
             allowed=", ".join(fields) or "no options",
@@ -131,6 +161,15 @@ def model_builder(name: str) -> Callable[[Any], Any]:
 
 def _entry(name: str) -> _Entry:
     if name not in _MODELS:
+        # A user's model, named by its import reference or by an installed plugin: imported now,
+        # because a config or command named it (see fmnist.models.user).
+        from fmnist.models import user
+
+        if user.is_reference(name):
+            user.load_reference(name)
+        else:
+            user.load_plugin(name)
+    if name not in _MODELS:
         raise UnknownModelError(
             f"'{name}' is not a registered model",
             allowed=", ".join(list_models()),
@@ -143,12 +182,12 @@ def _entry(name: str) -> _Entry:
 # -- fully connected (mlp.py) --------------------------------------------------------------------
 
 
-@register_model("softmax", "fmnist.models.mlp:softmax")
+@builtin_model("softmax", "fmnist.models.mlp:softmax")
 class SoftmaxOptions(ModelOptions):
     """Softmax (multinomial logistic) regression: one linear layer on the 784 pixels."""
 
 
-@register_model("mlp", "fmnist.models.mlp:mlp")
+@builtin_model("mlp", "fmnist.models.mlp:mlp")
 class MlpOptions(ModelOptions):
     """Multi-layer perceptron: any depth and widths, activation, dropout, batch norm."""
 
@@ -161,7 +200,7 @@ class MlpOptions(ModelOptions):
 # -- plain CNNs (cnn.py, spec.py) ----------------------------------------------------------------
 
 
-@register_model("cnn", "fmnist.models.cnn:cnn")
+@builtin_model("cnn", "fmnist.models.cnn:cnn")
 class CnnOptions(ModelOptions):
     """CNN family: conv blocks (filters, kernel, stride, pooling, BN, dropout) then dense layers."""
 
@@ -194,14 +233,14 @@ class CnnOptions(ModelOptions):
         return self
 
 
-@register_model("tf_cnn", "fmnist.models.cnn:tf_cnn")
+@builtin_model("tf_cnn", "fmnist.models.cnn:tf_cnn")
 class TfCnnOptions(ModelOptions):
     """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""  # noqa: E501 (first line = `fmnist models` description)
 
     dropout: Probability = 0.4
 
 
-@register_model("lenet5", "fmnist.models.cnn:lenet5")
+@builtin_model("lenet5", "fmnist.models.cnn:lenet5")
 class Lenet5Options(ModelOptions):
     """LeNet-5 (LeCun 1998): conv6 5x5 (padded), pool, conv16 5x5, pool, 120, 84."""
 
@@ -209,7 +248,7 @@ class Lenet5Options(ModelOptions):
     pool: Pool = "avg"
 
 
-@register_model("spec_cnn", "fmnist.models.spec:spec_cnn")
+@builtin_model("spec_cnn", "fmnist.models.spec:spec_cnn")
 class SpecCnnOptions(ModelOptions):
     """CNN from a layer string (c<F>k<K>[s<S>][v], m, a): the studies' one-off nets, e.g. strided convs."""  # noqa: E501 (first line = `fmnist models` description)
 
@@ -230,7 +269,7 @@ class SpecCnnOptions(ModelOptions):
 # -- VGG (vgg.py) --------------------------------------------------------------------------------
 
 
-@register_model("vgg_small", "fmnist.models.vgg:vgg_small")
+@builtin_model("vgg_small", "fmnist.models.vgg:vgg_small")
 class VggSmallOptions(ModelOptions):
     """Small VGG: three blocks of two 3x3 convs (32, 64, 128) with BN and max-pool."""
 
@@ -240,7 +279,7 @@ class VggSmallOptions(ModelOptions):
     hidden: Width = 256
 
 
-@register_model("vgg16", "fmnist.models.vgg:vgg16")
+@builtin_model("vgg16", "fmnist.models.vgg:vgg16")
 class Vgg16Options(VggSmallOptions):
     """VGG16's 13 convs adapted to 28x28 (four pools), BN, a 512-wide classifier."""
 
@@ -250,14 +289,14 @@ class Vgg16Options(VggSmallOptions):
 # -- residual nets (resnet.py) -------------------------------------------------------------------
 
 
-@register_model("resnet18", "fmnist.models.resnet:resnet18")
+@builtin_model("resnet18", "fmnist.models.resnet:resnet18")
 class Resnet18Options(ModelOptions):
     """ResNet-18 for 28x28: 3x3 stem without max-pool, stages of 2 basic blocks at 1x, 2x, 4x, 8x width."""  # noqa: E501 (first line = `fmnist models` description)
 
     width: Width = 64
 
 
-@register_model("wrn", "fmnist.models.resnet:wrn")
+@builtin_model("wrn", "fmnist.models.resnet:wrn")
 class WrnOptions(ModelOptions):
     """Wide-ResNet WRN-depth-widen: pre-activation blocks, stages of 16k, 32k, 64k channels."""
 
@@ -276,7 +315,7 @@ class WrnOptions(ModelOptions):
 # -- fastnet (fast.py) ---------------------------------------------------------------------------
 
 
-@register_model("fastnet", "fmnist.models.fast:fastnet")
+@builtin_model("fastnet", "fmnist.models.fast:fastnet")
 class FastnetOptions(ModelOptions):
     """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
 

@@ -16,13 +16,21 @@ from fmnist.runs import atomic_write
 
 
 def final_checkpoint(
-    model: torch.nn.Module, cfg: RunConfig, *, mean: float, std: float, precision: str
+    model: torch.nn.Module,
+    cfg: RunConfig,
+    *,
+    mean: float,
+    std: float,
+    precision: str,
+    model_source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What final.pt holds: the model with all inference needs (config, precision, normalisation,
-    class names), as plain data only, so it loads with weights_only=True (``fmnist.load``)."""
+    class names, and where a user's model code is), as plain data only, so it loads with
+    weights_only=True (``fmnist.load``)."""
     return {
         "model": model.state_dict(),
         "config": cfg.to_dict(),
+        "model_source": model_source,
         "precision": precision,
         "mean": mean,
         "std": std,

@@ -17,7 +17,8 @@ from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError
 from fmnist.metrics import classification_summary
-from fmnist.models import count_macs, count_params, create_model
+from fmnist.models import count_macs, count_params, create_model, model_source
+from fmnist.models.user import restore as restore_model
 from fmnist.runs import RunDir, kept_val_accuracy
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
 from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
@@ -40,7 +41,12 @@ def fit_run(
     """
     run.write_config(cfg.to_dict())
     trainer = _build_trainer(cfg, run, verbose, on_epoch)
-    run.write_env(str(trainer.device), cfg.seed, hardware=_hardware_record(trainer))
+    run.write_env(
+        str(trainer.device),
+        cfg.seed,
+        hardware=_hardware_record(trainer),
+        model_source=model_source(cfg.model.name),
+    )
     return _finish(trainer, run, test=test)
 
 
@@ -57,12 +63,15 @@ def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
 def recorded_config(run: RunDir) -> RunConfig:
     """The run's config with ``precision: auto`` pinned to the precision it trained in (env.json):
     resuming or re-evaluating it on another machine computes what the run computed, whatever auto
-    means there."""
+    means there. A user's model is imported again from the code it recorded, which must not have
+    changed since."""
+    env = run.read_env()
+    name = run.read_config().get("model", {}).get("name", "")
+    restore_model(str(name), env.get("model_source"), f"run {run.path}")
     try:
         cfg = build_config(run.read_config())
     except ConfigError as exc:  # edited by hand, or made by a version that allowed other values
         raise run.damaged("config.yaml", str(exc).split("; ")[0]) from None
-    env = run.read_env()
     return pin_precision(cfg, env.get("precision"), device=env.get("device"))
 
 
@@ -102,7 +111,12 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
     trainer.fit()
     model, data, cfg = trainer.eval_model, trainer.data, trainer.cfg
     final = final_checkpoint(
-        model, cfg, mean=data.mean, std=data.std, precision=trainer.precision.precision
+        model,
+        cfg,
+        mean=data.mean,
+        std=data.std,
+        precision=trainer.precision.precision,
+        model_source=model_source(cfg.model.name),
     )
     save_checkpoint(final, run.path / "ckpt" / "final.pt")
     summary = {

@@ -17,32 +17,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from fmnist.config import RunConfig, TrainConfig
+from fmnist.config import RunConfig
 from fmnist.data import FashionMNIST
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.training.hardware import Precision, autocast, choose_precision, native_bf16
+from fmnist.training.evaluation import scores, split_logits
+from fmnist.training.hardware import autocast, choose_precision, native_bf16
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from fmnist.training.progress import EpochProgress
 from fmnist.training.record import Recorder
 from fmnist.training.schedules import build_plateau, lr_factor
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision
-) -> torch.Tensor:
-    """Float logits of normalised images as a run evaluates them: eval mode, its precision and
-    layout; with ``tta_flip``, averaged with the mirror image's (clothes are left-right
-    symmetric)."""
-    model.eval()
-    if cfg.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with autocast(x.device, precision):
-        out = model(x).float()
-        return (out + model(x.flip(-1)).float()) / 2 if cfg.tta_flip else out
-
 
 # What ``Trainer.state_dict`` writes into last.pt, and so what a resume needs of it.
 RESUME_KEYS = (
@@ -287,21 +272,12 @@ class Trainer:
     @torch.no_grad()
     def logits(self, split: str) -> torch.Tensor:
         """Logits for every image of ``split`` (in order), with flip TTA if configured."""
-        batches = self.data.batches(split, self.cfg.train.eval_batch_size)
-        return torch.cat(
-            [
-                predict_logits(self.eval_model, x, self.cfg.train, self.precision.precision)
-                for x, _ in batches
-            ]
+        return split_logits(
+            self.eval_model, self.data, split, self.cfg.train, self.precision.precision
         )
 
     def evaluate(self, split: str) -> dict[str, float]:
-        logits = self.logits(split)
-        labels = self.data.labels[split]
-        return {
-            "loss": F.cross_entropy(logits, labels).item(),
-            "accuracy": (logits.argmax(1) == labels).float().mean().item(),
-        }
+        return scores(self.logits(split), self.data.labels[split])
 
     # -- checkpoint state ----------------------------------------------------------------------
     def state_dict(self) -> dict:
