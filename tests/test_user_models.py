@@ -200,3 +200,27 @@ def test_compare_counts_the_discordant_images_and_agrees_with_scipy():
     assert same.only_a_right == same.only_b_right == 0 and same.mcnemar_p == 1.0
     assert same.seed_interval[0] <= 0 <= same.seed_interval[1]
     assert same.verdict.startswith("no real difference")
+
+
+def test_a_recipe_file_of_yours_runs_like_a_shipped_one_and_its_unknown_fields_are_refused(
+    tmp_path,
+):
+    (tmp_path / "tiny.py").write_text(TINY_NET)
+    config = yaml.safe_load(open(_config(tmp_path, 1)))
+    config["model"] = {"name": f"{tmp_path}/tiny.py:TinyNet"}
+    recipe = {
+        "description": "my sweep: TinyNet at two widths",
+        "reported": 90.0,
+        "config": config,
+        "sweep": {"param": "model.width", "values": [2, 4]},
+    }
+    (tmp_path / "my_sweep.yaml").write_text(yaml.safe_dump(recipe))
+    done = api.run_recipes([str(tmp_path / "my_sweep.yaml")], out=tmp_path / "runs", verbose=False)
+    assert [status for _, status in done.results] == ["trained", "trained"]
+    runs = sorted(p.parent for p in (tmp_path / "runs" / "my_sweep").rglob("summary.json"))
+    assert len(runs) == 2
+    assert {RunDir(r).read_config()["model"]["width"] for r in runs} == {2, 4}
+
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**recipe, "sweeps": {}}))
+    with pytest.raises(ConfigError, match="sweeps"):
+        api.run_recipes([str(tmp_path / "bad.yaml")], out=tmp_path / "runs", verbose=False)

@@ -30,6 +30,7 @@ import fnmatch
 import json
 import math
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -192,12 +193,18 @@ def recipe_names() -> list[str]:
     )
 
 
+def is_recipe_file(name: str) -> bool:
+    """Whether a recipe name is the path of a YAML file of the user's ('./my_sweep.yaml')."""
+    return name.endswith((".yaml", ".yml"))
+
+
 def match_recipes(patterns: list[str]) -> list[str]:
-    """Recipe names matching names or shell patterns ('s003_*', '*'), in order, each once."""
+    """Recipe names matching names or shell patterns ('s003_*', '*'), in order, each once; a
+    recipe file's path stands for itself."""
     names = recipe_names()
     matched: list[str] = []
     for pattern in patterns:
-        hits = fnmatch.filter(names, pattern)
+        hits = [pattern] if is_recipe_file(pattern) else fnmatch.filter(names, pattern)
         if not hits:
             what = (
                 f"no recipe matches '{pattern}'"
@@ -212,6 +219,16 @@ def match_recipes(patterns: list[str]) -> list[str]:
 
 
 def load_recipe(name: str) -> Recipe:
+    """A shipped recipe by name, or a recipe file of yours by its path (the same format; its
+    runs are named after the file: ./my_sweep.yaml -> RUNS/my_sweep/...)."""
+    if is_recipe_file(name):
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(
+                f"recipe file {name} not found",
+                fix="give the path of a YAML recipe (the format of fmnist recipes' files)",
+            )
+        return parse_recipe({"name": path.stem, **read_yaml(path)})
     path = _recipe_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(
