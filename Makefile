@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint data browser bench bench-avx2 bench-frontier clean
+.PHONY: run test lint verify data browser bench bench-avx2 bench-frontier clean
 
 # The newcomer's first run: the fast recipe (about a minute on two cores), then its HTML report.
 # The last lines are the test accuracy, the training time and the report to open.
@@ -15,6 +15,10 @@ run: $(BIN)/fmnist data
 
 test: lint $(BIN)/fmnist data browser
 	$(BIN)/python -m pytest
+
+# Recount every committed run and benchmark record from its kept predictions (no training).
+verify: $(BIN)/fmnist data
+	$(BIN)/fmnist verify results/runs benchmarks/results
 
 # Lint and formatting check (ruff, pinned in pyproject.toml); `make test` runs it first.
 lint: $(BIN)/fmnist

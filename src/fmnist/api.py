@@ -34,6 +34,7 @@ from fmnist.runs import RunDir, writable_folder
 
 if TYPE_CHECKING:
     from fmnist.experiments.compare import Comparison
+    from fmnist.experiments.verify import Verified
     from fmnist.inference import Run
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -382,6 +383,14 @@ def table(root: str | Path, output: str | Path | None = None) -> Table:
         )
     rows, md, csv_path = write_table(root, output)
     return Table(rows, to_markdown(rows), (md, csv_path))
+
+
+def verify(*roots: str | Path) -> Verified:
+    """Recount every run (test_predictions.txt) and benchmark record (.predictions.npz) under
+    ``roots`` against the official test labels; one RunDirError names the first that disagrees."""
+    from fmnist.experiments.verify import verify as verify_records
+
+    return verify_records(list(roots or ("results/runs", "benchmarks/results")))
 
 
 def compare(a: str | Path, b: str | Path) -> Comparison:

@@ -314,6 +314,17 @@ def compare(
         typer.echo("\n".join(result.lines()))
 
 
+@app.command()
+def verify(
+    roots: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Folders of runs and benchmark records (default: the committed ones)."),
+    ] = None,
+) -> None:
+    """Recount every committed run and benchmark from its kept predictions against the official test labels."""  # noqa: E501 (shown as written by `fmnist --help`)
+    typer.echo("\n".join(api.verify(*(roots or [])).lines()))
+
+
 @data_app.command("verify")
 def data_verify(data_dir: DataDirOption = None) -> None:
     """Check the four IDX files: size, magic number, shape, label range and SHA-256."""

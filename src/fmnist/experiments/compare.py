@@ -91,9 +91,9 @@ class Comparison:
         low, high = self.seed_interval if seeds_say else self.difference_interval
         basis = "over seeds" if seeds_say else "on the test images"
         if low > 0 or high < 0:
-            better = "B" if low > 0 else "A"
-            return f"{better} is better: the 95 % interval {basis} excludes no difference"
-        return f"no real difference: the 95 % interval {basis} includes 0"
+            better, side = ("B", "above") if low > 0 else ("A", "below")
+            return f"{better} is better: the 95 % interval of B - A {basis} lies {side} 0"
+        return f"no real difference: the 95 % interval of B - A {basis} includes 0"
 
 
 def side(path: str | Path, test_labels: np.ndarray) -> Side:

@@ -1,0 +1,109 @@
+"""``fmnist verify``: recount every committed number that keeps its predictions.
+
+- Runs (any folder of run directories, e.g. results/runs): each run's test_predictions.txt against
+  the official test labels must give the test accuracy its summary.json states (the table's
+  recount); runs that keep no predictions are counted and listed, not passed.
+- Benchmark records (benchmarks/results/*.json): each run entry that names its predictions
+  (``"predictions": "<stem>.predictions.npz:<key>"``, one byte a test image) must recount to the
+  ``accuracy`` it states.
+
+A disagreement is one RunDirError naming the record. Nothing is trained; the labels are the
+verified official files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist.errors import RunDirError
+from fmnist.experiments.table import recounted_records
+
+HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
+BENCHMARK_RECORDS = ("speed-*.json", "frontier-*.json", "gpu-*.json")  # benchmarks/*.py write them
+
+
+@dataclass
+class Verified:
+    runs: int = 0
+    runs_recounted: int = 0
+    runs_without_predictions: list[str] = field(default_factory=list)
+    benchmark_files: int = 0
+    benchmark_runs_recounted: int = 0
+    benchmark_runs_without_predictions: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"runs: {self.runs_recounted} of {self.runs} recounted from their test predictions "
+            f"({len(self.runs_without_predictions)} keep none)",
+            f"benchmarks: {self.benchmark_runs_recounted} runs recounted in "
+            f"{self.benchmark_files} records ({self.benchmark_runs_without_predictions} runs "
+            "from before predictions were kept)",
+        ]
+
+
+def verify(roots: list[str | Path], test_labels: np.ndarray | None = None) -> Verified:
+    """Recount every run folder and benchmark record under ``roots``."""
+    if test_labels is None:
+        from fmnist.data.sources import load_arrays
+
+        test_labels = load_arrays()[0]["test_labels"]
+    result = Verified()
+    for root in map(Path, roots):
+        if not root.exists():
+            raise RunDirError(f"{root} does not exist", fix="name folders of runs or records")
+        _verify_runs(root, test_labels, result)
+        for pattern in BENCHMARK_RECORDS:
+            for record in sorted(root.rglob(pattern)):
+                _verify_benchmark(record, test_labels, result)
+    return result
+
+
+def _verify_runs(root: Path, test_labels: np.ndarray, result: Verified) -> None:
+    if not any(root.rglob("summary.json")):
+        return
+    for record in recounted_records(root):  # raises where a recount disagrees
+        result.runs += 1
+        if record["recounted"]:
+            result.runs_recounted += 1
+        else:
+            result.runs_without_predictions.append(record["path"])
+
+
+def _verify_benchmark(path: Path, test_labels: np.ndarray, result: Verified) -> None:
+    result.benchmark_files += 1
+    record = json.loads(path.read_text())
+    archive = None
+    for run in _runs(record):
+        reference = run.get("predictions")
+        if not isinstance(reference, str):
+            result.benchmark_runs_without_predictions += 1
+            continue
+        name, _, key = reference.partition(":")
+        if archive is None:
+            archive = np.load(path.with_name(name))
+        predicted = archive[key]
+        counted = float(np.mean(predicted == test_labels))
+        if len(predicted) != len(test_labels) or abs(counted - run["accuracy"]) > HALF_AN_IMAGE:
+            raise RunDirError(
+                f"{path}: a run states test accuracy {run['accuracy']:.4f} but its predictions "
+                f"({reference}) recount {counted:.4f} against the official test labels",
+                fix="the record or its predictions were edited or mixed up: measure it again",
+            )
+        result.benchmark_runs_recounted += 1
+
+
+def _runs(node: Any):
+    """Every run entry of a benchmark record: a dict with an ``accuracy`` and a ``wall``."""
+    if isinstance(node, dict):
+        if "accuracy" in node and "wall" in node and "seed" in node:
+            yield node
+        for value in node.values():
+            yield from _runs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _runs(value)

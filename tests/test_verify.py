@@ -1,0 +1,45 @@
+"""`fmnist verify`: every committed run and benchmark record recounts from its predictions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from fmnist import api
+from fmnist.data.sources import load_arrays
+from fmnist.errors import RunDirError
+
+
+def test_the_committed_records_recount():
+    verified = api.verify(ROOT / "results" / "runs", ROOT / "benchmarks" / "results")
+    assert verified.runs > 100 and verified.runs_recounted >= 40
+    assert verified.runs_recounted + len(verified.runs_without_predictions) == verified.runs
+
+
+def test_a_run_or_benchmark_whose_number_does_not_recount_is_refused(tmp_path):
+    labels = load_arrays()[0]["test_labels"]
+    kept = min(p.parent for p in (ROOT / "results" / "runs").rglob("test_predictions.txt"))
+    run = shutil.copytree(kept, tmp_path / "runs" / "one")
+    summary = json.loads((run / "summary.json").read_text())
+    summary["test_accuracy"] += 0.001  # ten images more than the predictions hold
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunDirError, match="recounts"):
+        api.verify(tmp_path / "runs")
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    predicted = labels.copy()
+    predicted[:25] = (predicted[:25] + 1) % 10  # 25 wrong: 99.75 %
+    np.savez_compressed(bench / "speed-x.predictions.npz", run0=predicted.astype(np.uint8))
+    entry = {"seed": 0, "wall": 1.0, "accuracy": 0.9975}
+    entry["predictions"] = "speed-x.predictions.npz:run0"
+    (bench / "speed-x.json").write_text(json.dumps({"fmnist": {"runs": [entry]}}))
+    assert api.verify(bench).benchmark_runs_recounted == 1
+    entry["accuracy"] = 0.9985
+    (bench / "speed-x.json").write_text(json.dumps({"fmnist": {"runs": [entry]}}))
+    with pytest.raises(RunDirError, match="recount 0.9975"):
+        api.verify(bench)
