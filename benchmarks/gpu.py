@@ -29,7 +29,6 @@ command stopped at its time limit keeps what it measured) and, at the end, the .
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -51,6 +50,7 @@ from speed import (
     plot_points,
     run_fmnist,
     run_peer,
+    write_json,
     write_record,
 )
 
@@ -258,7 +258,7 @@ def main() -> None:
 
     def save(summary: dict) -> None:
         record["recipes"][-1] = summary
-        stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
+        write_json(record, stem)
 
     for item in items:
         print(f"fmnist: {item.label}, {item.seeds} seed(s); {clock.left():.0f} s left", flush=True)

@@ -376,15 +376,12 @@ def plot_points(ax, points: list[dict], style: str, label: str) -> None:
     ax.plot([p["wall"] for p in points], [100 * p["accuracy"] for p in points], style, label=label)
 
 
-def write_record(record: dict, stem: Path, ax, title: str) -> None:
-    """The record as STEM.json, its runs' test predictions as STEM.predictions.npz and its
-    accuracy-vs-time axes, finished, as STEM.png.
+def write_json(record: dict, stem: Path) -> None:
+    """The record as STEM.json, its runs' test predictions as STEM.predictions.npz.
 
     Each run's predictions leave the JSON for the .npz (uint8, one byte a test image, under the
-    key its JSON entry names as `predictions`), so `fmnist table --verify` can recount them.
+    key its JSON entry names as `predictions`), so `fmnist verify` can recount them.
     """
-    import matplotlib.pyplot as plt
-
     record = json.loads(json.dumps(record))  # the caller's record keeps its predictions
     predictions = {}
     for run in _runs_with_predictions(record):
@@ -394,6 +391,13 @@ def write_record(record: dict, stem: Path, ax, title: str) -> None:
     if predictions:
         np.savez_compressed(stem.with_name(f"{stem.name}.predictions.npz"), **predictions)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
+
+
+def write_record(record: dict, stem: Path, ax, title: str) -> None:
+    """The record (``write_json``) and its accuracy-vs-time axes, finished, as STEM.png."""
+    import matplotlib.pyplot as plt
+
+    write_json(record, stem)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
