@@ -126,8 +126,7 @@ def train(
         )
     else:
         writable_folder(Path(run_dir).parent, "run_dir's parent")
-        (Path(run_dir) / "ckpt").mkdir(parents=True)
-        run = RunDir(run_dir)
+        run = RunDir.make(run_dir)
     from fmnist.training.fit import fit_run
 
     return load_run(fit_run(cfg, run, verbose=verbose).path)

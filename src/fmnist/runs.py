@@ -66,6 +66,13 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
+    def make(cls, path: str | Path) -> RunDir:
+        """The one place a run folder is created: ``path`` and its ``ckpt/``, new (a folder that
+        already exists is an error: FileExistsError, which callers turn into their message)."""
+        (Path(path) / "ckpt").mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
     def create(cls, root: str | Path, name: str, fingerprint: str) -> RunDir:
         """A fresh directory ``root/<date-time>-<name>-<config hash>``."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -74,8 +81,7 @@ class RunDir:
         while path.exists():
             path = Path(root) / f"{stamp}-{name}-{fingerprint}-{suffix}"
             suffix += 1
-        (path / "ckpt").mkdir(parents=True)
-        return cls(path)
+        return cls.make(path)
 
     @property
     def is_run(self) -> bool:

@@ -199,11 +199,10 @@ def train_baseline(
     ``run_dir`` may exist from an interrupted baseline (they have no checkpoints): it is refitted.
     """
     from fmnist.data import FashionMNIST
-    from fmnist.metrics import classification_summary
+    from fmnist.metrics import write_summary
 
     cfg = BaselineRunConfig.model_validate(config)
-    run = RunDir(run_dir)
-    run.path.mkdir(parents=True, exist_ok=True)
+    run = RunDir(run_dir) if Path(run_dir).is_dir() else RunDir.make(run_dir)
     run.write_config(cfg.model_dump(mode="json"))
     run.write_env("cpu", cfg.seed)
     data = FashionMNIST(cfg.data, "cpu")
@@ -222,18 +221,11 @@ def train_baseline(
     probabilities = _scores(
         clf, _features(name, options, images["test"])
     )  # the one test evaluation
-    scores = classification_summary(labels["test"], probabilities)
     params, macs = _size(clf, x_train.shape[1], len(x_train))
-    summary = {
+    facts = {
         "name": cfg.name or name,
         "model": f"sklearn_{name}",
         "seed": cfg.seed,
-        "test_accuracy": scores["accuracy"],
-        "test_loss": float(
-            -np.log(
-                np.clip(probabilities[np.arange(len(probabilities)), labels["test"]], 1e-12, 1)
-            ).mean()
-        ),
         "val_accuracy": val_acc,
         "best_epoch": None,
         "epochs_run": None,
@@ -243,6 +235,7 @@ def train_baseline(
         "train_images": len(labels["train"]),
         "val_images": len(labels["val"]),
         "device": "cpu",
+        "precision": "fp64",  # scikit-learn computes in float64
         "baseline": {
             "name": name,
             "options": {**DEFAULTS[name], **options},
@@ -250,11 +243,8 @@ def train_baseline(
             if name in ("logreg", "random_forest", "knn", "boosted_trees")
             else "softmax of decision values",
         },
-        "per_class": scores["per_class"],
-        "confusion_matrix": scores["confusion_matrix"],
     }
-    run.write_predictions(labels["test"], probabilities.argmax(1), probabilities)
-    run.write_summary(summary)
+    summary = write_summary(run, facts, labels=labels["test"], probabilities=probabilities)
     if verbose:
         print(
             f"{name}: test accuracy {summary['test_accuracy']:.2%}  ({seconds:.1f}s fit)  "

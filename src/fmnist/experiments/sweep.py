@@ -92,18 +92,27 @@ def resolve_config(
         raise ConfigError(f"recipe '{recipe.name}'{where}: {exc}") from None
 
 
-def single_run_job(
-    recipe: Recipe, base: dict[str, Any], overrides: list[str], *, out: str | Path
-) -> Job:
-    """The one run of a single-run recipe for the seed the overrides give (default 0): the config
-    and folder ``fmnist run RECIPE`` makes for that seed, with a user's YAML ``base`` on top."""
+def single_run_config(
+    recipe: Recipe, base: dict[str, Any], overrides: list[str]
+) -> tuple[Point, dict[str, Any]]:
+    """The point and config of a single-run recipe's one run for the seed the overrides give
+    (default 0), as ``fmnist run RECIPE`` resolves it, with a user's YAML ``base`` on top."""
     if recipe.sweep is not None or recipe.folds or recipe.baseline:
         raise ConfigError(
             f"recipe '{recipe.name}' is a series of runs ({recipe.kind()}), not one run",
             fix=f"fmnist run {recipe.name}",
         )
     point = expand_points(recipe)[0]
-    data = resolve_config(recipe, point, 0, None, quick=False, base=base, overrides=overrides)
+    return point, resolve_config(
+        recipe, point, 0, None, quick=False, base=base, overrides=overrides
+    )
+
+
+def single_run_job(
+    recipe: Recipe, base: dict[str, Any], overrides: list[str], *, out: str | Path
+) -> Job:
+    """The one run of a single-run recipe and the folder ``fmnist run RECIPE`` makes for it."""
+    point, data = single_run_config(recipe, base, overrides)
     path = run_path(recipe_root(recipe, out), point, data["seed"], None)
     return Job(recipe, point, data["seed"], None, path, data)
 
@@ -115,7 +124,7 @@ def resolve_base(
     (as ``fmnist run`` resolves it), then ``base`` (a user's config), then ``overrides``."""
     if recipe is None:
         return build_config(base, list(overrides)).to_dict()
-    return single_run_job(load_recipe(recipe), base, list(overrides), out=".").config
+    return single_run_config(load_recipe(recipe), base, list(overrides))[1]
 
 
 def run_path(root: Path, point: Point, seed: int, fold: int | None) -> Path:
@@ -220,8 +229,9 @@ def _make(job: Job, verbose: bool) -> str:
             if state == "interrupted":
                 resume_run(RunDir(job.path), verbose=verbose)
             else:
-                (job.path / "ckpt").mkdir(parents=True)
-                fit_run(RunConfig.model_validate(job.config), RunDir(job.path), verbose=verbose)
+                fit_run(
+                    RunConfig.model_validate(job.config), RunDir.make(job.path), verbose=verbose
+                )
     return state
 
 

@@ -169,13 +169,14 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
     values = suggest(trial, space)
     name = f"{root.name}:trial-{trial.number:04d}"
     cfg = RunConfig.model_validate({**trial_config(space, values), "name": name})
-    run = RunDir(root / f"trial-{trial.number:04d}")
-    if run.path.exists():
+    path = root / f"trial-{trial.number:04d}"
+    try:
+        run = RunDir.make(path)
+    except FileExistsError:
         raise ConfigError(
-            f"{run.path} already holds a trial of another study named '{root.name}'",
+            f"{path} already holds a trial of another study named '{root.name}'",
             fix="choose another --study name, or move the old folder away",
-        )
-    (run.path / "ckpt").mkdir(parents=True)
+        ) from None
     record = {
         "study": root.name,
         "trial": trial.number,

@@ -16,11 +16,12 @@ import torch
 from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError
-from fmnist.metrics import classification_summary
+from fmnist.metrics import write_summary
 from fmnist.models import count_macs, count_params, create_model, model_source
 from fmnist.models.user import restore as restore_model
 from fmnist.runs import RunDir, kept_val_accuracy
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
+from fmnist.training.evaluation import scores
 from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
 from fmnist.training.memory import check_memory
 from fmnist.training.trainer import Trainer
@@ -119,11 +120,10 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         model_source=model_source(cfg.model.name),
     )
     save_checkpoint(final, run.path / "ckpt" / "final.pt")
-    summary = {
+    facts = {
         "name": cfg.name or cfg.model.name,
         "model": cfg.model.name,
         "seed": cfg.seed,
-        **(_test_scores(trainer, run) if test else {"test_accuracy": None}),
         "val_accuracy": kept_val_accuracy(
             trainer.history, trainer.best["val_accuracy"], restore_best=cfg.train.restore_best
         )
@@ -139,7 +139,7 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         "device": str(trainer.device),
         "precision": trainer.precision.precision,
     }
-    run.write_summary(summary)
+    summary = write_summary(run, facts, **(_test_evaluation(trainer) if test else {}))
     score = (
         f"test accuracy {summary['test_accuracy']:.2%}"
         if test
@@ -149,17 +149,13 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
     return run
 
 
-def _test_scores(trainer: Trainer, run: RunDir) -> dict[str, Any]:
-    """The one evaluation on the test set: accuracy, loss, per-class scores, confusion matrix;
-    the predictions go to the run directory."""
+def _test_evaluation(trainer: Trainer) -> dict[str, Any]:
+    """The one evaluation on the test set: labels, probabilities and the loss (from the logits,
+    as training measures it), for ``write_summary`` to score and record."""
     logits = trainer.logits("test")
     labels = trainer.data.labels["test"]
-    probabilities = torch.softmax(logits, 1).cpu().numpy()
-    scores = classification_summary(labels.cpu().numpy(), probabilities)
-    run.write_predictions(labels.cpu().numpy(), probabilities.argmax(1), probabilities)
     return {
-        "test_accuracy": scores["accuracy"],
-        "test_loss": float(torch.nn.functional.cross_entropy(logits, labels).item()),
-        "per_class": scores["per_class"],
-        "confusion_matrix": scores["confusion_matrix"],
+        "labels": labels.cpu().numpy(),
+        "probabilities": torch.softmax(logits, 1).cpu().numpy(),
+        "test_loss": scores(logits, labels)["loss"],
     }
