@@ -47,6 +47,9 @@ def _registry_restored():
     catalog._MODELS.update(saved)
 
 
+DECORATOR = '@fmnist.register_model("tiny_deco")\ndef TinyNet'
+
+
 def _config(tmp_path, epochs: int, train_subset: int = 2000) -> str:
     cfg = tiny(data={"train_subset": train_subset}, train={"epochs": epochs, "batch_size": 50})
     del cfg["model"]
@@ -70,8 +73,8 @@ def _train_until_killed(cmd, cwd, out, epochs_before_kill: int) -> RunDir:
     return RunDir(run)
 
 
-def test_a_model_from_a_file_trains_resumes_compares_reports_exports_and_refuses_changed_code(
-    tmp_path,
+def test_a_file_model_and_a_decorated_one_train_resume_compare_report_export_and_refuse_edits(
+    tmp_path, monkeypatch
 ):
     (tmp_path / "tiny.py").write_text(TINY_NET)
     out = tmp_path / "runs"
@@ -87,14 +90,19 @@ def test_a_model_from_a_file_trains_resumes_compares_reports_exports_and_refuses
     assert run.read_summary()["params"] == 6 * 9 + 6 + 12 * 6 * 9 + 12 + 12 * 49 * 10 + 10
     assert run.read_config()["model"] == {"name": "tiny.py:TinyNet", "width": 6}
 
-    other = api.train(
-        _config(tmp_path, 1), model=str(tmp_path / "tiny.py") + ":TinyNet", out=out, verbose=False
-    )
-    assert "TinyNet" in api.table(out).markdown
+    decorated = tmp_path / "decorated" / "my_tiny.py"
+    decorated.parent.mkdir()
+    decorated.write_text("import fmnist\n" + TINY_NET.replace("def TinyNet", DECORATOR))
+    monkeypatch.syspath_prepend(str(decorated.parent))
+    import my_tiny  # noqa: F401  (its decorator registers "tiny_deco")
+
+    other = api.train(_config(tmp_path, 1), model="tiny_deco", out=out, verbose=False)
+    assert {"tiny.py:TinyNet", "tiny_deco"} <= set(api.table(out).markdown.split(" | "))
     verdict = api.compare(other.path, run.path)
     assert verdict.b_accuracies == [run.read_summary()["test_accuracy"]]
+    assert verdict.only_a_right + verdict.only_b_right > 0
     assert api.report(run.path).is_file()
-    assert api.export(run.path).agreement == 1.0
+    assert api.export(other.path).agreement == 1.0
 
     (tmp_path / "tiny.py").write_text(TINY_NET + "\n# edited\n")
     evaluated = fmnist_cli("evaluate", run.path)
@@ -102,12 +110,15 @@ def test_a_model_from_a_file_trains_resumes_compares_reports_exports_and_refuses
     assert "changed since the run trained" in evaluated.stderr, evaluated.stderr
     with pytest.raises(RunDirError, match="changed since the run trained"):
         fmnist.load(run.path / "ckpt" / "final.pt")
+    decorated.write_text(decorated.read_text() + "\n# edited\n")
+    with pytest.raises(RunDirError, match="my_tiny.py changed since the run trained"):
+        api.evaluate(other.path)
 
 
 def test_a_decorated_model_is_listed_trained_and_imported_again_by_a_fresh_process(
     tmp_path, monkeypatch
 ):
-    decorated = TINY_NET.replace("def TinyNet", '@fmnist.register_model("tiny_deco")\ndef TinyNet')
+    decorated = TINY_NET.replace("def TinyNet", DECORATOR)
     (tmp_path / "my_nets.py").write_text("import fmnist\n" + decorated)
     monkeypatch.syspath_prepend(str(tmp_path))
     import my_nets  # noqa: F401  (its decorator registers the model)

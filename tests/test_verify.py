@@ -43,3 +43,20 @@ def test_a_run_or_benchmark_whose_number_does_not_recount_is_refused(tmp_path):
     (bench / "speed-x.json").write_text(json.dumps({"fmnist": {"runs": [entry]}}))
     with pytest.raises(RunDirError, match="recount 0.9975"):
         api.verify(bench)
+
+
+def test_a_rows_interval_is_over_seeds_where_there_are_several_else_over_the_test_images():
+    from scipy import stats
+
+    from fmnist.experiments.table import accuracy_interval
+
+    low, high, over = accuracy_interval([0.91, 0.92, 0.93])
+    half = stats.t.ppf(0.975, 2) * 0.01 / 3**0.5  # sample std 0.01, three seeds
+    assert over == "seeds" and (low, high) == pytest.approx((92 - 100 * half, 92 + 100 * half))
+    low, high, over = accuracy_interval([0.9])  # 9,000 of 10,000: Wilson's score interval
+    z, n, p = stats.norm.ppf(0.975), 10_000, 0.9
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    assert over == "images" and (low, high) == pytest.approx(
+        (100 * (centre - half), 100 * (centre + half))
+    )

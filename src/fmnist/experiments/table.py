@@ -36,6 +36,9 @@ COLUMNS = [
     "test_accuracy_mean",
     "test_accuracy_std",
     "n",
+    "test_accuracy_low",
+    "test_accuracy_high",
+    "interval_over",
     "cv_accuracy_mean",
     "cv_accuracy_std",
     "reported",
@@ -46,6 +49,7 @@ COLUMNS = [
     "recounted",
     "settings",
 ]
+TEST_IMAGES = 10_000  # every run evaluates the whole official test set
 # What a reader sees: results.md and the experiment report's results table.
 DISPLAY_COLUMNS = [
     "study",
@@ -57,6 +61,7 @@ DISPLAY_COLUMNS = [
     "train s",
     "test acc % (mean ± std)",
     "n",
+    "95 % interval",
     "k-fold acc %",
     "reported %",
     "diff",
@@ -147,6 +152,7 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
     reported, reported_val = recipe.get("reported"), recipe.get("reported_val")
     val = [100 * r["val_accuracy"] for r in group if r["val_accuracy"] is not None]
     val_mean = mean_std(val)[0] if len(val) == len(group) else None
+    low, high, over = accuracy_interval([r["test_accuracy"] for r in group])
     return {
         "group": _group_label(*key),
         "study": study,
@@ -160,6 +166,9 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
         "test_accuracy_mean": acc,
         "test_accuracy_std": acc_std,
         "n": len(group),
+        "test_accuracy_low": low,
+        "test_accuracy_high": high,
+        "interval_over": over,
         "cv_accuracy_mean": cv,
         "cv_accuracy_std": cv_std,
         "reported": reported,
@@ -174,6 +183,27 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
         + (", bf16" if group[0]["precision"] == "bf16" else ""),
         "runs": group,
     }
+
+
+def accuracy_interval(accuracies: list[float]) -> tuple[float, float, str]:
+    """A 95 % interval of the test accuracy (%), so a reader sees which differences are noise.
+
+    Over seeds where there are several (Student's t on their mean: what another set of seeds
+    would give), else over the 10,000 test images (Wilson's score interval of the run's count:
+    what another test set of the same size would give).
+    """
+    from scipy import stats
+
+    if len(accuracies) > 1 and np.std(accuracies) > 0:  # seeds that agree exactly: no spread
+        low, high = stats.t.interval(
+            0.95, len(accuracies) - 1, loc=np.mean(accuracies), scale=stats.sem(accuracies)
+        )
+        over = "seeds"
+    else:
+        correct = round(float(np.mean(accuracies)) * TEST_IMAGES)
+        ci = stats.binomtest(correct, TEST_IMAGES).proportion_ci(0.95, method="wilson")
+        low, high, over = ci.low, ci.high, "images"
+    return 100 * float(low), 100 * float(high), over
 
 
 def recounted_records(root: str | Path) -> list[dict[str, Any]]:
@@ -217,6 +247,7 @@ def display_cells(row: dict[str, Any]) -> list[str]:
         f"{row['train_seconds']:.1f}",
         plus_minus(row["test_accuracy_mean"], row["test_accuracy_std"]),
         str(row["n"]),
+        f"{row['test_accuracy_low']:.2f}-{row['test_accuracy_high']:.2f} {row['interval_over']}",
         plus_minus(cv, row["cv_accuracy_std"]) if cv is not None else "",
         " ".join(filter(None, [_fmt(row["reported"], ".2f"), reported_val])),
         " ".join(filter(None, diff)),

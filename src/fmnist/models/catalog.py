@@ -57,6 +57,16 @@ class _Entry:
 
 _MODELS: dict[str, _Entry] = {}
 _O = TypeVar("_O", bound=type[ModelOptions])
+# Where a model not (yet) registered may come from, asked in turn by name (each registers it if it
+# can), and the names they know without importing: fmnist.models.user adds a user's references and
+# installed plugins here, so this registry imports no user code itself.
+_FINDERS: list[Callable[[str], Any]] = []
+_LISTERS: list[Callable[[], list[str]]] = []
+
+
+def add_finder(find: Callable[[str], Any], names: Callable[[], list[str]]) -> None:
+    _FINDERS.append(find)
+    _LISTERS.append(names)
 
 
 def builtin_model(name: str, builder: str | Callable[[Any], Any]) -> Callable[[_O], _O]:
@@ -101,11 +111,9 @@ def model_source(name: str) -> dict[str, Any] | None:
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered names and installed plugins' model names (found without importing them); a
-    model named by its import reference ('file.py:Net') is not listed by name."""
-    from fmnist.models.user import plugin_entry_points
-
-    names = {*(n for n in _MODELS if ":" not in n), *(e.name for e in plugin_entry_points())}
+    """Registered names and the names finders know (installed plugins', found without importing
+    them); a model named by its import reference ('file.py:Net') is not listed by name."""
+    names = {*(n for n in _MODELS if ":" not in n), *(n for lister in _LISTERS for n in lister())}
     return sorted(name for name in names if fnmatch.fnmatch(name, pattern))
 
 
@@ -160,15 +168,8 @@ def model_builder(name: str) -> Callable[[Any], Any]:
 
 
 def _entry(name: str) -> _Entry:
-    if name not in _MODELS:
-        # A user's model, named by its import reference or by an installed plugin: imported now,
-        # because a config or command named it (see fmnist.models.user).
-        from fmnist.models import user
-
-        if user.is_reference(name):
-            user.load_reference(name)
-        else:
-            user.load_plugin(name)
+    for find in _FINDERS if name not in _MODELS else ():
+        find(name)  # a user's model: imported now, because a config or command named it
     if name not in _MODELS:
         raise UnknownModelError(
             f"'{name}' is not a registered model",

@@ -262,6 +262,17 @@ def plugin_entry_points() -> list[importlib.metadata.EntryPoint]:
     return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
+def _find(name: str) -> None:
+    """Register ``name`` if it is a reference or an installed plugin's model (else leave it)."""
+    if is_reference(name):
+        load_reference(name)
+    else:
+        load_plugin(name)
+
+
+catalog.add_finder(_find, lambda: [entry.name for entry in plugin_entry_points()])
+
+
 # -- a run's model, again -----------------------------------------------------------------------
 def restore(name: str, source: dict[str, Any] | None, where: str) -> None:
     """Make the model a run trained (``name``, recorded as ``source``) importable again in this
