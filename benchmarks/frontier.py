@@ -154,8 +154,8 @@ def save(record: dict, out: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("wall time from process start (s, log scale)")
     write_record(
-        record, stem, ax, f"Fashion-MNIST test accuracy vs wall time: {record['cpu']['model']}, "
-        f"{kind}, {record['cpu_threads']} threads ({record['date']})"
+        record, stem, ax, f"Fashion-MNIST test accuracy vs wall time\n{record['cpu']['model']}, "
+        f"{kind}, {record['cpu_threads']} threads, torch {record['torch']} ({record['date']})"
     )  # fmt: skip
 
 
