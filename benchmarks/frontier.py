@@ -42,7 +42,7 @@ DEFAULT_POINTS = "fast:3,fast,strong:1/3,strong"
 def point_epochs(spec: str) -> tuple[str, int]:
     """'strong:1/3' -> ('strong', a third of strong's epochs here, at least 1); 'fast' -> all."""
     recipe, _, budget = spec.partition(":")
-    full = resolve_config(recipe=recipe).train.epochs
+    full = resolve_config(recipe=recipe, machine="here").train.epochs
     if not budget:
         return recipe, full
     share = Fraction(budget)

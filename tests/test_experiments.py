@@ -12,7 +12,6 @@ import pytest
 import fmnist
 from conftest import tiny
 from fmnist.api import run_recipes
-from fmnist.config import DataConfig
 from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments.sweep import plan
@@ -67,7 +66,7 @@ def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
         "t/seed1",
         "t/seed2",
     ]
-    assert [j.config["seed"] for j in jobs] == [0, 1, 2] and jobs[0].point.reported == 88.0
+    assert [j.seed for j in jobs] == [0, 1, 2] and jobs[0].point.reported == 88.0
 
 
 @pytest.mark.parametrize(
@@ -124,11 +123,8 @@ def test_every_shipped_recipe_validates_full_and_quick(tmp_path):
 def test_quick_changes_are_declared_and_kept_apart(tmp_path):
     vgg = load_recipe("s002_vgg16")
     full, quick = plan(vgg, out=tmp_path)[0], plan(vgg, out=tmp_path, quick=True)[0]
-    assert full.config["train"]["epochs"] == 50 and quick.config["train"]["epochs"] == 1
-    assert (
-        quick.config["data"]["train_subset"] == 2000
-        and quick.path.parent.name == "s002_vgg16-quick"
-    )
+    assert full.config.train.epochs == 50 and quick.config.train.epochs == 1
+    assert quick.config.data.train_subset == 2000 and quick.path.parent.name == "s002_vgg16-quick"
 
 
 # -- running, skipping, resuming ------------------------------------------------------------
@@ -236,7 +232,7 @@ def test_a_run_made_before_an_option_existed_is_still_the_same_run(tmp_path):
 def test_kfold_recipe_folds_are_disjoint_stratified_and_cover_the_training_set(tmp_path):
     jobs = plan(load_recipe("s004_kfold"), out=tmp_path)
     assert [j.fold for j in jobs] == [0, 1, 2, 3, 4]
-    vals = [FashionMNIST(DataConfig.model_validate(j.config["data"])) for j in jobs]
+    vals = [FashionMNIST(j.config.data) for j in jobs]
     indices = [v.indices["val"] for v in vals]
     everything = np.concatenate(indices)
     assert len(everything) == len(set(everything)) == 60000

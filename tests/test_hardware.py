@@ -12,8 +12,12 @@ import pytest
 import torch
 
 import fmnist
-from fmnist.training.hardware import choose_precision, native_bf16
-from tests.conftest import ROOT, tiny
+from fmnist.config import RunConfig
+from fmnist.experiments.sweep import plan
+from fmnist.machine import MACHINES
+from fmnist.recipes import load_recipe
+from fmnist.training.hardware import choose_precision, cpu_bf16_is_native, native_bf16
+from tests.conftest import ROOT, fmnist_cli, tiny
 
 
 @pytest.mark.parametrize("device_type", ["cpu", "cuda"])
@@ -76,44 +80,51 @@ def test_a_run_on_a_cpu_without_native_bf16_trains_in_fp32_records_why_and_resum
     assert fmnist.resume(run.path, verbose=False).summary["precision"] == "fp32"
 
 
-RESOLVE = """
-import json, sys
-from fmnist.experiments.sweep import plan
-from fmnist.recipes import load_recipe
-job = plan(load_recipe('fast'), overrides=sys.argv[1:])[0]
-print(json.dumps({'epochs': job.config['train']['epochs'], 'variant': job.config.get('variant')}))
-"""
-
-
-def _resolved_fast(*overrides: str, isa: str | None = None) -> dict:
-    env = {**os.environ, **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})}
-    out = subprocess.run(
-        [sys.executable, "-c", RESOLVE, *overrides],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
+def _resolved_fast(*overrides: str, machine: str) -> RunConfig:
+    return plan(load_recipe("fast"), overrides=list(overrides), machine=MACHINES[machine])[0].config
 
 
 def test_fast_takes_its_fp32_variant_on_a_cpu_without_native_bf16():
-    from fmnist.recipes import load_recipe
-
     variant = load_recipe("fast").fp32_variant
-    resolved = _resolved_fast(isa="AVX2")
+    resolved = _resolved_fast(machine="cpu-fp32")
     assert (
-        resolved["epochs"]
+        resolved.train.epochs
         == variant.set["train.epochs"]
         != load_recipe("fast").config["train"]["epochs"]
-        and resolved["variant"] == f"fp32: {variant.why}"
+        and resolved.variant == f"fp32: {variant.why}"
     )
     # --set wins over the variant; an explicit precision means the user chose, so no variant is
-    # taken.
-    assert _resolved_fast("train.epochs=2", isa="AVX2")["epochs"] == 2
-    assert _resolved_fast("train.precision=fp32", isa="AVX2")["variant"] is None
-    if native_bf16(torch.device("cpu")) and "ONEDNN_MAX_CPU_ISA" not in os.environ:
-        assert _resolved_fast()["variant"] is None
+    # taken; nor where the run trains in bf16 (a bf16 CPU, a GPU) or without a machine in view.
+    assert _resolved_fast("train.epochs=2", machine="cpu-fp32").train.epochs == 2
+    assert _resolved_fast("train.precision=fp32", machine="cpu-fp32").variant is None
+    assert (
+        _resolved_fast("train.device=cpu", machine="cuda").variant is None
+    )  # bf16 CPU in MACHINES
+    assert all(_resolved_fast(machine=kind).variant is None for kind in ("cpu-bf16", "cuda"))
+    assert plan(load_recipe("fast"))[0].config.variant is None
+
+
+@pytest.mark.parametrize(
+    ("chip", "avx512_bf16", "amx", "onednn_bf16", "isa_limit", "native"),
+    [
+        ("Sapphire Rapids", True, True, True, None, True),
+        ("Zen 4", True, False, True, None, True),
+        ("Ice Lake / Cascade Lake (oneDNN converts in software)", False, False, True, None, False),
+        ("an AVX2-only laptop", False, False, False, None, False),
+        ("Sapphire Rapids limited to AVX2", True, True, False, "AVX2", False),
+        ("Sapphire Rapids limited to AVX-512 without bf16", True, True, True, "AVX512_CORE", False),
+        ("Sapphire Rapids limited to its AMX", True, True, True, "AVX512_CORE_AMX", True),
+    ],
+)
+def test_bf16_is_native_only_where_the_chip_has_bf16_instructions(
+    chip, avx512_bf16, amx, onednn_bf16, isa_limit, native
+):
+    assert (
+        cpu_bf16_is_native(
+            avx512_bf16=avx512_bf16, amx=amx, onednn_bf16=onednn_bf16, isa_limit=isa_limit
+        )
+        is native
+    ), chip
 
 
 def test_a_slow_epoch_reports_its_progress_in_a_log_and_quiet_stays_quiet(
@@ -144,3 +155,19 @@ def test_a_run_from_before_precision_was_recorded_keeps_the_fp32_it_trained_in_o
         env.pop(key)
     env_path.write_text(json.dumps(env))
     assert fmnist.load_run(run.path).config.train.precision == "fp32"
+
+
+def test_fmnist_config_shows_a_recipe_as_written_or_for_the_machine_asked_for():
+    written = fmnist_cli("config", "--recipe", "fast")
+    assert written.returncode == 0, written.stderr
+    recipe = load_recipe("fast")
+    written_epochs, epochs = (
+        recipe.config["train"]["epochs"],
+        recipe.fp32_variant.set["train.epochs"],
+    )
+    assert f"epochs: {written_epochs}" in written.stdout and "--machine cpu-fp32" in written.stdout
+    fp32 = fmnist_cli("config", "--recipe", "fast", "--machine", "cpu-fp32")
+    assert f"epochs: {epochs}" in fp32.stdout and "variant: 'fp32:" in fp32.stdout
+    unknown = fmnist_cli("config", "--recipe", "fast", "--machine", "mars")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    assert "unknown machine 'mars'" in unknown.stderr and "cpu-fp32" in unknown.stderr

@@ -24,11 +24,12 @@ import numpy as np
 
 from fmnist.config import RunConfig, read_yaml
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.experiments import sweep
+from fmnist.experiments import spec, sweep
 from fmnist.experiments.collect import find_runs
+from fmnist.experiments.spec import RunSpec
 from fmnist.experiments.table import build_table, to_markdown, write_table
-from fmnist.models.catalog import check_model_options
-from fmnist.models.user import register_model, short_name
+from fmnist.machine import MACHINES, Machine
+from fmnist.models.user import register_model
 from fmnist.recipes import Recipe, load_recipe, match_recipes
 from fmnist.runs import RunDir, writable_folder
 
@@ -42,20 +43,40 @@ ConfigLike = RunConfig | dict[str, Any] | str | Path | None
 
 # -- configs --------------------------------------------------------------------------------------
 def resolve_config(
-    config: ConfigLike = None, *, recipe: str | None = None, overrides: Sequence[str] = ()
+    config: ConfigLike = None,
+    *,
+    recipe: str | None = None,
+    overrides: Sequence[str] = (),
+    machine: Machine | str | None = None,
 ) -> RunConfig:
-    """The one config resolver: defaults, then a shipped single-run ``recipe``, then ``config``
+    """A single run's config: defaults, then a shipped single-run ``recipe``, then ``config``
     (a RunConfig, a nested dict or a YAML path), then ``--set`` style ``overrides`` (later wins).
 
-    ``fmnist train`` and ``fmnist config`` resolve through here, and ``fmnist run`` resolves each
-    run of a recipe through the same ``sweep.resolve_config``.
+    ``machine``: resolve for the hardware a run will train on: 'here' (this machine, measured),
+    a kind of ``fmnist.machine.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda') or a ``Machine``;
+    None (default): the recipe as written, without its hardware variant.
+    ``fmnist train``, ``fmnist run`` and ``fmnist config`` resolve through the same
+    ``fmnist.experiments.spec``.
     """
-    base = _as_dict(config, recipe)
-    cfg = RunConfig.model_validate(sweep.resolve_base(recipe, base, list(overrides)))
-    # The user named this config: a model given by reference is imported and its options checked
-    # now, not first when it is built.
-    check_model_options(cfg.model.name, cfg.model.options)
-    return cfg
+    return spec.resolve_config(
+        recipe, _as_dict(config, recipe), list(overrides), machine=_machine(machine)
+    )
+
+
+def _machine(machine: Machine | str | None) -> Machine | None:
+    if machine is None or isinstance(machine, Machine):
+        return machine
+    if machine == "here":
+        from fmnist.training.hardware import this_machine
+
+        return this_machine()
+    if machine not in MACHINES:
+        raise ConfigError(
+            f"unknown machine {machine!r}",
+            allowed=", ".join(["here", *MACHINES]),
+            fix="--machine here (this machine) or --machine cpu-fp32",
+        )
+    return MACHINES[machine]
 
 
 def _as_dict(config: ConfigLike, recipe: str | None = None) -> dict[str, Any]:
@@ -69,12 +90,6 @@ def _as_dict(config: ConfigLike, recipe: str | None = None) -> dict[str, Any]:
     if isinstance(config, (str, Path)):
         return read_yaml(config)
     return dict(config or {})
-
-
-def _single_run_job(
-    name: str, config: ConfigLike, overrides: Sequence[str], *, out: str | Path
-) -> sweep.Job:
-    return sweep.single_run_job(load_recipe(name), _as_dict(config, name), list(overrides), out=out)
 
 
 # -- one run -------------------------------------------------------------------------------------
@@ -105,31 +120,31 @@ def train(
     """
     if model is not None:
         overrides = [f"model.name={_model_name(model)}", *overrides]
+    base = _as_dict(config, recipe)
     if recipe is not None:
         if run_dir is not None:
             raise ConfigError(
                 "run_dir cannot be chosen for a recipe's run", fix=f"choose its parent: out={out}"
             )
-        writable_folder(out)
-        job = _single_run_job(recipe, config, overrides, out=out)
+        job = spec.recipe_spec(
+            recipe, base, list(overrides), out=writable_folder(out), machine=_machine("here")
+        )
         if sweep.run_job(job, verbose=verbose) == "skipped" and verbose:
             print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
         return load_run(job.path)
-    cfg = resolve_config(config, overrides=overrides)
-    if run_dir is None:
-        name = cfg.name or short_name(cfg.model.name)
-        run = RunDir.create(writable_folder(out), name, cfg.fingerprint())
-    elif Path(run_dir).exists():
+    if run_dir is not None and Path(run_dir).exists():
         raise ConfigError(
             f"run directory {run_dir} already exists",
             fix=f"resume it with `fmnist train --resume {run_dir}` or choose a new path",
         )
+    cfg = spec.resolve_config(None, base, list(overrides))
+    if run_dir is None:
+        writable_folder(out)
     else:
         writable_folder(Path(run_dir).parent, "run_dir's parent")
-        run = RunDir.make(run_dir)
-    from fmnist.training.fit import fit_run
-
-    return load_run(fit_run(cfg, run, verbose=verbose).path)
+    job = spec.config_spec(cfg, out=out, run_dir=run_dir)
+    spec.make_run(job, verbose=verbose)
+    return load_run(job.path)
 
 
 def _model_name(model: str | Callable[..., Any]) -> str:
@@ -244,6 +259,11 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
 
 
 # -- recipes and experiments ---------------------------------------------------------------------
+def recipe(name: str) -> Recipe:
+    """One recipe: a shipped one by name, or a recipe file (``./my_sweep.yaml``)."""
+    return load_recipe(name)
+
+
 def recipes() -> list[Recipe]:
     """Every shipped recipe, by name."""
     from fmnist.recipes import list_recipes
@@ -258,7 +278,7 @@ class RecipePlan:
 
     recipe: Recipe
     root: Path
-    jobs: list[sweep.Job]
+    jobs: list[RunSpec]
     quick_settings: dict[str, Any] | None
 
 
@@ -268,7 +288,7 @@ class RecipeRuns:
     table of the recipes' folders."""
 
     plans: list[RecipePlan]
-    results: list[tuple[sweep.Job, str]]
+    results: list[tuple[RunSpec, str]]
     rows: list[dict[str, Any]]
 
     @property
@@ -287,7 +307,7 @@ def run_recipes(
     storage: str | None = None,
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
-    on_job: Callable[[sweep.Job, str, int, int], None] | None = None,
+    on_job: Callable[[RunSpec, str, int, int], None] | None = None,
 ) -> RecipeRuns:
     """Run recipes: every point x fold x seed; finished runs are skipped, interrupted ones resumed.
 
@@ -310,19 +330,22 @@ def run_recipes(
     if seeds is not None and seeds < 1:
         raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
     writable_folder(out)
-    specs: list[Recipe] = []
+    chosen: list[Recipe] = []
     for item in recipes:
         found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
-        specs += [spec for spec in found if spec.name not in {s.name for s in specs}]
+        chosen += [one for one in found if one.name not in {c.name for c in chosen}]
     # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
+    here = _machine("here")
     plans = [
         RecipePlan(
-            spec,
-            sweep.recipe_root(spec, out, quick=quick),
-            sweep.plan(spec, out=out, seeds=seeds, quick=quick, overrides=list(overrides)),
-            sweep.quick_overrides(spec) if quick else None,
+            recipe,
+            spec.recipe_root(recipe, out, quick=quick),
+            sweep.plan(
+                recipe, out=out, seeds=seeds, quick=quick, overrides=list(overrides), machine=here
+            ),
+            spec.quick_overrides(recipe) if quick else None,
         )
-        for spec in specs
+        for recipe in chosen
     ]
     for recipe_plan in plans:
         if on_plan:
@@ -340,7 +363,7 @@ def run_recipes(
 
 def _run_shared(
     plans: list[RecipePlan], storage: str, *, jobs: int, out, verbose: bool, on_job
-) -> list[tuple[sweep.Job, str]]:
+) -> list[tuple[RunSpec, str]]:
     if jobs != 1:
         raise ConfigError(
             "--jobs and --storage do not go together",
@@ -440,12 +463,12 @@ def search(
     if trials is not None and trials < 1:
         raise ConfigError("--trials must be at least 1", got=trials, fix="--trials 30")
     search_space, study_module = _search_modules()
-    spec = search_space.load_space(space)
+    space_spec = search_space.load_space(space)
     writable_folder(out)
     optuna_study = study_module.open_study(
-        study, spec, out=out, storage=storage, sampler=sampler, pruner=pruner, verbose=verbose
+        study, space_spec, out=out, storage=storage, sampler=sampler, pruner=pruner, verbose=verbose
     )
-    study_module.run_worker(optuna_study, spec, out=out, trials=trials, verbose=verbose)
+    study_module.run_worker(optuna_study, space_spec, out=out, trials=trials, verbose=verbose)
     return SearchResult(
         study, study_module.study_root(out, study), **study_module.standing(optuna_study)
     )

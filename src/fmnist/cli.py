@@ -125,12 +125,27 @@ def show_config(
     recipe: RecipeOption = None,
     config: ConfigOption = None,
     overrides: SetOption = None,
+    machine: Annotated[
+        str | None,
+        typer.Option(
+            help="Resolve for a machine: here (this one), cpu-fp32, cpu-bf16 or cuda; "
+            "default: the recipe as written, without its hardware variant."
+        ),
+    ] = None,
 ) -> None:
     """Print the resolved config (every field, defaults included) without training: checks a YAML file or --set at once."""  # noqa: E501 (shown as written by `fmnist --help`)
     import yaml
 
-    resolved = api.resolve_config(config, recipe=recipe, overrides=list(overrides or []))
+    resolved = api.resolve_config(
+        config, recipe=recipe, overrides=list(overrides or []), machine=machine
+    )
     typer.echo(yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
+    variant = recipe and machine is None and api.recipe(recipe).fp32_variant
+    if variant:
+        typer.echo(
+            f"# on a CPU without native bf16 this recipe sets {variant.set} ({variant.why}); "
+            "see it with --machine cpu-fp32"
+        )
 
 
 @app.command()

@@ -72,16 +72,17 @@ class RunDir:
         (Path(path) / "ckpt").mkdir(parents=True)
         return cls(path)
 
-    @classmethod
-    def create(cls, root: str | Path, name: str, fingerprint: str) -> RunDir:
-        """A fresh directory ``root/<date-time>-<name>-<config hash>``."""
+    @staticmethod
+    def fresh_path(root: str | Path, name: str, fingerprint: str) -> Path:
+        """A path not yet taken for a run of a config without a recipe:
+        ``root/<date-time>-<name>-<config hash>``."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = Path(root) / f"{stamp}-{name}-{fingerprint}"
         suffix = 1
         while path.exists():
             path = Path(root) / f"{stamp}-{name}-{fingerprint}-{suffix}"
             suffix += 1
-        return cls.make(path)
+        return path
 
     @property
     def is_run(self) -> bool:

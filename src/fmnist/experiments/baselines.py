@@ -24,7 +24,6 @@ number (linear models, kernel evaluations, neighbour distances) and null for tre
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,11 +65,14 @@ class BaselineRunConfig(BaseModel):
     data: DataConfig = DataConfig()
     baseline: Baseline
 
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
-def baseline_config(data: dict[str, Any]) -> dict[str, Any]:
+
+def baseline_config(data: dict[str, Any]) -> BaselineRunConfig:
     """Validate a baseline run config (a recipe's `config` may only set name, seed and data)."""
     try:
-        return BaselineRunConfig.model_validate(data).model_dump(mode="json")
+        return BaselineRunConfig.model_validate(data)
     except ValidationError as exc:
         raise invalid_field(
             exc,
@@ -190,20 +192,14 @@ def _fit(name: str, options: dict[str, Any], seed: int, x: np.ndarray, y: np.nda
         ) from None
 
 
-def train_baseline(
-    config: dict[str, Any], run_dir: str | Path, *, verbose: bool = True
-) -> dict[str, Any]:
+def train_baseline(cfg: BaselineRunConfig, run: RunDir, *, verbose: bool = True) -> dict[str, Any]:
     """Fit a baseline on the training split, score validation, evaluate the test set once, record
-    it all.
-
-    ``run_dir`` may exist from an interrupted baseline (they have no checkpoints): it is refitted.
-    """
+    it all in ``run`` (made by ``spec.make_run``; an interrupted baseline has no checkpoints, so
+    its folder is refitted whole)."""
     from fmnist.data import FashionMNIST
     from fmnist.metrics import write_summary
 
-    cfg = BaselineRunConfig.model_validate(config)
-    run = RunDir(run_dir) if Path(run_dir).is_dir() else RunDir.make(run_dir)
-    run.write_config(cfg.model_dump(mode="json"))
+    run.write_config(cfg.to_dict())
     run.write_env("cpu", cfg.seed)
     data = FashionMNIST(cfg.data, "cpu")
     name, options = cfg.baseline.name, cfg.baseline.options

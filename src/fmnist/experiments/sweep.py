@@ -13,130 +13,30 @@ the recipe now asks for is refused rather than silently reused.
 from __future__ import annotations
 
 import fcntl
-import json
 import multiprocessing
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from fmnist.config import apply_overrides, build_config, get_dotted, merge, set_dotted
 from fmnist.errors import ConfigError
-from fmnist.recipes import Recipe, load_recipe, with_hardware_variant
-from fmnist.recipes.points import Point, expand_points
+from fmnist.experiments.spec import (
+    RunSpec,
+    make_run,
+    quick_overrides,
+    recipe_root,
+    resolve_recipe_run,
+    run_path,
+)
+from fmnist.machine import Machine
+from fmnist.recipes import Recipe
+from fmnist.recipes.points import expand_points
 from fmnist.runs import RunDir
 
-# What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training
-# subset, 1,000 validation images and 2 epochs (the 10,000 test images are always all evaluated).
-DEFAULT_QUICK = {"data.train_subset": 5000, "data.val_size": 1000, "train.epochs": 2}
-BASELINE_QUICK = {"data.train_subset": 2000, "data.val_size": 1000}
 
-
-@dataclass
-class Job:
-    """One run to make: where it goes and its fully resolved config."""
-
-    recipe: Recipe
-    point: Point
-    seed: int
-    fold: int | None
-    path: Path
-    config: dict[str, Any]
-    quick: bool = False
-
-
-# -- configs ------------------------------------------------------------------------------------
-def quick_overrides(recipe: Recipe) -> dict[str, Any]:
-    """What --quick changes for this recipe (printed by `fmnist run --quick`)."""
-    return {**(BASELINE_QUICK if recipe.baseline else DEFAULT_QUICK), **recipe.quick}
-
-
-def resolve_config(
-    recipe: Recipe,
-    point: Point,
-    seed: int,
-    fold: int | None,
-    *,
-    quick: bool,
-    base: dict[str, Any] | None = None,
-    overrides: list[str] = (),
-) -> dict[str, Any]:
-    """The validated config of one run of a recipe, in this order (later wins): the recipe, a
-    user's YAML ``base``, the run's name and seed, the fp32 variant where the device has no native
-    bf16, the point's fields, the fold, the quick settings, then ``--set`` overrides."""
-    data = merge(
-        merge(json.loads(json.dumps(recipe.config)), base or {}),
-        {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed},
-    )
-    data = with_hardware_variant(recipe, data, overrides)
-    for key, value in point.fields.items():
-        set_dotted(data, key, value)
-    if fold is not None:
-        set_dotted(set_dotted(data, "data.folds", recipe.folds), "data.fold", fold)
-    for key, value in (quick_overrides(recipe) if quick else {}).items():
-        set_dotted(data, key, value)
-    if recipe.baseline:
-        from fmnist.experiments.baselines import baseline_config
-
-        data["baseline"] = recipe.baseline.model_dump()
-        return baseline_config(apply_overrides(data, list(overrides)))
-    try:
-        return build_config(data, overrides).to_dict()
-    except ConfigError as exc:
-        where = f" point '{point.name}'" if point.name else ""
-        raise ConfigError(f"recipe '{recipe.name}'{where}: {exc}") from None
-
-
-def single_run_config(
-    recipe: Recipe, base: dict[str, Any], overrides: list[str]
-) -> tuple[Point, dict[str, Any]]:
-    """The point and config of a single-run recipe's one run for the seed the overrides give
-    (default 0), as ``fmnist run RECIPE`` resolves it, with a user's YAML ``base`` on top."""
-    if recipe.sweep is not None or recipe.folds or recipe.baseline:
-        raise ConfigError(
-            f"recipe '{recipe.name}' is a series of runs ({recipe.kind()}), not one run",
-            fix=f"fmnist run {recipe.name}",
-        )
-    point = expand_points(recipe)[0]
-    return point, resolve_config(
-        recipe, point, 0, None, quick=False, base=base, overrides=overrides
-    )
-
-
-def single_run_job(
-    recipe: Recipe, base: dict[str, Any], overrides: list[str], *, out: str | Path
-) -> Job:
-    """The one run of a single-run recipe and the folder ``fmnist run RECIPE`` makes for it."""
-    point, data = single_run_config(recipe, base, overrides)
-    path = run_path(recipe_root(recipe, out), point, data["seed"], None)
-    return Job(recipe, point, data["seed"], None, path, data)
-
-
-def resolve_base(
-    recipe: str | None, base: dict[str, Any], overrides: list[str] = ()
-) -> dict[str, Any]:
-    """The one resolver of a single run's config: defaults, then a shipped single-run ``recipe``
-    (as ``fmnist run`` resolves it), then ``base`` (a user's config), then ``overrides``."""
-    if recipe is None:
-        return build_config(base, list(overrides)).to_dict()
-    return single_run_config(load_recipe(recipe), base, list(overrides))[1]
-
-
-def run_path(root: Path, point: Point, seed: int, fold: int | None) -> Path:
-    leaf = f"fold{fold}-seed{seed}" if fold is not None else f"seed{seed}"
-    return root / point.name / leaf if point.name else root / leaf
-
-
-def recipe_root(recipe: Recipe, out: str | Path = "runs", *, quick: bool = False) -> Path:
-    """The experiment folder of a recipe: OUT/<recipe> or OUT/<recipe>-quick."""
-    return Path(out) / (f"{recipe.name}-quick" if quick else recipe.name)
-
-
+# -- planning -------------------------------------------------------------------------------------
 def plan(
     recipe: Recipe,
     *,
@@ -144,8 +44,10 @@ def plan(
     seeds: int | None = None,
     quick: bool = False,
     overrides: list[str] = (),
-) -> list[Job]:
-    """Every run of the recipe with its directory and validated config; nothing is trained.
+    machine: Machine | None = None,
+) -> list[RunSpec]:
+    """Every run of the recipe with its directory and validated config, for ``machine`` (None: the
+    recipe as written, without hardware variants); nothing is trained.
 
     A bad point, field or value fails here, before the first run starts.
     """
@@ -161,38 +63,28 @@ def plan(
     for point in expand_points(recipe):
         for fold in folds:
             for seed in range(seeds or recipe.seeds):
-                config = resolve_config(
-                    recipe, point, seed, fold, quick=quick, overrides=list(overrides)
+                config = resolve_recipe_run(
+                    recipe,
+                    point,
+                    seed,
+                    fold,
+                    quick=quick,
+                    overrides=list(overrides),
+                    machine=machine,
                 )
-                jobs.append(
-                    Job(recipe, point, seed, fold, run_path(root, point, seed, fold), config, quick)
-                )
+                path = run_path(root, point, seed, fold)
+                jobs.append(RunSpec(config, path, recipe, point, fold, quick))
     return jobs
 
 
 # -- running ------------------------------------------------------------------------------------
-def job_state(job: Job) -> str:
-    """'finished', 'interrupted' or 'new'; refuses a directory made with a different config."""
-    path = job.path
-    if not RunDir(path).is_run:
-        return "new"
-    stored = _read_as_today(RunDir(path))
-    if stored != job.config:
-        key = _first_difference(stored, job.config)
-        there, now = get_dotted(stored, key), get_dotted(job.config, key)
-        raise ConfigError(
-            f"{path} holds a run with a different config ({key}: {there!r} there, {now!r} now)",
-            fix="delete that folder or choose another --out",
-        )
-    return "finished" if RunDir(path).is_complete else "interrupted"
-
-
-def run_job(job: Job, *, verbose: bool = True) -> str:
-    """Make one run: skip it if finished, resume it if interrupted, else train it. Returns what
-    happened. One process at a time makes a run folder: another given the same run (a second
-    ``fmnist run`` of the recipe, a queue worker wrongly thought dead) waits, then skips it."""
+def run_job(job: RunSpec, *, verbose: bool = True) -> str:
+    """Make one run of a recipe (``spec.make_run``: skip, resume or train) and its recipe.json.
+    Returns what happened. One process at a time makes a run folder: another given the same run
+    (a second ``fmnist run`` of the recipe, a queue worker wrongly thought dead) waits, then
+    skips it."""
     with _run_lock(job.path):
-        state = _make(job, verbose)
+        state = make_run(job, verbose=verbose)
         write_recipe_record(job)
     return {"finished": "skipped", "interrupted": "resumed", "new": "trained"}[state]
 
@@ -213,35 +105,13 @@ def _run_lock(path: Path) -> Iterator[None]:
         yield
 
 
-def _make(job: Job, verbose: bool) -> str:
-    state = job_state(job)
-    if state == "new" and job.path.exists():
-        _discard_empty(job.path)
-    if state != "finished":
-        if job.recipe.baseline:
-            from fmnist.experiments.baselines import train_baseline
-
-            train_baseline(job.config, job.path, verbose=verbose)
-        else:
-            from fmnist.config import RunConfig
-            from fmnist.training.fit import fit_run, resume_run
-
-            if state == "interrupted":
-                resume_run(RunDir(job.path), verbose=verbose)
-            else:
-                fit_run(
-                    RunConfig.model_validate(job.config), RunDir.make(job.path), verbose=verbose
-                )
-    return state
-
-
 def run_jobs(
-    jobs: list[Job],
+    jobs: list[RunSpec],
     *,
     workers: int = 1,
     verbose: bool = True,
-    on_job: Callable[[Job, str], None] | None = None,
-) -> list[tuple[Job, str]]:
+    on_job: Callable[[RunSpec, str], None] | None = None,
+) -> list[tuple[RunSpec, str]]:
     """Make ``jobs``, ``workers`` at a time; returns (job, 'skipped' | 'resumed' | 'trained') in
     finishing order.
 
@@ -265,8 +135,8 @@ def run_jobs(
 
 
 def _run_in_processes(
-    jobs: list[Job], workers: int, on_job: Callable[[Job, str], None] | None
-) -> list[tuple[Job, str]]:
+    jobs: list[RunSpec], workers: int, on_job: Callable[[RunSpec, str], None] | None
+) -> list[tuple[RunSpec, str]]:
     # spawn, not fork: a forked child cannot use CUDA once the parent has touched it.
     context = multiprocessing.get_context("spawn")
     threads = max(
@@ -294,7 +164,7 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def write_recipe_record(job: Job) -> None:
+def write_recipe_record(job: RunSpec) -> None:
     """recipe.json beside summary.json: which recipe, point and study number this run belongs to."""
     recipe = job.recipe
     record = {
@@ -312,33 +182,3 @@ def write_recipe_record(job: Job) -> None:
         "quick_overrides": quick_overrides(recipe) if job.quick else None,
     }
     RunDir(job.path).write_recipe(record)
-
-
-def _discard_empty(path: Path) -> None:
-    """A folder left by a crash before config.yaml was written holds no files: remove it, else
-    refuse."""
-    if any(p.is_file() for p in path.rglob("*")):
-        raise ConfigError(
-            f"{path} exists but is not a run directory (no config.yaml)",
-            fix="move it away or choose another --out",
-        )
-    shutil.rmtree(path)
-
-
-def _read_as_today(run: RunDir) -> dict[str, Any]:
-    """A run's stored config as today's schema reads it: a field added since the run was made
-    takes its default, so a new option left at its default does not refuse every earlier run.
-    (A field since removed is a difference: the stored config is then compared as it is.)"""
-    stored = run.read_config()
-    try:
-        return build_config(stored).to_dict()
-    except ConfigError:
-        return stored
-
-
-def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
-    return prefix.rstrip(".") or "config"

@@ -35,8 +35,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fmnist.config import build_config, read_yaml, set_dotted
+from fmnist.config import TrainConfig, apply_overrides, read_yaml, set_dotted
 from fmnist.errors import ConfigError, invalid_field
+from fmnist.machine import Machine
 
 
 class _Strict(BaseModel):
@@ -252,27 +253,23 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
 
 
 def with_hardware_variant(
-    recipe: Recipe, data: dict[str, Any], overrides: list[str] = ()
+    recipe: Recipe, data: dict[str, Any], overrides: list[str], machine: Machine | None
 ) -> dict[str, Any]:
-    """``data`` with the recipe's fp32 variant where the run would train on a CPU without native
-    bf16.
+    """``data`` with the recipe's fp32 variant where the run would train on ``machine``'s CPU
+    without native bf16 (None: no machine in view, the recipe as written).
 
     ``data`` is the run's config so far; ``overrides`` (--set, applied later by the caller) still
-    win.
+    win. Nothing is validated here: the caller validates the finished config once.
     """
     variant = recipe.fp32_variant
-    if variant is None:
+    if variant is None or machine is None:
         return data
-    train = build_config(data, overrides).train
-    if train.precision != "auto":
-        return data
-    from fmnist.training.hardware import (
-        native_bf16,
-        resolve_device,
-    )  # torch, only for recipes with a variant
-
-    device = resolve_device(train.device)
-    if device.type != "cpu" or native_bf16(device):
+    train = apply_overrides(data, list(overrides)).get("train")
+    train = train if isinstance(train, dict) else {}  # not a section: validation refuses it later
+    defaults = TrainConfig.model_fields
+    device = train.get("device", defaults["device"].default)
+    precision = train.get("precision", defaults["precision"].default)
+    if not machine.trains_emulated_bf16_on_cpu(device, precision):
         return data
     data = json.loads(json.dumps(data))
     for key, value in variant.set.items():

@@ -52,8 +52,11 @@ def build_search_report(
 
 
 def best_config(best: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
+    """The best trial's config, for this machine (as its trial was, where a study has one)."""
+    from fmnist.training.hardware import this_machine
+
     values = {key: decode(value) for key, value in best.params.items()}
-    return trial_config(space, values)
+    return trial_config(space, values, this_machine())
 
 
 def retrain_best(

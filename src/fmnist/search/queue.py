@@ -21,7 +21,8 @@ import optuna
 from optuna.trial import TrialState
 
 from fmnist.errors import ConfigError
-from fmnist.experiments.sweep import Job, run_job
+from fmnist.experiments.spec import RunSpec
+from fmnist.experiments.sweep import run_job
 from fmnist.search.study import HEARTBEAT_S, WORKER, open_storage
 
 COMPLETE = (TrialState.COMPLETE,)
@@ -33,19 +34,19 @@ class _QueueEmpty(Exception):
 
 
 def run_shared(
-    jobs: list[Job],
+    jobs: list[RunSpec],
     *,
     name: str,
     storage: str,
     out: str | Path,
     verbose: bool = True,
-    on_job: Callable[[Job, str], None] | None = None,
-) -> list[tuple[Job, str]]:
+    on_job: Callable[[RunSpec, str], None] | None = None,
+) -> list[tuple[RunSpec, str]]:
     """Make this worker's share of ``jobs``; returns when every run of the plan is made (by any
     worker) and none is running."""
     keys = {_key(job, out): job for job in jobs}
     study = _open(f"fmnist-run:{name}", storage, keys)
-    results: list[tuple[Job, str]] = []
+    results: list[tuple[RunSpec, str]] = []
 
     def objective(trial: optuna.Trial) -> float:
         fixed = _queued_run(trial)
@@ -72,7 +73,7 @@ def run_shared(
             return results
 
 
-def _check_all_made(study: optuna.Study, keys: dict[str, Job]) -> None:
+def _check_all_made(study: optuna.Study, keys: dict[str, RunSpec]) -> None:
     """Every run of the plan finished, or one clear error naming those that failed for good."""
     done = {t.user_attrs.get("run") for t in study.get_trials(deepcopy=False, states=COMPLETE)}
     missing = sorted(set(keys) - done)
@@ -92,14 +93,14 @@ def _queued_run(trial: optuna.Trial) -> str | None:
     return frozen.system_attrs.get("fixed_params", {}).get("run")
 
 
-def _key(job: Job, out: str | Path) -> str:
+def _key(job: RunSpec, out: str | Path) -> str:
     return job.path.relative_to(out).as_posix()
 
 
-def _open(name: str, storage: str, keys: dict[str, Job]) -> optuna.Study:
+def _open(name: str, storage: str, keys: dict[str, RunSpec]) -> optuna.Study:
     """Create the study and queue the plan, or join it when another worker did (same plan)."""
     plan = hashlib.sha256(
-        json.dumps({k: job.config for k, job in sorted(keys.items())}, sort_keys=True).encode()
+        json.dumps({k: job.config_dict for k, job in sorted(keys.items())}, sort_keys=True).encode()
     ).hexdigest()[:16]
     storage_obj = open_storage(storage, root=None)
     try:

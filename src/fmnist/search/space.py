@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fmnist.config import get_dotted, merge, read_yaml
 from fmnist.errors import ConfigError, invalid_field
+from fmnist.machine import Machine
 
 
 class _Strict(BaseModel):
@@ -181,11 +182,14 @@ def base_values(space: SearchSpace) -> dict[str, Any]:
     return {key: value for key, value in stored.items() if value is not None}
 
 
-def trial_config(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
-    """The resolved config of one trial: the base, the fixed ``set``, then the sampled values.
+def trial_config(
+    space: SearchSpace, values: dict[str, Any], machine: Machine | None = None
+) -> dict[str, Any]:
+    """The resolved config of one trial: the base, the fixed ``set``, then the sampled values, for
+    the ``machine`` that trains it (None: a base recipe as written, without hardware variants).
 
     A base recipe that is a sweep lends its shared settings (its ``config``), not a point's."""
-    from fmnist.experiments.sweep import resolve_base
+    from fmnist.experiments.spec import resolve_config
     from fmnist.recipes import load_recipe
 
     recipe, config = space.base.recipe, space.base.config
@@ -199,4 +203,4 @@ def trial_config(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
         if spec.sweep is not None or spec.folds:
             recipe, config = None, merge(spec.config, config)
     overrides = space.fixed_overrides() + [f"{k}={json.dumps(v)}" for k, v in values.items()]
-    return resolve_base(recipe, config, overrides)
+    return resolve_config(recipe, config, overrides, machine=machine).to_dict()

@@ -165,10 +165,11 @@ def standing(study: optuna.Study) -> dict[str, Any]:
 
 def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Trial) -> float:
     from fmnist.training.fit import fit_run
+    from fmnist.training.hardware import this_machine
 
     values = suggest(trial, space)
     name = f"{root.name}:trial-{trial.number:04d}"
-    cfg = RunConfig.model_validate({**trial_config(space, values), "name": name})
+    cfg = RunConfig.model_validate({**trial_config(space, values, this_machine()), "name": name})
     path = root / f"trial-{trial.number:04d}"
     try:
         run = RunDir.make(path)

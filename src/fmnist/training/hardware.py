@@ -17,6 +17,7 @@ import torch
 
 from fmnist.config import RunConfig
 from fmnist.errors import ConfigError
+from fmnist.machine import Machine
 
 Precision = Literal["fp32", "bf16"]
 
@@ -37,8 +38,35 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bf16 in hardware (not by emulation)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
-    # oneDNN's own answer, so ONEDNN_MAX_CPU_ISA=AVX2 (an AVX2-only CPU, emulated) is honoured.
-    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return device.type == "cpu" and cpu_bf16_is_native(
+        avx512_bf16=torch.cpu._is_avx512_bf16_supported(),
+        amx=torch.cpu._is_amx_tile_supported(),
+        onednn_bf16=torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+        isa_limit=_onednn_isa_limit(),
+    )
+
+
+def cpu_bf16_is_native(
+    *, avx512_bf16: bool, amx: bool, onednn_bf16: bool, isa_limit: str | None
+) -> bool:
+    """bf16 is native on a CPU whose chip has bf16 instructions (AVX-512-BF16 or AMX) and whose
+    oneDNN may use them. oneDNN's own "bf16 supported" is not enough: it is also true on AVX-512
+    chips without them (Skylake to Ice Lake servers), where it converts in software and a bf16
+    step of ``fast`` takes twice an fp32 one. ``ONEDNN_MAX_CPU_ISA`` below AVX512_CORE_BF16 (AVX2,
+    as on most laptops) turns them off."""
+    allowed = isa_limit is None or any(
+        word in isa_limit.upper() for word in ("BF16", "AMX", "FP16", "AVX10", "ALL")
+    )
+    return (avx512_bf16 or amx) and onednn_bf16 and allowed
+
+
+def _onednn_isa_limit() -> str | None:
+    return os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+
+
+def this_machine() -> Machine:
+    """The facts of this machine that resolving a config needs (``fmnist.machine``)."""
+    return Machine(cuda=torch.cuda.is_available(), cpu_native_bf16=native_bf16(torch.device("cpu")))
 
 
 @dataclass(frozen=True)
@@ -97,7 +125,7 @@ def autocast(device: torch.device, precision: Precision) -> AbstractContextManag
 def cpu_features() -> dict[str, object]:
     """The CPU's instruction sets that decide training speed, and oneDNN's view of them."""
     cpu = torch.cpu  # cpuinfo's flags (what the chip has, whatever oneDNN is limited to)
-    isa_limit = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    isa_limit = _onednn_isa_limit()
     native = native_bf16(torch.device("cpu"))
     amx = cpu._is_amx_tile_supported()
     return {
