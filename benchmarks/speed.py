@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fmnist.experiments.verify import record_dicts
 from fmnist.training.hardware import cpu_features, native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -384,7 +385,8 @@ def write_json(record: dict, stem: Path) -> None:
     """
     record = json.loads(json.dumps(record))  # the caller's record keeps its predictions
     predictions = {}
-    for run in _runs_with_predictions(record):
+    runs = [run for run in record_dicts(record) if isinstance(run.get("predictions"), list)]
+    for run in runs:
         key = f"run{len(predictions)}"
         predictions[key] = np.asarray(run.pop("predictions"), dtype=np.uint8)
         run["predictions"] = f"{stem.name}.predictions.npz:{key}"
@@ -406,18 +408,6 @@ def write_record(record: dict, stem: Path, ax, title: str) -> None:
     ax.figure.savefig(stem.with_suffix(".png"), dpi=120)
     plt.close(ax.figure)
     print(f"\nsaved {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
-
-
-def _runs_with_predictions(node):
-    """Every dict in ``node`` (nested dicts and lists) that holds a run's predictions list."""
-    if isinstance(node, dict):
-        if isinstance(node.get("predictions"), list):
-            yield node
-        for value in node.values():
-            yield from _runs_with_predictions(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _runs_with_predictions(value)
 
 
 if __name__ == "__main__":

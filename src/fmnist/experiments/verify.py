@@ -14,6 +14,7 @@ verified official files.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,13 +98,17 @@ def _verify_benchmark(path: Path, test_labels: np.ndarray, result: Verified) -> 
         result.benchmark_runs_recounted += 1
 
 
-def _runs(node: Any):
-    """Every run entry of a benchmark record: a dict with an ``accuracy`` and a ``wall``."""
+def _runs(record: dict) -> Iterator[dict]:
+    """Every run entry of a benchmark record: a dict with an ``accuracy``, a ``wall`` and a seed."""
+    return (node for node in record_dicts(record) if {"accuracy", "wall", "seed"} <= node.keys())
+
+
+def record_dicts(node: Any) -> Iterator[dict]:
+    """Every dict in a JSON record (nested in dicts and lists), outermost first."""
     if isinstance(node, dict):
-        if "accuracy" in node and "wall" in node and "seed" in node:
-            yield node
-        for value in node.values():
-            yield from _runs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _runs(value)
+        yield node
+        values = node.values()
+    else:
+        values = node if isinstance(node, list) else ()
+    for value in values:
+        yield from record_dicts(value)
