@@ -182,6 +182,7 @@ def test_run_report_files_are_valid_images_and_the_page_is_self_contained(cnn_ru
         "learning_curves.png",
         "confusion_matrix.png",
         "per_class.png",
+        "reliability.png",
         "confident_mistakes.png",
         "filters.png",
         "filters_evolution.gif",

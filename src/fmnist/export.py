@@ -27,20 +27,22 @@ PARITY_IMAGES = 1000  # test images the ONNX graph is checked on
 
 
 class Deployed(nn.Module):
-    """uint8 images -> probabilities, with everything a run does before and after its model."""
+    """uint8 images -> probabilities, with everything a run does before and after its model
+    (normalisation, flip TTA, temperature scaling)."""
 
     def __init__(self, predictor: Predictor) -> None:
         super().__init__()
         self.model = predictor.module.float().to("cpu").to(memory_format=torch.contiguous_format)
         self.mean, self.std = predictor.mean, predictor.std
         self.tta_flip = predictor.config.train.tta_flip
+        self.temperature = predictor.temperature
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = ((images.float() / 255 - self.mean) / self.std).unsqueeze(1)
         logits = self.model(x)
         if self.tta_flip:  # clothes are left-right symmetric: average with the mirror image
             logits = (logits + self.model(x.flip(-1))) / 2
-        return torch.softmax(logits, dim=1)
+        return torch.softmax(logits / self.temperature, dim=1)
 
 
 @dataclass
@@ -99,6 +101,7 @@ def _add_metadata(onnx, path: Path, predictor: Predictor) -> None:
         "class_names": json.dumps(list(predictor.class_names)),
         "input": "uint8 (N, 28, 28), light object on black (fmnist.data.photos prepares photos)",
         "output": "probabilities (N, 10), in class_names order",
+        "temperature": json.dumps(predictor.temperature),
         "normalisation": json.dumps({"mean": predictor.mean, "std": predictor.std}),
         "fmnist_config": json.dumps(predictor.config.to_dict()),
     }

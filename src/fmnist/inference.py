@@ -36,6 +36,8 @@ class Predictor:
         config: the run's resolved config (an ``auto`` precision is resolved for ``device``).
         mean, std: the normalisation of the training split.
         class_names: the label of each output.
+        temperature: the logits are divided by it before the softmax (temperature scaling,
+            fitted on the run's validation split: ``fmnist.calibration``); 1 leaves them.
         device: where to compute (default: a GPU when there is one, else the CPU).
     """
 
@@ -47,9 +49,11 @@ class Predictor:
         mean: float,
         std: float,
         class_names: tuple[str, ...] | list[str] = CLASS_NAMES,
+        temperature: float = 1.0,
         device: torch.device | str | None = None,
     ) -> None:
         self.config, self.mean, self.std, self.class_names = config, mean, std, tuple(class_names)
+        self.temperature = temperature
         self.device = torch.device(device) if device is not None else resolve_device("auto")
         self.precision = choose_precision(
             config.train.precision, self.device.type, native_bf16(self.device)
@@ -81,11 +85,11 @@ class Predictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on
-        black."""
+        black, at the run's fitted temperature."""
         train = self.config.train
         batches = self.inputs(images).split(train.eval_batch_size)
         logits = torch.cat([predict_logits(self.module, x, train, self.precision) for x in batches])
-        return torch.softmax(logits, 1).cpu().numpy()
+        return torch.softmax(logits / self.temperature, 1).cpu().numpy()
 
 
 def load(path: str | Path, *, device: torch.device | str | None = None) -> Predictor:
@@ -101,12 +105,18 @@ def load(path: str | Path, *, device: torch.device | str | None = None) -> Predi
     name = str(state["config"].get("model", {}).get("name", ""))
     restore_model(name, state.get("model_source"), f"checkpoint {path}")
     config = pin_precision(build_config(state["config"]), state["precision"])
+    return _predictor(state, config, device)
+
+
+def _predictor(final: dict[str, Any], config: RunConfig, device=None) -> Predictor:
+    """The Predictor of a final.pt's contents, evaluated with ``config``."""
     return Predictor(
-        state["model"],
+        final["model"],
         config,
-        mean=state["mean"],
-        std=state["std"],
-        class_names=state["class_names"],
+        mean=final["mean"],
+        std=final["std"],
+        class_names=final.get("class_names", CLASS_NAMES),
+        temperature=final.get("temperature") or 1.0,  # none before 2026-12-02, or no val split
         device=device,
     )
 
@@ -153,7 +163,7 @@ class Run:
         config = self.config  # a clear error for a baseline run, which keeps no model
         self.dir.read_summary()  # and for a run that never finished
         final = load_checkpoint(self.path / "ckpt" / "final.pt", required=("model", "mean", "std"))
-        return Predictor(final["model"], config, mean=final["mean"], std=final["std"])
+        return _predictor(final, config)
 
     @property
     def model(self) -> torch.nn.Module:

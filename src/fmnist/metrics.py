@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from fmnist.calibration import ECE_BINS, calibration_scores, negative_log_likelihood
 from fmnist.data.loader import CLASS_NAMES
 
 
@@ -40,15 +41,17 @@ def write_summary(
     labels: np.ndarray | None = None,
     probabilities: np.ndarray | None = None,
     test_loss: float | None = None,
+    calibrated: tuple[float, np.ndarray] | None = None,
 ) -> dict:
     """The one writer of a run's summary.json (``run`` a RunDir), and of its test predictions.
 
     ``facts`` holds every key of SUMMARY_FACTS (and may add its own, e.g. a baseline's options).
     Given the test ``labels`` and the predicted ``probabilities`` of the run's one evaluation on
-    the test set, the test scores are counted here, the same way for every kind of run, and the
-    predictions written; ``test_loss`` defaults to the mean negative log of the true class's
-    probability. Without them (a search trial, which never sees the test set) test_accuracy is
-    None.
+    the test set, the test scores and their calibration (``fmnist.calibration``) are counted here,
+    the same way for every kind of run, and the predictions written; ``test_loss`` defaults to
+    the mean negative log of the true class's probability. ``calibrated``, a temperature fitted
+    on the validation split and the test probabilities scaled by it, adds their calibration.
+    Without them (a search trial, which never sees the test set) test_accuracy is None.
     """
     missing = [key for key in SUMMARY_FACTS if key not in facts]
     if missing:
@@ -56,17 +59,28 @@ def write_summary(
     scores: dict = {"test_accuracy": None}
     if probabilities is not None:
         counted = classification_summary(labels, probabilities)
-        if test_loss is None:
-            true_class = probabilities[np.arange(len(labels)), labels]
-            test_loss = float(-np.log(np.clip(true_class, 1e-12, 1)).mean())
         scores = {
             "test_accuracy": counted["accuracy"],
-            "test_loss": test_loss,
+            "test_loss": negative_log_likelihood(probabilities, labels)
+            if test_loss is None
+            else test_loss,
             "per_class": counted["per_class"],
             "confusion_matrix": counted["confusion_matrix"],
+            "calibration": _calibration(labels, probabilities, calibrated),
         }
         run.write_predictions(labels, probabilities.argmax(1), probabilities)
     head = {key: facts[key] for key in ("name", "model", "seed")}
     summary = {**head, **scores, **{k: v for k, v in facts.items() if k not in head}}
     run.write_summary(summary)
     return summary
+
+
+def _calibration(
+    labels: np.ndarray, probabilities: np.ndarray, calibrated: tuple[float, np.ndarray] | None
+) -> dict:
+    """The test set's ECE, NLL and Brier score, and the same after temperature scaling."""
+    block = {"bins": ECE_BINS, **calibration_scores(probabilities, labels), "temperature": None}
+    if calibrated is not None:
+        block["temperature"] = calibrated[0]
+        block["after_scaling"] = calibration_scores(calibrated[1], labels)
+    return block

@@ -34,6 +34,9 @@ def run_record(run: RunDir) -> dict[str, Any]:
         "test_accuracy": summary["test_accuracy"],
         "test_loss": summary["test_loss"],
         "val_accuracy": summary["val_accuracy"],
+        # Runs before 2026-12-02 kept no calibration: None.
+        "test_ece": (summary.get("calibration") or {}).get("ece"),
+        "test_ece_scaled": (summary.get("calibration") or {}).get("after_scaling", {}).get("ece"),
         "params": summary["params"],
         "macs": summary["macs"],
         "train_seconds": summary["train_seconds"],

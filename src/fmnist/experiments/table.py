@@ -39,6 +39,8 @@ COLUMNS = [
     "test_accuracy_low",
     "test_accuracy_high",
     "interval_over",
+    "test_ece_mean",
+    "test_ece_scaled_mean",
     "cv_accuracy_mean",
     "cv_accuracy_std",
     "reported",
@@ -62,6 +64,7 @@ DISPLAY_COLUMNS = [
     "test acc % (mean ± std)",
     "n",
     "95 % interval",
+    "ECE % (T-scaled)",
     "k-fold acc %",
     "reported %",
     "diff",
@@ -153,6 +156,7 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
     val = [100 * r["val_accuracy"] for r in group if r["val_accuracy"] is not None]
     val_mean = mean_std(val)[0] if len(val) == len(group) else None
     low, high, over = accuracy_interval([r["test_accuracy"] for r in group])
+    ece, ece_scaled = (_mean_of_all(group, key) for key in ("test_ece", "test_ece_scaled"))
     return {
         "group": _group_label(*key),
         "study": study,
@@ -169,6 +173,8 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
         "test_accuracy_low": low,
         "test_accuracy_high": high,
         "interval_over": over,
+        "test_ece_mean": ece,
+        "test_ece_scaled_mean": ece_scaled,
         "cv_accuracy_mean": cv,
         "cv_accuracy_std": cv_std,
         "reported": reported,
@@ -183,6 +189,12 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
         + (", bf16" if group[0]["precision"] == "bf16" else ""),
         "runs": group,
     }
+
+
+def _mean_of_all(group: list[dict[str, Any]], key: str) -> float | None:
+    """The mean of ``key`` (x 100) over the group's runs, None unless every run has it."""
+    values = [r[key] for r in group]
+    return 100 * float(np.mean(values)) if None not in values else None
 
 
 def accuracy_interval(accuracies: list[float]) -> tuple[float, float, str]:
@@ -232,6 +244,12 @@ def below_study(row: dict[str, Any]) -> bool:
     return any(d is not None and d < 0 for d in (row["difference"], row["val_difference"]))
 
 
+def _ece_cell(ece: float | None, scaled: float | None) -> str:
+    if ece is None:
+        return ""
+    return f"{ece:.2f}" + (f" ({scaled:.2f})" if scaled is not None else "")
+
+
 def display_cells(row: dict[str, Any]) -> list[str]:
     """The text of each of ``DISPLAY_COLUMNS`` for one row."""
     cv = row["cv_accuracy_mean"]
@@ -248,6 +266,7 @@ def display_cells(row: dict[str, Any]) -> list[str]:
         plus_minus(row["test_accuracy_mean"], row["test_accuracy_std"]),
         str(row["n"]),
         f"{row['test_accuracy_low']:.2f}-{row['test_accuracy_high']:.2f} {row['interval_over']}",
+        _ece_cell(row["test_ece_mean"], row["test_ece_scaled_mean"]),
         plus_minus(cv, row["cv_accuracy_std"]) if cv is not None else "",
         " ".join(filter(None, [_fmt(row["reported"], ".2f"), reported_val])),
         " ".join(filter(None, diff)),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
 from fmnist.viz.plot import image_grid, no_ticks, plt, save, tile
 
@@ -137,6 +138,46 @@ def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path
     ax.set_xlabel("score on the test set (%)")
     ax.set_title("Precision, recall and F1 per class")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    return save(fig, path)
+
+
+# -- calibration ---------------------------------------------------------------------------------
+def reliability_diagram(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    calibration: dict[str, Any],
+    path: Path,
+) -> Path:
+    """Accuracy against top-class confidence in equal-width bins (scikit-learn's
+    ``calibration_curve`` on right-or-wrong), before and after temperature scaling, beside how
+    many test images fall in each bin."""
+    from sklearn.calibration import calibration_curve
+
+    bins = calibration["bins"]
+    fig, (curve, counts) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=(1.2, 1))
+    curve.plot([0, 100], [0, 100], color="#999999", lw=1, ls="--", label="calibrated")
+    shown = [("model", probabilities, "#4c72b0", calibration["ece"])]
+    if calibration.get("temperature"):
+        scaled = softmax(np.log(np.clip(probabilities, 1e-12, 1)), calibration["temperature"])
+        after = calibration["after_scaling"]["ece"]
+        shown.append((f"T = {calibration['temperature']:.2f}", scaled, "#dd8452", after))
+    for name, probs, color, ece in shown:
+        confidence, correct = probs.max(1), probs.argmax(1) == labels
+        accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=bins)
+        curve.plot(
+            100 * mean_confidence, 100 * accuracy, "o-", color=color, ms=4,
+            label=f"{name} (ECE {100 * ece:.2f} %)",
+        )  # fmt: skip
+        edges = np.linspace(0, 100, bins + 1)
+        counts.hist(100 * confidence, bins=edges, color=color, histtype="step", lw=2)
+    curve.set_xlabel("confidence in the predicted class (%)")
+    curve.set_ylabel("accuracy of those predictions (%)")
+    curve.set_title("Reliability: below the diagonal is over-confident")
+    curve.legend(loc="upper left", fontsize=9, frameon=False)
+    counts.set_yscale("log")
+    counts.set_xlabel("confidence in the predicted class (%)")
+    counts.set_ylabel("test images (log scale)")
+    counts.set_title(f"How confident: {bins} equal-width bins")
     return save(fig, path)
 
 

@@ -158,6 +158,8 @@ def _errors_section(
         for name, s in summary["per_class"].items()
     ]
     page.table(["class", "precision", "recall", "F1", "test images"], rows, table_id="per-class")
+    if summary.get("calibration"):  # runs from before 2026-12-02 kept none
+        _calibration_section(page, summary["calibration"], labels, probabilities, out)
     page.section("Most confidently wrong test images")
     path, shown = figures.confident_mistakes(
         images, labels, probabilities, out / "confident_mistakes.png"
@@ -172,6 +174,32 @@ def _errors_section(
         [[r["index"], r["true"], r["predicted"], f"{r['probability']:.1%}"] for r in shown[:10]],
         table_id="mistakes",
     )
+
+
+def _calibration_section(
+    page: Page, calibration: dict[str, Any], labels: np.ndarray, probabilities: np.ndarray, out
+) -> None:
+    page.section("Calibration: can its confidence be trusted?")
+    path = figures.reliability_diagram(labels, probabilities, calibration, out / "reliability.png")
+    page.figure(
+        path,
+        "Of the test images predicted with a given confidence, the share that is right. The "
+        "temperature T is fitted on the validation split and divides the logits (predict, serve "
+        "and the ONNX export use it); it changes no predicted class.",
+    )
+    rows = [["as trained", *_calibration_cells(calibration)]]
+    if calibration.get("after_scaling"):
+        rows.append(
+            [
+                f"T = {calibration['temperature']:.3f}",
+                *_calibration_cells(calibration["after_scaling"]),
+            ]
+        )
+    page.table(["test set", "ECE", "NLL", "Brier"], rows, table_id="calibration")
+
+
+def _calibration_cells(scores: dict[str, float]) -> list[str]:
+    return [f"{scores['ece']:.2%}", f"{scores['nll']:.4f}", f"{scores['brier']:.4f}"]
 
 
 def _filters_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path) -> None:

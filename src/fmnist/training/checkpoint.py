@@ -23,10 +23,11 @@ def final_checkpoint(
     std: float,
     precision: str,
     model_source: dict[str, Any] | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """What final.pt holds: the model with all inference needs (config, precision, normalisation,
-    class names, and where a user's model code is), as plain data only, so it loads with
-    weights_only=True (``fmnist.load``)."""
+    class names, the temperature fitted on validation, and where a user's model code is), as
+    plain data only, so it loads with weights_only=True (``fmnist.load``)."""
     return {
         "model": model.state_dict(),
         "config": cfg.to_dict(),
@@ -35,6 +36,7 @@ def final_checkpoint(
         "mean": mean,
         "std": std,
         "class_names": list(CLASS_NAMES),
+        "temperature": temperature,
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from fmnist.calibration import fit_temperature, softmax
 from fmnist.config import RunConfig, build_config
 from fmnist.data import FashionMNIST
 from fmnist.errors import ConfigError
@@ -111,6 +112,7 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
     predictions."""
     trainer.fit()
     model, data, cfg = trainer.eval_model, trainer.data, trainer.cfg
+    temperature = _fitted_temperature(trainer) if test and data.size("val") else None
     final = final_checkpoint(
         model,
         cfg,
@@ -118,6 +120,7 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         std=data.std,
         precision=trainer.precision.precision,
         model_source=model_source(cfg.model.name),
+        temperature=temperature,
     )
     save_checkpoint(final, run.path / "ckpt" / "final.pt")
     facts = {
@@ -139,7 +142,7 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         "device": str(trainer.device),
         "precision": trainer.precision.precision,
     }
-    summary = write_summary(run, facts, **(_test_evaluation(trainer) if test else {}))
+    summary = write_summary(run, facts, **(_test_evaluation(trainer, temperature) if test else {}))
     score = (
         f"test accuracy {summary['test_accuracy']:.2%}"
         if test
@@ -149,13 +152,23 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
     return run
 
 
-def _test_evaluation(trainer: Trainer) -> dict[str, Any]:
+def _fitted_temperature(trainer: Trainer) -> float:
+    """Temperature scaling's one parameter, fitted on the validation split's logits."""
+    labels = trainer.data.labels["val"].cpu().numpy()
+    return fit_temperature(trainer.logits("val").cpu().numpy(), labels)
+
+
+def _test_evaluation(trainer: Trainer, temperature: float | None) -> dict[str, Any]:
     """The one evaluation on the test set: labels, probabilities and the loss (from the logits,
-    as training measures it), for ``write_summary`` to score and record."""
+    as training measures it), and the probabilities at the fitted ``temperature``, for
+    ``write_summary`` to score and record."""
     logits = trainer.logits("test")
     labels = trainer.data.labels["test"]
     return {
         "labels": labels.cpu().numpy(),
         "probabilities": torch.softmax(logits, 1).cpu().numpy(),
         "test_loss": scores(logits, labels)["loss"],
+        "calibrated": None
+        if temperature is None
+        else (temperature, softmax(logits.cpu().numpy(), temperature)),
     }
