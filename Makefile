@@ -18,7 +18,7 @@ test: lint $(BIN)/fmnist data browser
 
 # Recount every committed run and benchmark record from its kept predictions (no training).
 verify: $(BIN)/fmnist data
-	$(BIN)/fmnist verify results/runs benchmarks/results
+	$(BIN)/fmnist verify
 
 # Lint and formatting check (ruff, pinned in pyproject.toml); `make test` runs it first.
 lint: $(BIN)/fmnist

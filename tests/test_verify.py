@@ -14,10 +14,57 @@ from fmnist.data.sources import load_arrays
 from fmnist.errors import RunDirError
 
 
-def test_the_committed_records_recount():
-    verified = api.verify(ROOT / "results" / "runs", ROOT / "benchmarks" / "results")
+def test_the_committed_records_recount_and_the_readmes_quote_them(monkeypatch):
+    monkeypatch.chdir(ROOT)  # make verify's view: the committed records and documentation
+    verified = api.verify()
     assert verified.runs > 100 and verified.runs_recounted >= 40
     assert verified.runs_recounted + len(verified.runs_without_predictions) == verified.runs
+    assert verified.quotes.numbers >= 40 and verified.quotes.files >= 1
+
+
+FRONTIER = "benchmarks/results/frontier-2026-12-02-cpu-fp32-no-native-bf16.json"
+
+
+def _page(tmp_path, text: str):
+    page = tmp_path / "page.md"
+    page.write_text(text)
+    return page
+
+
+def test_a_quoted_number_that_its_record_does_not_hold_is_refused(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    quoted = f"<!-- from: {FRONTIER} -->\n| fmnist `fast` (fp32 variant) | 9 | 92.84 | 123.0 |\n"
+    checked = api.verify(ROOT / "benchmarks" / "results", pages=[_page(tmp_path, quoted)]).quotes
+    assert (checked.numbers, checked.mismatches) == (3, [])
+    with pytest.raises(RunDirError, match=r"page.md:2: 92.48 is not a value of frontier-"):
+        api.verify(
+            ROOT / "benchmarks" / "results",
+            pages=[_page(tmp_path, quoted.replace("92.84", "92.48"))],
+        )
+    # Names, dates, code and link targets are not quotes.
+    names = (
+        f"<!-- from: {FRONTIER} -->\nResNet-18 in fp32 on 2026-12-02, `--seeds 7`, [x](a/b3.md)\n"
+    )
+    assert (
+        api.verify(ROOT / "benchmarks" / "results", pages=[_page(tmp_path, names)]).quotes.numbers
+        == 0
+    )
+
+
+def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    table = api.table("results/runs/strong", output=tmp_path / "table").markdown
+    page = _page(tmp_path, f"<!-- table: results/runs/strong -->\n{table}\nprose")
+    assert api.verify(ROOT / "results" / "runs" / "strong", pages=[page]).quotes.tables == 1
+    changed = table.replace("94.56 ±", "94.65 ±")
+    assert changed != table
+    with pytest.raises(
+        RunDirError, match="differs from `fmnist table results/runs/strong` at its line 3"
+    ):
+        api.verify(
+            ROOT / "results" / "runs" / "strong",
+            pages=[_page(tmp_path, f"<!-- table: results/runs/strong -->\n{changed}")],
+        )
 
 
 def test_a_run_or_benchmark_whose_number_does_not_recount_is_refused(tmp_path):

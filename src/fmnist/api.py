@@ -407,12 +407,22 @@ def table(root: str | Path, output: str | Path | None = None) -> Table:
     return Table(rows, to_markdown(rows), (md, csv_path))
 
 
-def verify(*roots: str | Path) -> Verified:
+COMMITTED_RECORDS = ("results/runs", "benchmarks/results")
+DOCUMENTATION = ("README.md", "results/README.md", "benchmarks/README.md", "docs/*.md")
+
+
+def verify(*roots: str | Path, pages: Sequence[str | Path] | None = None) -> Verified:
     """Recount every run (test_predictions.txt) and benchmark record (.predictions.npz) under
-    ``roots`` against the official test labels; one RunDirError names the first that disagrees."""
+    ``roots`` against the official test labels, and check the numbers ``pages`` quote from
+    records (fmnist.experiments.quotes); one RunDirError names the first that disagrees.
+
+    Without arguments, in a checkout of fmnist: the committed records and documentation.
+    """
     from fmnist.experiments.verify import verify as verify_records
 
-    return verify_records(list(roots or ("results/runs", "benchmarks/results")))
+    if not roots and pages is None:
+        pages = sorted(p for pattern in DOCUMENTATION for p in Path().glob(pattern))
+    return verify_records(list(roots or COMMITTED_RECORDS), pages=[Path(p) for p in pages or ()])
 
 
 def compare(a: str | Path, b: str | Path) -> Comparison:

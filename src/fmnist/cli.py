@@ -335,9 +335,17 @@ def verify(
         list[Path] | None,
         typer.Argument(help="Folders of runs and benchmark records (default: the committed ones)."),
     ] = None,
+    pages: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--page",
+            help="A Markdown page whose quoted numbers to check (default with no folders: the "
+            "READMEs and docs/).",
+        ),
+    ] = None,
 ) -> None:
-    """Recount every committed run and benchmark from its kept predictions against the official test labels."""  # noqa: E501 (shown as written by `fmnist --help`)
-    typer.echo("\n".join(api.verify(*(roots or [])).lines()))
+    """Recount every committed run and benchmark from its kept predictions against the official test labels, and check the numbers the READMEs quote from them."""  # noqa: E501 (shown as written by `fmnist --help`)
+    typer.echo("\n".join(api.verify(*(roots or []), pages=pages).lines()))
 
 
 @data_app.command("verify")

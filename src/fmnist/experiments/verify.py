@@ -6,9 +6,11 @@
 - Benchmark records (benchmarks/results/*.json): each run entry that names its predictions
   (``"predictions": "<stem>.predictions.npz:<key>"``, one byte a test image) must recount to the
   ``accuracy`` it states.
+- Pages (README.md and the like): every number a marked block quotes from a record is a value of
+  it, and a marked table is what ``fmnist table`` prints today (``fmnist.experiments.quotes``).
 
-A disagreement is one RunDirError naming the record. Nothing is trained; the labels are the
-verified official files.
+A disagreement is one RunDirError naming the record, or the page and line. Nothing is trained;
+the labels are the verified official files.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from fmnist.errors import RunDirError
+from fmnist.experiments import quotes
+from fmnist.experiments.quotes import Quotes
 from fmnist.experiments.table import recounted_records
 
 HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
@@ -36,19 +40,33 @@ class Verified:
     benchmark_files: int = 0
     benchmark_runs_recounted: int = 0
     benchmark_runs_without_predictions: int = 0
+    quotes: Quotes | None = None
 
     def lines(self) -> list[str]:
+        quotes = self.quotes
+        checked = (
+            [
+                f"pages: {quotes.numbers} quoted numbers in {quotes.blocks} blocks and "
+                f"{quotes.tables} tables of {quotes.files} pages match their records"
+            ]
+            if quotes
+            else []
+        )
         return [
             f"runs: {self.runs_recounted} of {self.runs} recounted from their test predictions "
             f"({len(self.runs_without_predictions)} keep none)",
             f"benchmarks: {self.benchmark_runs_recounted} runs recounted in "
             f"{self.benchmark_files} records ({self.benchmark_runs_without_predictions} runs "
             "from before predictions were kept)",
+            *checked,
         ]
 
 
-def verify(roots: list[str | Path], test_labels: np.ndarray | None = None) -> Verified:
-    """Recount every run folder and benchmark record under ``roots``."""
+def verify(
+    roots: list[str | Path], test_labels: np.ndarray | None = None, pages: list[Path] = ()
+) -> Verified:
+    """Recount every run folder and benchmark record under ``roots``, then check the numbers
+    ``pages`` quote from records (their paths relative to the current folder)."""
     if test_labels is None:
         from fmnist.data.sources import load_arrays
 
@@ -61,6 +79,15 @@ def verify(roots: list[str | Path], test_labels: np.ndarray | None = None) -> Ve
         for pattern in BENCHMARK_RECORDS:
             for record in sorted(root.rglob(pattern)):
                 _verify_benchmark(record, test_labels, result)
+    if pages:
+        result.quotes = quotes.check(list(pages), Path.cwd())
+        if result.quotes.mismatches:
+            first, *more = result.quotes.mismatches
+            raise RunDirError(
+                f"{first}" + (f" (and {len(more)} more)" if more else ""),
+                fix="quote what the record holds (a marked table: paste what `fmnist table` "
+                "prints), or mark the block with the record the number comes from",
+            )
     return result
 
 
