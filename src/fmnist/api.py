@@ -35,6 +35,7 @@ from fmnist.runs import RunDir, writable_folder
 
 if TYPE_CHECKING:
     from fmnist.experiments.compare import Comparison
+    from fmnist.experiments.robustness import Robustness
     from fmnist.experiments.verify import Verified
     from fmnist.inference import Run
 
@@ -423,6 +424,36 @@ def verify(*roots: str | Path, pages: Sequence[str | Path] | None = None) -> Ver
     if not roots and pages is None:
         pages = sorted(p for pattern in DOCUMENTATION for p in Path().glob(pattern))
     return verify_records(list(roots or COMMITTED_RECORDS), pages=[Path(p) for p in pages or ()])
+
+
+def robustness(
+    run_dir: str | Path, *, reference: str | Path | None = None, images: int = 10_000
+) -> Robustness:
+    """The run's final model on the test set under 14 corruptions x 5 severities (after
+    MNIST-C; fmnist.data.corruptions), written to RUN/robustness/; with a ``reference`` run, the
+    corruption error relative to it (ImageNet-C's CE), measuring the reference first if it has
+    not been. ``images``: the first N test images only, for a quick look (default: all)."""
+    from fmnist.data.sources import load_arrays
+    from fmnist.experiments import robustness as measured
+
+    if not 1 <= images <= 10_000:
+        raise ConfigError(
+            "--images is not a number of test images",
+            allowed="1 to 10000",
+            got=images,
+            fix="--images 1000",
+        )
+    run = load_run(run_dir)
+    arrays, _ = load_arrays(run.config.data.data_dir)
+    test, labels = arrays["test_images"][:images], arrays["test_labels"][:images]
+    clean, accuracy = measured.measure(run.predict, test, labels)
+    result = measured.Robustness(run.path, images, clean, accuracy)
+    if reference is not None:
+        against = measured.read(Path(reference), images) or robustness(reference, images=images)
+        result.reference = against.run
+        result.corruption_error = measured.corruption_errors(accuracy, against.accuracy)
+    measured.write(result, test)
+    return result
 
 
 def compare(a: str | Path, b: str | Path) -> Comparison:

@@ -330,6 +330,36 @@ def compare(
 
 
 @app.command()
+def robustness(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (a net's).")],
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="A run to measure the corruption error (CE) against, e.g. a softmax's."),
+    ] = None,
+    images: Annotated[
+        int, typer.Option(help="The first N test images only, for a quick look.")
+    ] = 10_000,
+) -> None:
+    """Test accuracy under 14 corruptions x 5 severities (noise, blur, shear, rotation, haze...), as MNIST-C."""  # noqa: E501 (shown as written by `fmnist --help`)
+    result = api.robustness(run_dir, reference=reference, images=images)
+    errors = result.corruption_error or {}
+    typer.echo(
+        f"{'corruption':<14} " + " ".join(f"{f's{k}':>6}" for k in range(1, 6)) + "   mean     CE"
+    )
+    for name, accs in result.accuracy.items():
+        ce = f"{errors[name]:6.3f}" if name in errors else ""
+        row = " ".join(f"{100 * a:6.2f}" for a in accs)
+        typer.echo(f"{name:<14} {row} {100 * sum(accs) / len(accs):6.2f} {ce}")
+    mce = result.mean_corruption_error
+    typer.echo(
+        f"{result.images:,} test images: clean {100 * result.clean:.2f} %, "
+        f"mean under corruption {100 * result.mean:.2f} %"
+        + (f", mCE {mce:.3f} against {result.reference}" if mce is not None else "")
+    )
+    typer.echo(f"written: {result.run / 'robustness'}")
+
+
+@app.command()
 def verify(
     roots: Annotated[
         list[Path] | None,

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
-from fmnist.viz.plot import image_grid, no_ticks, plt, save, tile
+from fmnist.viz.plot import image_grid, label_rows, no_ticks, plt, save, tile
 
 OVERFIT_MARGIN = (
     0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
@@ -178,6 +178,34 @@ def reliability_diagram(
     counts.set_xlabel("confidence in the predicted class (%)")
     counts.set_ylabel("test images (log scale)")
     counts.set_title(f"How confident: {bins} equal-width bins")
+    return save(fig, path)
+
+
+# -- robustness ----------------------------------------------------------------------------------
+def robustness_heatmap(accuracy: dict[str, list[float]], clean: float, path: Path) -> Path:
+    """Test accuracy (%) per corruption (rows, most harmful first) and severity (columns)."""
+    names = sorted(accuracy, key=lambda name: np.mean(accuracy[name]))
+    grid = 100 * np.array([accuracy[name] for name in names])
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(names) + 1.6))
+    shown = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    for (row, col), value in np.ndenumerate(grid):
+        ax.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(grid.shape[1]), [f"severity {s}" for s in range(1, grid.shape[1] + 1)])
+    ax.set_yticks(range(len(names)), [name.replace("_", " ") for name in names])
+    ax.set_title(f"Test accuracy (%) under corruption; clean: {100 * clean:.2f} %")
+    ax.grid(False)
+    fig.colorbar(shown, ax=ax, label="test accuracy (%)", fraction=0.04)
+    return save(fig, path)
+
+
+def corruption_grid(clean: np.ndarray, corrupted: dict[str, list[np.ndarray]], path: Path) -> Path:
+    """One test image, clean and under every corruption (rows) at every severity (columns)."""
+    names = list(corrupted)
+    images = [image for name in names for image in [clean, *corrupted[name]]]
+    header = ["clean", *(f"severity {s}" for s in range(1, 6))]
+    titles = header + [""] * (len(images) - len(header))
+    fig, axes = image_grid(images, titles, cols=6, cell=(1.3, 1.45), title_size=7)
+    label_rows(fig, axes, [name.replace("_", " ") for name in names])
     return save(fig, path)
 
 

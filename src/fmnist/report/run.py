@@ -18,6 +18,7 @@ from torch import nn
 from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
+from fmnist.experiments import robustness
 from fmnist.report import figures
 from fmnist.runs import RunDir
 
@@ -77,6 +78,7 @@ def build_run_report(
     _feature_map_section(page, run, test_images, test_labels, probabilities, image, out)
     _histogram_section(page, run.model, run.dir, out)
     _embedding_section(page, run.dir, out)
+    _robustness_section(page, run.path)
     return page.write(out / "report.html")
 
 
@@ -200,6 +202,24 @@ def _calibration_section(
 
 def _calibration_cells(scores: dict[str, float]) -> list[str]:
     return [f"{scores['ece']:.2%}", f"{scores['nll']:.4f}", f"{scores['brier']:.4f}"]
+
+
+def _robustness_section(page: Page, run_path: Path) -> None:
+    """The heat map of ``fmnist robustness RUN``, where it was measured (it is not re-measured
+    here: a report reads the run folder)."""
+    measured = robustness.read(run_path)
+    if measured is None:
+        return
+    page.section("Robustness to corruptions")
+    errors = measured.mean_corruption_error
+    against = f"; mCE {errors:.3f} against {measured.reference}" if errors is not None else ""
+    page.figure(
+        run_path / robustness.FOLDER / "heatmap.png",
+        f"The final model on {measured.images:,} test images under 14 corruptions (after "
+        f"MNIST-C) at 5 severities: {100 * measured.mean:.2f} % on average, {100 * measured.clean:.2f} % "
+        f"clean{against}. From fmnist robustness.",
+    )
+    page.figure(run_path / robustness.FOLDER / "corruptions.png", "One test image under each.")
 
 
 def _filters_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path) -> None:

@@ -1,0 +1,119 @@
+"""``fmnist robustness RUN``: the final model on the test set under every corruption and severity.
+
+It writes RUN/robustness/: ``robustness.json`` (the accuracy per corruption x severity, their
+mean, the clean accuracy, and the corruption error against a reference run), ``heatmap.png``
+and ``corruptions.png`` (one test image under every corruption at every severity). The
+corruption error (CE) is ImageNet-C's (Hendrycks & Dietterich 2019): a model's errors on a
+corruption, summed over the five severities, divided by the reference model's; below 1 the model
+is more robust than the reference, and the mean over corruptions is the mCE.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist.data.corruptions import CORRUPTIONS, SEED, SEVERITIES, corrupt
+from fmnist.runs import atomic_write
+
+FOLDER = "robustness"
+
+
+@dataclass
+class Robustness:
+    """One run's accuracies under corruption (fractions), and its CE against a reference."""
+
+    run: Path
+    images: int
+    clean: float
+    accuracy: dict[str, list[float]]
+    reference: Path | None = None
+    corruption_error: dict[str, float] | None = None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean([a for accs in self.accuracy.values() for a in accs]))
+
+    @property
+    def mean_corruption_error(self) -> float | None:
+        errors = self.corruption_error
+        return float(np.mean(list(errors.values()))) if errors else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": str(self.run),
+            "seed": SEED,
+            "test_images": self.images,
+            "severities": {name: list(levels) for name, levels in SEVERITIES.items()},
+            "clean_accuracy": self.clean,
+            "accuracy": self.accuracy,
+            "mean_accuracy": self.mean,
+            "reference": str(self.reference) if self.reference else None,
+            "corruption_error": self.corruption_error,
+            "mean_corruption_error": self.mean_corruption_error,
+        }
+
+
+def measure(predict, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, list]]:
+    """The clean accuracy and the accuracy per corruption and severity of ``predict`` (uint8
+    images -> class probabilities) on the test ``images``."""
+
+    def accuracy(batch: np.ndarray) -> float:
+        return float((predict(batch).argmax(1) == labels).mean())
+
+    table = {
+        name: [accuracy(corrupt(images, name, severity)) for severity in range(1, 6)]
+        for name in CORRUPTIONS
+    }
+    return accuracy(images), table
+
+
+def corruption_errors(
+    accuracy: dict[str, list[float]], reference: dict[str, list[float]]
+) -> dict[str, float]:
+    """ImageNet-C's CE per corruption: errors summed over severities over the reference's."""
+    return {
+        name: float(np.sum(1 - np.array(accs)) / max(np.sum(1 - np.array(reference[name])), 1e-12))
+        for name, accs in accuracy.items()
+    }
+
+
+def write(result: Robustness, images: np.ndarray) -> Path:
+    """robustness.json, the heat map and the grid of corrupted images in RUN/robustness/."""
+    from fmnist.report import figures
+
+    out = result.run / FOLDER
+    out.mkdir(exist_ok=True)
+    atomic_write(out / "robustness.json", json.dumps(result.to_dict(), indent=2))
+    figures.robustness_heatmap(result.accuracy, result.clean, out / "heatmap.png")
+    grid = {name: [corrupt(images[:1], name, s)[0] for s in range(1, 6)] for name in CORRUPTIONS}
+    figures.corruption_grid(images[0], grid, out / "corruptions.png")
+    return out
+
+
+def read(run: Path, images: int | None = None) -> Robustness | None:
+    """A run's recorded robustness (on the first ``images`` test images; None: on any number),
+    or None if it has not been measured so with today's corruptions (their seed and
+    severities)."""
+    path = run / FOLDER / "robustness.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    severities = {name: list(levels) for name, levels in SEVERITIES.items()}
+    if data.get("seed") != SEED or json.loads(json.dumps(severities)) != data.get("severities"):
+        return None
+    if images is not None and data.get("test_images") != images:
+        return None
+    reference = data.get("reference")
+    return Robustness(
+        run,
+        data["test_images"],
+        data["clean_accuracy"],
+        data["accuracy"],
+        Path(reference) if reference else None,
+        data.get("corruption_error"),
+    )
