@@ -216,8 +216,8 @@ def _robustness_section(page: Page, run_path: Path) -> None:
     page.figure(
         run_path / robustness.FOLDER / "heatmap.png",
         f"The final model on {measured.images:,} test images under 14 corruptions (after "
-        f"MNIST-C) at 5 severities: {100 * measured.mean:.2f} % on average, {100 * measured.clean:.2f} % "
-        f"clean{against}. From fmnist robustness.",
+        f"MNIST-C) at 5 severities: {100 * measured.mean:.2f} % on average, "
+        f"{100 * measured.clean:.2f} % clean{against}. From fmnist robustness.",
     )
     page.figure(run_path / robustness.FOLDER / "corruptions.png", "One test image under each.")
 
