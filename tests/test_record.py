@@ -11,10 +11,11 @@ import fmnist
 from fmnist.runs import RunDir
 from fmnist.training import trainer as trainer_module
 from fmnist.training.checkpoint import load_checkpoint
+from fmnist.training.record import learning_layers
 from tests.conftest import tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}
-ALL = {"filters": True, "histograms": True, "embeddings": True, "tensorboard": True}
+ALL = {"filters": True, "histograms": True, "layers": True, "embeddings": True, "tensorboard": True}
 
 
 def _without_seconds(metrics):
@@ -57,6 +58,12 @@ def test_records_hold_every_epoch_and_a_stratified_embedding(recorded):
         sum(layer["counts"]) == first_conv.numel()
         and len(layer["edges"]) == len(layer["counts"]) + 1
     )
+    layers = RunDir(recorded.path).read_layers()
+    assert [row["epoch"] for row in layers] == [1, 2, 3]
+    assert list(layers[0]["layers"]) == list(learning_layers(recorded.model))
+    assert all(
+        v["relative_change"] > 0 and v["grad_norm"] > 0 for v in layers[-1]["layers"].values()
+    )
     emb = RunDir(recorded.path).read_embeddings()
     assert emb["features"].shape == (2000, 32)
     assert np.bincount(emb["labels"]).tolist() == [200] * 10
@@ -78,6 +85,7 @@ def test_tensorboard_shows_scalars_histograms_images_and_projector(recorded):
         [m["val_accuracy"] for m in recorded.metrics]
     )
     assert "weights/head.weight" in tags["histograms"] and "first_layer_filters" in tags["images"]
+    assert {"layers/relative_change/head", "layers/grad_norm/head"} <= set(tags["scalars"])
     projector = (logdir / "projector_config.pbtxt").read_text()
     assert "test_features" in projector and "metadata.tsv" in projector
 
@@ -116,6 +124,7 @@ def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_record
     assert np.array_equal(filters, recorded_dir.read_filters()[1])
     assert [h["epoch"] for h in resumed_dir.read_histograms()] == [0, 1, 2, 3]
     assert resumed_dir.read_histograms() == recorded_dir.read_histograms()
+    assert resumed_dir.read_layers() == recorded_dir.read_layers()
     assert _without_seconds(resumed.metrics) == _without_seconds(recorded.metrics)
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -126,3 +135,26 @@ def test_resume_after_a_crash_between_records_and_checkpoint_rewrites_the_record
         2,
         3,
     ]  # the stale epoch-2 point is purged
+
+
+def test_a_layers_change_is_its_distance_from_the_weights_an_epoch_before(tmp_path):
+    """One epoch: the change recorded for each layer is ||W_1 - W_0|| / ||W_0||, W_0 the seeded
+    initial weights and W_1 those the epoch ended with (last.pt); the report draws them."""
+    from fmnist.models import create_model
+
+    run = fmnist.train(
+        tiny(train={"epochs": 1}, record={"layers": True}), out=tmp_path, verbose=False
+    )
+    torch.manual_seed(run.config.seed)
+    start = create_model(run.config.model.name, **run.config.model.options).state_dict()
+    end = load_checkpoint(run.path / "ckpt" / "last.pt")["model"]
+    (row,) = RunDir(run.path).read_layers()
+    for name, recorded in row["layers"].items():
+        w0, w1 = start[f"{name}.weight"], end[f"{name}.weight"]
+        assert recorded["relative_change"] == pytest.approx(
+            ((w1 - w0).norm() / w0.norm()).item(), rel=1e-5
+        )
+    page = fmnist.api.report(run.path, out=tmp_path / "report").read_text()
+    assert (
+        "Does every layer learn?" in page and (tmp_path / "report" / "layer_learning.png").is_file()
+    )

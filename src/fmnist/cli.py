@@ -78,7 +78,7 @@ def train(
     record: Annotated[
         str | None,
         typer.Option(
-            help="Comma list of extras to record: filters,histograms,embeddings,tensorboard."
+            help="Comma list of extras to record: filters,histograms,layers,embeddings,tensorboard."
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of the run directory.")] = Path("runs"),

@@ -267,6 +267,11 @@ class RecordConfig(_Strict):
     embeddings: bool = Field(
         False, description="Penultimate features of test images at the end (embeddings.npz)."
     )
+    layers: bool = Field(
+        False,
+        description="Each layer's relative weight change and mean gradient norm every epoch "
+        "(layers.jsonl): does every layer learn?",
+    )
     tensorboard: bool = Field(False, description="TensorBoard event files in RUN_DIR/tensorboard.")
 
 

@@ -20,6 +20,8 @@
                             (epoch 0) and after every epoch
       histograms.jsonl      one line per epoch:
                             {"epoch", "params": {name: {"counts", "edges", "mean", "std"}}}
+      layers.jsonl          one line per epoch: {"epoch", "layers": {name: {"relative_change",
+                            "grad_norm"}}} of every conv and linear weight
       embeddings.npz        features (n, d), labels (n,), index (n,): penultimate features of a
                             stratified test sample
       tensorboard/          TensorBoard event files
@@ -276,6 +278,16 @@ class RunDir:
     def read_histograms(self) -> list[dict[str, Any]]:
         """Recorded epochs; a torn last line (crash mid-append) is ignored."""
         return self._read_jsonl("histograms.jsonl")
+
+    def append_layers(self, row: dict[str, Any]) -> None:
+        self._append_jsonl("layers.jsonl", row)
+
+    def write_layers(self, rows: list[dict[str, Any]]) -> None:
+        self._write_jsonl("layers.jsonl", rows)
+
+    def read_layers(self) -> list[dict[str, Any]]:
+        """Recorded epochs of layer changes; a torn last line is ignored."""
+        return self._read_jsonl("layers.jsonl")
 
     def write_embeddings(self, features: np.ndarray, labels: np.ndarray, index: np.ndarray) -> None:
         self._write_arrays("embeddings.npz", features=features, labels=labels, index=index)

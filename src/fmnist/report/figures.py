@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
@@ -336,6 +336,42 @@ def feature_maps(
 
 
 # -- weight histograms -----------------------------------------------------------------------------
+def layer_learning(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Each layer's relative weight change per epoch (left) and mean gradient norm (right), one
+    line per layer coloured from the first layer (dark) to the last (yellow).
+
+    ``rows`` are layers.jsonl lines: {"epoch", "layers": {name: {"relative_change", "grad_norm"}}}.
+    """
+    names = list(rows[-1]["layers"])
+    epochs = [r["epoch"] for r in rows]
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    for k, name in enumerate(names):
+        color = cmap(k / max(1, len(names) - 1))
+        for ax, key in zip(axes, ("relative_change", "grad_norm")):
+            values = [
+                r["layers"][name][key] * (100 if key == "relative_change" else 1) for r in rows
+            ]
+            ax.plot(epochs, values, color=color, lw=1.5, marker="o", ms=3, label=name)
+    axes[0].set_ylabel("change of the weights in the epoch (% of their norm)")
+    axes[0].set_title("How far each layer moves")
+    axes[1].set_ylabel("gradient norm (mean over the epoch's steps)")
+    axes[1].set_title("How hard it is pushed")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 60, not 6 x 10^1
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    if len(names) <= 12:
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    else:
+        scale = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, len(names)))
+        fig.colorbar(scale, ax=axes[1], label="layer (1 = first)")
+    return save(fig, path)
+
+
 def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 6) -> Path:
     """Weight and bias distributions per layer, one line per recorded epoch coloured from early to
     late.

@@ -77,6 +77,7 @@ def build_run_report(
     _filters_section(page, run.model, run.dir, out)
     _feature_map_section(page, run, test_images, test_labels, probabilities, image, out)
     _histogram_section(page, run.model, run.dir, out)
+    _layer_section(page, run.dir, out)
     _embedding_section(page, run.dir, out)
     _robustness_section(page, run.path)
     return page.write(out / "report.html")
@@ -307,6 +308,23 @@ def _histogram_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path)
             "(train with --record histograms to see them change over the epochs)."
         )
     page.figure(figures.weight_histograms(rows, out / "weight_histograms.png"), caption)
+
+
+def _layer_section(page: Page, run_dir: RunDir, out: Path) -> None:
+    rows = run_dir.read_layers()
+    if not rows:  # recorded on request only: --record layers
+        return
+    page.section("Does every layer learn?")
+    last = rows[-1]["layers"]
+    least = min(last, key=lambda name: last[name]["relative_change"])
+    most = max(last, key=lambda name: last[name]["relative_change"])
+    page.figure(
+        figures.layer_learning(rows, out / "layer_learning.png"),
+        "Each conv and linear layer's weight change per epoch as a share of its weights' norm, "
+        "and its mean gradient norm, from layers.jsonl. In the last epoch "
+        f"{least} moved least ({last[least]['relative_change']:.2%}) and {most} most "
+        f"({last[most]['relative_change']:.2%}).",
+    )
 
 
 def _embedding_section(page: Page, run_dir: RunDir, out: Path) -> None:

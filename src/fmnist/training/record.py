@@ -1,12 +1,13 @@
 """Optional recording during training, for reports and TensorBoard
-(``--record filters,histograms,embeddings,tensorboard``).
+(``--record filters,histograms,layers,embeddings,tensorboard``).
 
 What each record holds, and the files it is kept in, is ``fmnist.runs``'s to say: the recorder
 computes and ``RunDir`` writes. TensorBoard gets scalars, weight histograms, the first layer's
 filters as an image and the test features for its embedding projector.
 
-The recorder only reads weights and runs forward passes in eval mode without gradients, and never
-draws from torch's random generators, so a run gives the same metrics with and without it.
+The recorder only reads weights and gradients (``layers``: a hook adds each weight's gradient norm
+to a running sum) and runs forward passes in eval mode without gradients, and never draws from
+torch's random generators, so a run gives the same metrics with and without it.
 
 Resume: records are written *before* the epoch's checkpoint. A crash between the two leaves a record
 of an epoch the checkpoint does not hold; ``begin`` drops every record after the checkpoint's epoch
@@ -83,6 +84,55 @@ def weight_histograms(model: nn.Module, bins: int = HIST_BINS) -> dict[str, dict
 
 
 @torch.no_grad()
+def learning_layers(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The weight of every conv and linear layer, by module name: the layers whose learning
+    ``record.layers`` follows (biases and BN scales are left out)."""
+    return {
+        name: module.weight
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear))
+    }
+
+
+class LayerChanges:
+    """Per epoch and layer: ||W_t - W_(t-1)|| / ||W_(t-1)||, and the mean over the epoch's steps
+    of the weight's gradient norm (summed by a backward hook, read once an epoch)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.weights = learning_layers(model)
+        self.before = {name: w.detach().float().clone() for name, w in self.weights.items()}
+        self.sums = {name: torch.zeros((), device=w.device) for name, w in self.weights.items()}
+        self.steps = 0
+        self.hooks = [w.register_hook(self._hook(name)) for name, w in self.weights.items()]
+
+    def _hook(self, name: str):
+        def add(grad: torch.Tensor) -> None:
+            self.sums[name] += grad.detach().float().norm()
+            if name == next(iter(self.weights)):
+                self.steps += 1  # one backward pass reaches every weight once
+
+        return add
+
+    def epoch_row(self, epoch: int) -> dict[str, Any]:
+        layers = {}
+        for name, weight in self.weights.items():
+            now = weight.detach().float()
+            change = (now - self.before[name]).norm() / self.before[name].norm().clamp_min(1e-12)
+            layers[name] = {
+                "relative_change": change.item(),
+                "grad_norm": self.sums[name].item() / max(self.steps, 1),
+            }
+            self.before[name] = now.clone()
+            self.sums[name].zero_()
+        self.steps = 0
+        return {"epoch": epoch, "layers": layers}
+
+    def close(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+
+@torch.no_grad()
 def penultimate_features(model: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """``forward_features`` of normalised images in eval mode (no dropout, BN running stats)."""
     was_training = model.training
@@ -118,6 +168,7 @@ class Recorder:
         self.cfg, self.run = cfg, run
         self.enabled = run is not None and cfg != RecordConfig()
         self.writer = None
+        self.layers: LayerChanges | None = None
         self._filters: list[np.ndarray] = []
         self._filter_epochs: list[int] = []
 
@@ -135,6 +186,9 @@ class Recorder:
             )
             if epoch == 0:
                 self._append_histograms(trainer.eval_model, 0)
+        if self.cfg.layers:
+            self.run.write_layers([r for r in self.run.read_layers() if r["epoch"] <= epoch])
+            self.layers = LayerChanges(trainer.model)  # the trained weights, not an EMA of them
         if self.cfg.tensorboard:
             self.writer = _summary_writer(
                 self.run.tensorboard_dir, purge_step=epoch + 1 if epoch else None
@@ -150,6 +204,11 @@ class Recorder:
             self._add_filters(model, epoch)
         if self.cfg.histograms:
             self._append_histograms(model, epoch)
+        if self.layers is not None:
+            changes = self.layers.epoch_row(epoch)
+            self.run.append_layers(changes)
+            if self.writer is not None:
+                self._tensorboard_layers(changes)
         if self.writer is not None:
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)):
@@ -165,7 +224,11 @@ class Recorder:
         self.close()
 
     def close(self) -> None:
-        """Close the TensorBoard writer (also when training stopped early: pruned, diverged)."""
+        """Close the TensorBoard writer and remove the gradient hooks (also when training stopped
+        early: pruned, diverged)."""
+        if self.layers is not None:
+            self.layers.close()
+            self.layers = None
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -199,6 +262,13 @@ class Recorder:
         filters = first_layer_filters(model)
         if filters is not None:
             self.writer.add_images("first_layer_filters", filter_images(filters), epoch)
+
+    def _tensorboard_layers(self, changes: dict[str, Any]) -> None:
+        for name, row in changes["layers"].items():
+            self.writer.add_scalar(
+                f"layers/relative_change/{name}", row["relative_change"], changes["epoch"]
+            )
+            self.writer.add_scalar(f"layers/grad_norm/{name}", row["grad_norm"], changes["epoch"])
 
     # -- embeddings ----------------------------------------------------------------------------
     def _embeddings(self, trainer, model: nn.Module) -> None:
