@@ -42,7 +42,7 @@ bench-frontier: $(BIN)/fmnist data
 # pyproject.toml: a range could pull a multi-GB CUDA build where the CPU wheel is not local.
 $(BIN)/fmnist: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,tensorboard,audit,search,export,serve]"
+	$(BIN)/pip install --quiet -e ".[test,tensorboard,audit,search,export,serve,explain]"
 	touch $@
 
 # The Debian package is the fastest source; without apt (or root) fmnist downloads and verifies the files itself.

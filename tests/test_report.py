@@ -183,6 +183,8 @@ def test_run_report_files_are_valid_images_and_the_page_is_self_contained(cnn_ru
         "confusion_matrix.png",
         "per_class.png",
         "reliability.png",
+        "mistake_maps.png",
+        "class_maps.png",
         "confident_mistakes.png",
         "filters.png",
         "filters_evolution.gif",

@@ -226,6 +226,68 @@ def classify(
     return results
 
 
+@dataclass
+class Explained:
+    """What ``explain`` drew: each image's name, top 3 and IG's convergence delta, and the PNG."""
+
+    figure: Path
+    images: list[tuple[str, list[tuple[str, float]], float]]
+
+
+def explain(
+    run_dir: str | Path,
+    images: Sequence[str | Path] = (),
+    *,
+    test: Sequence[int] = (),
+    out: str | Path | None = None,
+) -> Explained:
+    """Attribution maps (Integrated Gradients, saliency, Grad-CAM, occlusion; fmnist.explain) of
+    photos or .npy arrays (prepared as ``predict`` prepares them) and of test images by index
+    (default: the first four), each for the class the run predicts; drawn in OUT/explain.png
+    (default RUN/explain/)."""
+    from fmnist.data.images import read_images
+    from fmnist.data.sources import load_arrays
+    from fmnist.explain import explain_images
+    from fmnist.report.figures import attribution_grid
+
+    run = load_run(run_dir)
+    predictor = run.predictor
+    test_images, test_labels = (
+        load_arrays(run.config.data.data_dir)[0][k] for k in ("test_images", "test_labels")
+    )
+    bad = [k for k in test if not 0 <= k < len(test_images)]
+    if bad:
+        raise ConfigError(
+            "--test is not a test image index",
+            allowed=f"0 to {len(test_images) - 1}",
+            got=bad[0],
+            fix="--test 0",
+        )
+    read = read_images(list(images))
+    unreadable = next((item for item in read if item.error), None)
+    if unreadable:
+        raise ConfigError(
+            f"{unreadable.name}: {unreadable.error}",
+            fix="give a photo (PNG, JPEG...) or a .npy of 28x28 uint8",
+        )
+    indices = list(test) if test or images else [0, 1, 2, 3]
+    names = [item.name for item in read] + [
+        f"test image {k} ({predictor.class_names[test_labels[k]]})" for k in indices
+    ]
+    pixels = np.stack([item.pixels for item in read] + [test_images[k] for k in indices])
+    probabilities, explanations = explain_images(predictor, pixels)
+    tops = [
+        [(predictor.class_names[c], float(p[c])) for c in p.argsort()[::-1][:3]]
+        for p in probabilities
+    ]
+    captions = [(name, "\n".join(f"{c} {p:.1%}" for c, p in top)) for name, top in zip(names, tops)]
+    where = Path(out) if out else run.path / "explain"
+    figure = attribution_grid(
+        pixels, captions, [e.maps for e in explanations], where / "explain.png"
+    )
+    return Explained(figure, [(n, t, e.ig_delta) for n, t, e in zip(names, tops, explanations)])
+
+
 def export(run_dir: str | Path, *, format: str = "onnx", output: str | Path | None = None) -> Any:
     """One ONNX file of a run's final model (uint8 images in, probabilities out; normalisation and
     flip-TTA inside), checked against PyTorch with onnxruntime on real test images; returns the

@@ -330,6 +330,27 @@ def compare(
 
 
 @app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (a net's).")],
+    images: Annotated[
+        list[Path] | None, typer.Argument(help="Photos or .npy arrays of 28x28 uint8.")
+    ] = None,
+    test: Annotated[
+        list[int] | None, typer.Option(help="A test image by index (repeatable); default: 0-3.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for explain.png (default RUN/explain).")
+    ] = None,
+) -> None:
+    """Why the model says what it says: Integrated Gradients, saliency, Grad-CAM and occlusion maps."""  # noqa: E501 (shown as written by `fmnist --help`)
+    result = api.explain(run_dir, images or [], test=test or [], out=out)
+    for name, top, delta in result.images:
+        shown = ", ".join(f"{c} {p:.1%}" for c, p in top)
+        typer.echo(f"{name}: {shown}  (IG completeness gap {delta:+.2e})")
+    typer.echo(f"maps: {result.figure}")
+
+
+@app.command()
 def robustness(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory (a net's).")],
     reference: Annotated[

@@ -73,7 +73,8 @@ def build_run_report(
         _errors_section(page, summary, test_images, test_labels, probabilities, out)
         return page.write(out / "report.html")
     _learning_section(page, run.metrics, summary, out)
-    _errors_section(page, summary, test_images, test_labels, probabilities, out)
+    mistakes = _errors_section(page, summary, test_images, test_labels, probabilities, out)
+    _explanation_section(page, run, test_images, test_labels, probabilities, mistakes, out)
     _filters_section(page, run.model, run.dir, out)
     _feature_map_section(page, run, test_images, test_labels, probabilities, image, out)
     _histogram_section(page, run.model, run.dir, out)
@@ -144,7 +145,9 @@ def _errors_section(
     labels: np.ndarray,
     probabilities: np.ndarray,
     out: Path,
-) -> None:
+) -> list[int]:
+    """The confusion matrix, per-class scores, calibration and the most confidently wrong test
+    images; returns the indices of those images, most confident first."""
     page.section("Confusion matrix")
     page.figure(
         figures.confusion_matrices(summary["confusion_matrix"], out / "confusion_matrix.png"),
@@ -176,6 +179,65 @@ def _errors_section(
         ["test index", "true class", "predicted", "probability"],
         [[r["index"], r["true"], r["predicted"], f"{r['probability']:.1%}"] for r in shown[:10]],
         table_id="mistakes",
+    )
+    return [r["index"] for r in shown]
+
+
+EXPLAINED_MISTAKES = 6
+MEAN_MAP_IMAGES = 20  # correctly classified test images per class in its mean map
+
+
+def _explanation_section(
+    page: Page,
+    run,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    mistakes: list[int],
+    out: Path,
+) -> None:
+    from fmnist.explain import explain_images
+
+    page.section("Why it says what it says")
+    try:
+        _, explained = explain_images(run.predictor, images[mistakes[:EXPLAINED_MISTAKES]])
+    except ConfigError as exc:  # captum is an extra: the rest of the report stands without it
+        page.text(f"No attribution maps: {exc}", "note")
+        return
+    predicted = probabilities.argmax(1)
+    captions = [
+        (
+            f"#{i}: {CLASS_NAMES[labels[i]]}",
+            f"said {CLASS_NAMES[predicted[i]]} ({probabilities[i].max():.0%})",
+        )
+        for i in mistakes[:EXPLAINED_MISTAKES]
+    ]
+    page.figure(
+        figures.attribution_grid(
+            images[mistakes[:EXPLAINED_MISTAKES]], captions, [e.maps for e in explained],
+            out / "mistake_maps.png", title="The most confidently wrong: where the model looked",
+        ),
+        "For the class the model wrongly chose: Integrated Gradients (black baseline; red for the "
+        "class, blue against), saliency, Grad-CAM on the last convolution and occlusion by a 4x4 "
+        "patch (fmnist.explain says why these).",
+    )  # fmt: skip
+    correct = [
+        np.flatnonzero((labels == k) & (predicted == k))[:MEAN_MAP_IMAGES] for k in range(10)
+    ]
+    _, per_class = explain_images(run.predictor, images[np.concatenate(correct)])
+    maps = np.array([e.maps["integrated_gradients"] for e in per_class])
+    bounds = np.cumsum([0, *map(len, correct)])
+    page.figure(
+        figures.class_mean_maps(
+            [images[c].mean(0) if len(c) else np.zeros((28, 28)) for c in correct],
+            [
+                maps[a:b].mean(0) if b > a else np.zeros((28, 28))
+                for a, b in zip(bounds[:-1], bounds[1:])
+            ],
+            out / "class_maps.png",
+        ),  # a class the model never gets right shows blank
+        f"Each class's mean Integrated Gradients map over {MEAN_MAP_IMAGES} correctly classified "
+        "test images, on their mean image: the pixels that make a garment that class.",
     )
 
 
