@@ -76,6 +76,8 @@ def test_the_page_shows_the_input_the_model_saw_and_the_top_3(server, trouser_ph
     rows = page.locator("#top .row").all_inner_texts()
     assert len(rows) == 3 and all(any(name in r for name in CLASS_NAMES) for r in rows)
     assert page.locator("#input").get_attribute("src").startswith("data:image/png;base64,")
+    assert page.locator("#map").is_visible()  # where the model looked, beside what it saw
+    assert page.locator("#map").get_attribute("src").startswith("data:image/png;base64,")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve.png"), full_page=True)
     # Nothing from the network: the page and its answers come from this server only.
@@ -115,6 +117,8 @@ def test_the_json_endpoint_answers_scripts(server, trouser_photo, browser):
     png = base64.b64decode(body["input_png"].split(",", 1)[1])
     pixels = np.asarray(Image.open(io.BytesIO(png)))
     assert pixels.shape == (168, 168)
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["map_png"].split(",", 1)[1]))))
+    assert drawn.shape[:2] == (168, 168) and drawn.std() > 0
     refused = request.post(
         url + "api/predict",
         multipart={"file": {"name": "a.txt", "mimeType": "text/plain", "buffer": b"hello"}},

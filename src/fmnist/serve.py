@@ -4,7 +4,9 @@
                         and the top 3 classes (one self-contained page: no script, style or font
                         from the network)
     POST /api/predict   multipart field ``file`` -> {"name", "top": [{"class", "probability"}],
-                        "warnings", "input_png"}; a bad upload gets {"error": "..."} and a 4xx code
+                        "warnings", "input_png", "map_png"}; a bad upload gets {"error": "..."}
+                        and a 4xx code. ``map_png`` is the Integrated Gradients map of the top
+                        class over the input (``fmnist.explain``; null without the explain extra)
 
 Uploads are read in memory (never written to disk), at most ``MAX_UPLOAD_BYTES``, image types only.
 The photo is prepared by ``fmnist.data.photos.prepare_photo``, as ``fmnist predict`` prepares it.
@@ -52,6 +54,7 @@ def create_app(predictor: Predictor, title: str) -> FastAPI:
             return _error(415, f"{name} cannot be read as an image ({exc})")
         probabilities = predictor.predict(prepared.pixels[None])[0]
         best = probabilities.argsort()[::-1][:TOP]
+        where = _map_data_uri(predictor, prepared.pixels)
         return JSONResponse(
             {
                 "name": name,
@@ -61,6 +64,7 @@ def create_app(predictor: Predictor, title: str) -> FastAPI:
                 ],
                 "warnings": prepared.warnings,
                 "input_png": _png_data_uri(prepared.pixels),
+                "map_png": where,
             }
         )
 
@@ -74,7 +78,24 @@ def _error(status: int, message: str) -> JSONResponse:
 def _png_data_uri(pixels) -> str:
     buffer = io.BytesIO()
     Image.fromarray(pixels).resize((168, 168), Image.Resampling.NEAREST).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return _data_uri(buffer.getvalue())
+
+
+def _map_data_uri(predictor: Predictor, pixels) -> str | None:
+    """Where the model looked for its top class: Integrated Gradients over the input."""
+    from fmnist.errors import ConfigError
+    from fmnist.explain import explain_images
+    from fmnist.report.figures import overlay_png
+
+    try:
+        (_, (explained,)) = explain_images(predictor, pixels[None])
+    except ConfigError:  # captum is the explain extra: the page works without the map
+        return None
+    return _data_uri(overlay_png(pixels, explained.maps["integrated_gradients"]))
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 PAGE = """<!DOCTYPE html>
@@ -90,7 +111,7 @@ h1 { font-size: 1.4rem; }
         text-align: center; cursor: pointer; }
 #drop.over { background: #eef; }
 #result { display: flex; gap: 1.5rem; margin-top: 1.5rem; align-items: flex-start; }
-#input { image-rendering: pixelated; width: 168px; height: 168px; background: #000; }
+#input, #map { image-rendering: pixelated; width: 168px; height: 168px; background: #000; }
 .bar { background: #4c72b0; height: 1.1rem; border-radius: 3px; }
 .row { margin: .4rem 0; min-width: 18rem; }
 #error { color: #b00; margin-top: 1rem; }
@@ -105,6 +126,8 @@ Fashion-MNIST was made: trimmed, 28 pixels, sharpened, centred, light on black.<
 <div id="result" hidden>
   <figure><img id="input" alt="the 28x28 input the model saw"><figcaption>what the model saw
   </figcaption></figure>
+  <figure id="where" hidden><img id="map" alt="where the model looked"><figcaption>where it
+  looked (red: for its answer)</figcaption></figure>
   <div><div id="top"></div><div id="warnings"></div></div>
 </div>
 <script>
@@ -122,6 +145,8 @@ async function send(file) {
   const answer = await (await fetch("api/predict", { method: "POST", body })).json();
   if (answer.error) { result.hidden = true; error.textContent = answer.error; return; }
   document.getElementById("input").src = answer.input_png;
+  document.getElementById("where").hidden = !answer.map_png;
+  if (answer.map_png) document.getElementById("map").src = answer.map_png;
   const top = document.getElementById("top"); top.replaceChildren();
   for (const t of answer.top) { const row = text("div", "", "row");
     row.append(text("div", `${t.class} ${(100 * t.probability).toFixed(1)} %`));

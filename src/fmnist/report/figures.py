@@ -238,6 +238,18 @@ def class_mean_maps(
     return save(fig, path)
 
 
+def overlay_png(image: np.ndarray, attribution: np.ndarray, size_inches: float = 2.4) -> bytes:
+    """A signed map over its 28x28 image, alone, as PNG bytes (for the web page)."""
+    fig, ax = plt.subplots(figsize=(size_inches, size_inches))
+    _overlay(ax, image, attribution, True)
+    ax.set_axis_off()
+    fig.subplots_adjust(0, 0, 1, 1)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=70)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _overlay(ax, image: np.ndarray, attribution: np.ndarray | None, signed: bool) -> None:
     ax.imshow(image, cmap="gray", vmin=0, vmax=255)
     if attribution is None:
