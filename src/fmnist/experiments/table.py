@@ -193,7 +193,7 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _mean_of_all(group: list[dict[str, Any]], key: str) -> float | None:
     """The mean of ``key`` (x 100) over the group's runs, None unless every run has it."""
-    values = [r[key] for r in group]
+    values = [r.get(key) for r in group]
     return 100 * float(np.mean(values)) if None not in values else None
 
 
