@@ -87,3 +87,14 @@ def test_the_run_report_shows_a_measured_robustness(two_runs, tmp_path):
     api.robustness(mlp.path, images=IMAGES)
     page = api.report(mlp.path, out=tmp_path).read_text()
     assert "Robustness to corruptions" in page and f"{IMAGES:,} test images" in page
+
+
+def test_the_robustness_table_lists_measured_runs_most_robust_first(two_runs):
+    mlp, softmax = two_runs
+    api.robustness(mlp.path, reference=softmax.path, images=IMAGES)
+    rows = [line for line in api.robustness_table(mlp.path.parent).splitlines()[2:]]
+    measured = {row.split("|")[1].strip(): float(row.split("|")[5]) for row in rows}
+    assert set(measured) == {mlp.path.name, softmax.path.name}
+    assert list(measured.values()) == sorted(measured.values(), reverse=True)
+    done = fmnist_cli("table", mlp.path.parent, "--robustness")
+    assert done.returncode == 0 and "under corruption %" in done.stdout

@@ -518,6 +518,20 @@ def robustness(
     return result
 
 
+def robustness_table(root: str | Path) -> str:
+    """The Markdown table of every run under ``root`` whose robustness was measured (``fmnist
+    robustness``), most robust first, with its calibration."""
+    from fmnist.experiments import robustness as measured
+
+    rows = measured.table(Path(root))
+    if not rows:
+        raise RunDirError(
+            f"no run under {root} has its robustness measured",
+            fix="measure one first: fmnist robustness RUN",
+        )
+    return measured.to_markdown(rows)
+
+
 def compare(a: str | Path, b: str | Path) -> Comparison:
     """Whether B's test accuracy really differs from A's (each a run or a folder of seeds):
     McNemar's exact test on the images only one gets right, a paired bootstrap interval of the

@@ -308,8 +308,17 @@ def table(
         Path | None,
         typer.Option("--output", "-o", help="Where results.md and results.csv go (default: ROOT)."),
     ] = None,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness", help="The robustness table of the runs measured by fmnist robustness."
+        ),
+    ] = False,
 ) -> None:
     """Results table from run directories (never trains): ours (mean ± std), the study's number, the difference."""  # noqa: E501 (shown as written by `fmnist --help`)
+    if robustness:
+        typer.echo(api.robustness_table(root).rstrip())
+        return
     result = api.table(root, output)
     typer.echo(result.markdown)
     typer.echo("written: " + "  ".join(map(str, result.files)))

@@ -8,8 +8,8 @@ Two marks, as HTML comments a Markdown reader does not see:
 Every number of that block must be a value of one of the records, at the precision it is shown
 (94.57 matches 0.945737 as a percentage, 57.0 matches 57.01). A record is a benchmark JSON (any
 number in it) or a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
-ECE, and each run's summary). Dates, code spans, link targets and numbers inside names
-(ResNet-18, fp32, s003_dense) are not quotes.
+ECE, and each run's summary and robustness.json). Dates, code spans, link targets and numbers
+inside names (ResNet-18, fp32, s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -115,9 +115,13 @@ def record_values(path: Path) -> list[float]:
     if path.suffix == ".json":
         return list(_numbers(json.loads(path.read_text())))
     rows = build_table(path)
-    summaries = [json.loads(p.read_text()) for p in sorted(path.rglob("summary.json"))]
+    records = [
+        json.loads(p.read_text())
+        for pattern in ("summary.json", "robustness.json")
+        for p in sorted(path.rglob(pattern))
+    ]
     shown = [{k: v for k, v in row.items() if k != "runs"} for row in rows]
-    return list(_numbers(shown)) + list(_numbers(summaries))
+    return list(_numbers(shown)) + list(_numbers(records))
 
 
 def _numbers(node: Any):

@@ -117,3 +117,55 @@ def read(run: Path, images: int | None = None) -> Robustness | None:
         Path(reference) if reference else None,
         data.get("corruption_error"),
     )
+
+
+def table(root: Path) -> list[dict[str, Any]]:
+    """One row per run under ``root`` whose robustness was measured, most robust first: its
+    clean and mean corrupted accuracy (%), mCE, the corruption that hurts it most, and its test
+    calibration (ECE %, before and after temperature scaling)."""
+    from fmnist.experiments.collect import find_runs
+
+    rows = []
+    for run in find_runs(root):
+        measured = read(run.path)
+        if measured is None:
+            continue
+        summary = run.read_summary()
+        worst = min(measured.accuracy, key=lambda name: np.mean(measured.accuracy[name]))
+        calibration = summary.get("calibration") or {}
+        rows.append(
+            {
+                "run": str(run.path.relative_to(root)),
+                "model": summary["model"],
+                "params": summary["params"],
+                "clean": 100 * measured.clean,
+                "corrupted": 100 * measured.mean,
+                "mce": measured.mean_corruption_error,
+                "reference": measured.reference.name if measured.reference else None,
+                "worst": worst,
+                "worst_accuracy": 100 * float(np.mean(measured.accuracy[worst])),
+                "ece": 100 * calibration["ece"] if "ece" in calibration else None,
+                "ece_scaled": 100 * calibration["after_scaling"]["ece"]
+                if "after_scaling" in calibration
+                else None,
+            }
+        )
+    return sorted(rows, key=lambda row: -row["corrupted"])
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    header = (
+        "| run | model | params | clean % | under corruption % | mCE | hurt most by (%) "
+        "| ECE % (T-scaled) |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        mce = f"{row['mce']:.3f}" if row["mce"] is not None else ""
+        ece = f"{row['ece']:.2f}" if row["ece"] is not None else ""
+        ece += f" ({row['ece_scaled']:.2f})" if row["ece_scaled"] is not None else ""
+        lines.append(
+            f"| {row['run']} | {row['model']} | {row['params']:,} | {row['clean']:.2f} "
+            f"| {row['corrupted']:.2f} | {mce} | {row['worst'].replace('_', ' ')} "
+            f"({row['worst_accuracy']:.2f}) | {ece} |"
+        )
+    return "\n".join(lines) + "\n"
