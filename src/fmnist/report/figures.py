@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
@@ -441,13 +441,13 @@ def layer_learning(rows: list[dict[str, Any]], path: Path) -> Path:
     axes[0].set_title("How far each layer moves")
     axes[1].set_ylabel("gradient norm (mean over the epoch's steps)")
     axes[1].set_title("How hard it is pushed")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 60, not 6 x 10^1
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 50, not 5e1
+        ax.yaxis.set_minor_formatter(NullFormatter())
     if len(names) <= 12:
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     else:
