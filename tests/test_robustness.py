@@ -63,6 +63,7 @@ def test_the_clean_accuracy_is_the_runs_own_and_ce_is_against_the_reference(two_
     )
     recorded = json.loads((mlp.path / "robustness" / "robustness.json").read_text())
     assert recorded["mean_corruption_error"] == pytest.approx(result.mean_corruption_error)
+    assert recorded["reference"]["accuracy"] == reference["accuracy"]  # the CE recounts from it
     assert recorded["test_images"] == IMAGES and recorded["seed"] == 2019
     for picture in ("heatmap.png", "corruptions.png"):
         assert (mlp.path / "robustness" / picture).stat().st_size > 20_000

@@ -509,11 +509,10 @@ def robustness(
     arrays, _ = load_arrays(run.config.data.data_dir)
     test, labels = arrays["test_images"][:images], arrays["test_labels"][:images]
     clean, accuracy = measured.measure(run.predict, test, labels)
-    result = measured.Robustness(run.path, images, clean, accuracy)
+    against = None
     if reference is not None:
         against = measured.read(Path(reference), images) or robustness(reference, images=images)
-        result.reference = against.run
-        result.corruption_error = measured.corruption_errors(accuracy, against.accuracy)
+    result = measured.Robustness(run.path, images, clean, accuracy, against)
     measured.write(result, test)
     return result
 

@@ -384,7 +384,7 @@ def robustness(
     typer.echo(
         f"{result.images:,} test images: clean {100 * result.clean:.2f} %, "
         f"mean under corruption {100 * result.mean:.2f} %"
-        + (f", mCE {mce:.3f} against {result.reference}" if mce is not None else "")
+        + (f", mCE {mce:.3f} against {result.reference.run}" if mce is not None else "")
     )
     typer.echo(f"written: {result.run / 'robustness'}")
 

@@ -25,18 +25,31 @@ FOLDER = "robustness"
 
 @dataclass
 class Robustness:
-    """One run's accuracies under corruption (fractions), and its CE against a reference."""
+    """One run's accuracies under corruption (fractions), and the reference run's, which its
+    corruption error is measured against (kept in the record, so the CE recounts from it)."""
 
     run: Path
     images: int
     clean: float
     accuracy: dict[str, list[float]]
-    reference: Path | None = None
-    corruption_error: dict[str, float] | None = None
+    reference: Robustness | None = None
 
     @property
     def mean(self) -> float:
         return float(np.mean([a for accs in self.accuracy.values() for a in accs]))
+
+    @property
+    def corruption_error(self) -> dict[str, float] | None:
+        """ImageNet-C's CE per corruption: errors summed over severities over the reference's."""
+        if self.reference is None:
+            return None
+        return {
+            name: float(
+                np.sum(1 - np.array(accs))
+                / max(np.sum(1 - np.array(self.reference.accuracy[name])), 1e-12)
+            )
+            for name, accs in self.accuracy.items()
+        }
 
     @property
     def mean_corruption_error(self) -> float | None:
@@ -44,15 +57,22 @@ class Robustness:
         return float(np.mean(list(errors.values()))) if errors else None
 
     def to_dict(self) -> dict[str, Any]:
+        reference = self.reference
         return {
-            "run": str(self.run),
             "seed": SEED,
             "test_images": self.images,
             "severities": {name: list(levels) for name, levels in SEVERITIES.items()},
             "clean_accuracy": self.clean,
             "accuracy": self.accuracy,
             "mean_accuracy": self.mean,
-            "reference": str(self.reference) if self.reference else None,
+            "reference": None
+            if reference is None
+            else {
+                "run": str(reference.run),
+                "clean_accuracy": reference.clean,
+                "accuracy": reference.accuracy,
+                "mean_accuracy": reference.mean,
+            },
             "corruption_error": self.corruption_error,
             "mean_corruption_error": self.mean_corruption_error,
         }
@@ -70,16 +90,6 @@ def measure(predict, images: np.ndarray, labels: np.ndarray) -> tuple[float, dic
         for name in CORRUPTIONS
     }
     return accuracy(images), table
-
-
-def corruption_errors(
-    accuracy: dict[str, list[float]], reference: dict[str, list[float]]
-) -> dict[str, float]:
-    """ImageNet-C's CE per corruption: errors summed over severities over the reference's."""
-    return {
-        name: float(np.sum(1 - np.array(accs)) / max(np.sum(1 - np.array(reference[name])), 1e-12))
-        for name, accs in accuracy.items()
-    }
 
 
 def write(result: Robustness, images: np.ndarray) -> Path:
@@ -108,15 +118,13 @@ def read(run: Path, images: int | None = None) -> Robustness | None:
         return None
     if images is not None and data.get("test_images") != images:
         return None
+    images = data["test_images"]
     reference = data.get("reference")
-    return Robustness(
-        run,
-        data["test_images"],
-        data["clean_accuracy"],
-        data["accuracy"],
-        Path(reference) if reference else None,
-        data.get("corruption_error"),
-    )
+    if reference is not None:
+        reference = Robustness(
+            Path(reference["run"]), images, reference["clean_accuracy"], reference["accuracy"]
+        )
+    return Robustness(run, images, data["clean_accuracy"], data["accuracy"], reference)
 
 
 def table(root: Path) -> list[dict[str, Any]]:
@@ -141,7 +149,7 @@ def table(root: Path) -> list[dict[str, Any]]:
                 "clean": 100 * measured.clean,
                 "corrupted": 100 * measured.mean,
                 "mce": measured.mean_corruption_error,
-                "reference": measured.reference.name if measured.reference else None,
+                "reference": str(measured.reference.run) if measured.reference else None,
                 "worst": worst,
                 "worst_accuracy": 100 * float(np.mean(measured.accuracy[worst])),
                 "ece": 100 * calibration["ece"] if "ece" in calibration else None,

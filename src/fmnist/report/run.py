@@ -275,7 +275,7 @@ def _robustness_section(page: Page, run_path: Path) -> None:
         return
     page.section("Robustness to corruptions")
     errors = measured.mean_corruption_error
-    against = f"; mCE {errors:.3f} against {measured.reference}" if errors is not None else ""
+    against = f"; mCE {errors:.3f} against {measured.reference.run}" if errors is not None else ""
     page.figure(
         run_path / robustness.FOLDER / "heatmap.png",
         f"The final model on {measured.images:,} test images under 14 corruptions (after "
