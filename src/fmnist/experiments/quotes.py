@@ -8,8 +8,8 @@ Two marks, as HTML comments a Markdown reader does not see:
 Every number of that block must be a value of one of the records, at the precision it is shown
 (94.57 matches 0.945737 as a percentage, 57.0 matches 57.01). A record is a benchmark JSON (any
 number in it) or a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
-ECE, and each run's summary and robustness.json). Dates, code spans, link targets and numbers
-inside names (ResNet-18, fp32, s003_dense) are not quotes.
+ECE, each run's summary and robustness.json, and the robustness table's rows). Dates, code
+spans, link targets and numbers inside names (ResNet-18, fp32, s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fmnist.experiments import robustness
 from fmnist.experiments.table import build_table, to_markdown
 
 MARK = re.compile(r"<!--\s*(from|table):\s*(.*?)\s*-->")
@@ -121,7 +122,7 @@ def record_values(path: Path) -> list[float]:
         for p in sorted(path.rglob(pattern))
     ]
     shown = [{k: v for k, v in row.items() if k != "runs"} for row in rows]
-    return list(_numbers(shown)) + list(_numbers(records))
+    return list(_numbers(shown)) + list(_numbers(records)) + list(_numbers(robustness.table(path)))
 
 
 def _numbers(node: Any):
