@@ -513,7 +513,11 @@ def robustness(
     if reference is not None:
         against = measured.read(Path(reference), images) or robustness(reference, images=images)
     result = measured.Robustness(run.path, images, clean, accuracy, against)
-    measured.write(result, test)
+    from fmnist.report import figures
+
+    out = measured.write(result)
+    figures.robustness_heatmap(accuracy, clean, out / "heatmap.png")
+    figures.corruption_grid(test[0], measured.example_grid(test[0]), out / "corruptions.png")
     return result
 
 

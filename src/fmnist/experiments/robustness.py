@@ -92,17 +92,18 @@ def measure(predict, images: np.ndarray, labels: np.ndarray) -> tuple[float, dic
     return accuracy(images), table
 
 
-def write(result: Robustness, images: np.ndarray) -> Path:
-    """robustness.json, the heat map and the grid of corrupted images in RUN/robustness/."""
-    from fmnist.report import figures
-
+def write(result: Robustness) -> Path:
+    """RUN/robustness/robustness.json; returns the folder (where ``fmnist.api`` draws the heat
+    map and the grid: figures are the reports' concern)."""
     out = result.run / FOLDER
     out.mkdir(exist_ok=True)
     atomic_write(out / "robustness.json", json.dumps(result.to_dict(), indent=2))
-    figures.robustness_heatmap(result.accuracy, result.clean, out / "heatmap.png")
-    grid = {name: [corrupt(images[:1], name, s)[0] for s in range(1, 6)] for name in CORRUPTIONS}
-    figures.corruption_grid(images[0], grid, out / "corruptions.png")
     return out
+
+
+def example_grid(image: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """One (28, 28) image under every corruption at severities 1-5."""
+    return {name: [corrupt(image[None], name, s)[0] for s in range(1, 6)] for name in CORRUPTIONS}
 
 
 def read(run: Path, images: int | None = None) -> Robustness | None:
