@@ -414,3 +414,8 @@ def test_a_study_number_on_validation_is_compared_with_our_validation_accuracy()
     (row,) = table_rows([record])
     assert row["difference"] is None and row["val_difference"] == pytest.approx(0.48)
     assert "| val 92.52 | val +0.48 | 1/1 |" in to_markdown([row])
+    # A run trained on a GPU before predictions were kept: the row says what re-making it needs.
+    (gpu_row,) = table_rows([{**record, "recounted": False, "device": "cuda"}])
+    assert "| val +0.48 | 0/1 GPU, not yet recounted |" in to_markdown([gpu_row])
+    (cpu_row,) = table_rows([{**record, "recounted": False, "device": "cpu"}])
+    assert "| val +0.48 | 0/1 |" in to_markdown([cpu_row])

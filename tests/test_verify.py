@@ -51,6 +51,23 @@ def test_a_quoted_number_that_its_record_does_not_hold_is_refused(monkeypatch, t
     )
 
 
+def test_a_signed_difference_must_match_a_value_of_its_sign(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    runs = ROOT / "results" / "runs" / "s000_cnn"
+    below = "<!-- from: results/runs/s000_cnn -->\n`s000_cnn` (\u22120.40, 3 seeds at ± 0.02)\n"
+    assert api.verify(runs, pages=[_page(tmp_path, below)]).quotes.numbers == 3
+    # The same digits with the other sign are another claim: ours above the study.
+    with pytest.raises(RunDirError, match=r"page.md:2: \+0.40 is not a value of s000_cnn"):
+        api.verify(runs, pages=[_page(tmp_path, below.replace("\u2212", "+"))])
+    # A range's dash is not a sign.
+    assert (
+        api.verify(
+            runs, pages=[_page(tmp_path, "<!-- from: results/runs/s000_cnn -->\n90.47-90.54\n")]
+        ).quotes.mismatches
+        == []
+    )
+
+
 def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     table = api.table("results/runs/strong", output=tmp_path / "table").markdown

@@ -44,6 +44,7 @@ def run_record(run: RunDir) -> dict[str, Any]:
         # Runs before precision was recorded in summary.json had auto mean fp32 on a CPU.
         "precision": summary.get("precision") or config.get("train", {}).get("precision"),
         "best_epoch": summary["best_epoch"],
+        "device": run.read_env().get("device", "cpu"),
         "config": config,
         "recipe": run.read_recipe(),
     }

@@ -6,10 +6,12 @@ Two marks, as HTML comments a Markdown reader does not see:
     a paragraph, list item or table (up to the next blank line) quoting numbers from them
 
 Every number of that block must be a value of one of the records, at the precision it is shown
-(94.57 matches 0.945737 as a percentage, 57.0 matches 57.01). A record is a benchmark JSON (any
-number in it) or a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
-ECE, each run's summary and robustness.json, and the robustness table's rows). Dates, code
-spans, link targets and numbers inside names (ResNet-18, fp32, s003_dense) are not quotes.
+(94.57 matches 0.945737 as a percentage, 57.0 matches 57.01); a number written with its sign
+(−0.40, +1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any
+number in it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
+ECE, difference to the study, each run's summary and robustness.json, and the robustness table's
+rows) or a recipe file (its settings and its study's numbers). Dates, code spans, link targets
+and numbers inside names (ResNet-18, fp32, s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -26,15 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fmnist.experiments import robustness
 from fmnist.experiments.table import build_table, to_markdown
 
+CODE = re.compile(r"`([^`]*)`")
 MARK = re.compile(r"<!--\s*(from|table):\s*(.*?)\s*-->")
 # What is not a quote: dates, code spans, link targets, HTML comments.
 NOT_QUOTED = re.compile(r"\d{4}-\d{2}-\d{2}|`[^`]*`|\]\([^)]*\)|<!--.*?-->")
 # A number that stands alone: not in a name (fp32, s003, ResNet-18) nor followed by letters
 # (2px), but 4.32x (a ratio) and 57 s are quotes.
-NUMBER = re.compile(r"(?<![A-Za-z_\d.])(?<![A-Za-z]-)\d+(?:,\d{3})*(?:\.\d+)?(?![A-Za-wyz_\d])")
+# A sign counts where it starts a word (" -0.40", "(+1.67"), not in a range (0.06-0.48).
+NUMBER = re.compile(
+    r"(?:(?<![^\s(])(?P<sign>[-+\u2212]))?"
+    r"(?<![A-Za-z_\d.])(?<![A-Za-z]-)(?P<digits>\d+(?:,\d{3})*(?:\.\d+)?)(?![A-Za-wyz_\d])"
+)
 
 
 @dataclass
@@ -90,20 +99,38 @@ def _check_table(block: list[str], runs: str, root: Path, where: str, found: Quo
 def _check_numbers(
     block: list[str], records: list[Path], where: tuple[Path, int], found: Quotes
 ) -> None:
-    values = [v for record in records for v in record_values(record)]
+    scopes: dict[str, list[float]] = {}
+    for record in records:
+        for name, values in record_scopes(record).items():
+            scopes.setdefault(name, []).extend(values)
+    everything = [v for values in scopes.values() for v in values]
+    names = ", ".join(r.name for r in records)
+    values = everything
     for offset, line in enumerate(block):
-        for match in NUMBER.finditer(NOT_QUOTED.sub(" ", line)):
+        if line.lstrip().startswith(("- ", "| ")):
+            values = everything  # a new list item or table row names its own experiment
+        # The text with what is not a quote blanked out, so positions stay those of the line.
+        text = NOT_QUOTED.sub(lambda m: " " * len(m.group()), line)
+        named = [(m.start(), m.group(1)) for m in CODE.finditer(line) if m.group(1) in scopes]
+        for match in NUMBER.finditer(text):
+            values = next((scopes[n] for at, n in reversed(named) if at < match.start()), values)
             found.numbers += 1
-            if not any(_shows(match.group(), v) for v in values):
-                names = ", ".join(r.name for r in records)
+            if not any(_shows(match["digits"], match["sign"], v) for v in values):
                 found.mismatches.append(
                     f"{where[0]}:{where[1] + offset}: {match.group()} is not a value of {names}"
                 )
+        if named:
+            values = scopes[named[-1][1]]
 
 
-def _shows(quoted: str, value: float) -> bool:
+def _shows(quoted: str, sign: str | None, value: float) -> bool:
     """Whether ``quoted`` (as written: 94.57, 1,532.2) shows ``value`` rounded to its decimals,
-    as it is or as a percentage of a fraction."""
+    as it is or as a percentage of a fraction; with a ``sign``, only a value of that sign."""
+    if sign is not None:
+        negative = sign != "+"
+        if value != 0 and (value < 0) != negative:
+            return False
+        value = abs(value)
     number = float(quoted.replace(",", ""))
     decimals = len(quoted.partition(".")[2])
     half = 0.5 * 10.0**-decimals * (1 + 1e-9)
@@ -111,18 +138,48 @@ def _shows(quoted: str, value: float) -> bool:
 
 
 def record_values(path: Path) -> list[float]:
-    """Every number a record holds: a JSON's numbers, or a folder of runs' table rows and
-    summaries."""
+    """Every number a record holds: a JSON's numbers, a recipe's, or a folder of runs' table rows,
+    configs and summaries."""
+    return [v for values in record_scopes(path).values() for v in values]
+
+
+def record_scopes(path: Path) -> dict[str, list[float]]:
+    """A record's numbers by what they are about: a folder of runs' by experiment (a quote after
+    `s004_dense` is checked against that experiment alone), any other record's under its name."""
     if path.suffix == ".json":
-        return list(_numbers(json.loads(path.read_text())))
-    rows = build_table(path)
-    records = [
-        json.loads(p.read_text())
-        for pattern in ("summary.json", "robustness.json")
-        for p in sorted(path.rglob(pattern))
-    ]
-    shown = [{k: v for k, v in row.items() if k != "runs"} for row in rows]
-    return list(_numbers(shown)) + list(_numbers(records)) + list(_numbers(robustness.table(path)))
+        return {path.name: list(_numbers(json.loads(path.read_text())))}
+    if path.suffix == ".yaml":
+        return {path.stem: list(_numbers(yaml.safe_load(path.read_text())))}
+    scopes: dict[str, list[float]] = {}
+    for row in build_table(path):
+        shown = {k: v for k, v in row.items() if k != "runs"}
+        scopes.setdefault(row["experiment"], []).extend(_numbers(shown))
+    for pattern, read in RUN_RECORDS.items():
+        for file in sorted(path.rglob(pattern)):
+            experiment = _experiment_of(file, path)
+            scopes.setdefault(experiment, []).extend(_numbers(read(file.read_text())))
+    for row in robustness.table(path):
+        scopes.setdefault(row["run"].split("/")[0], []).extend(_numbers(row))
+    return scopes
+
+
+# The files of a run folder whose numbers a page may quote, and how each is read.
+RUN_RECORDS = {
+    "summary.json": json.loads,
+    "robustness.json": json.loads,
+    "config.yaml": yaml.safe_load,
+}
+
+
+def _experiment_of(file: Path, root: Path) -> str:
+    """The experiment a run's file belongs to: the recipe its run's recipe.json names, else the
+    folder ``root`` itself."""
+    for folder in file.parents:
+        if folder == root:
+            break
+        if (folder / "recipe.json").is_file():
+            return json.loads((folder / "recipe.json").read_text())["name"]
+    return root.name
 
 
 def _numbers(node: Any):

@@ -49,6 +49,7 @@ COLUMNS = [
     "reported_val",
     "val_difference",
     "recounted",
+    "gpu",
     "settings",
 ]
 TEST_IMAGES = 10_000  # every run evaluates the whole official test set
@@ -185,6 +186,7 @@ def _row(key: tuple, group: list[dict[str, Any]]) -> dict[str, Any]:
         if reported_val is not None and val_mean is not None
         else None,
         "recounted": sum(bool(r.get("recounted")) for r in group),
+        "gpu": any(r.get("device") == "cuda" for r in group),
         "settings": ("QUICK" if quick else "full")
         + (", bf16" if group[0]["precision"] == "bf16" else ""),
         "runs": group,
@@ -244,6 +246,15 @@ def below_study(row: dict[str, Any]) -> bool:
     return any(d is not None and d < 0 for d in (row["difference"], row["val_difference"]))
 
 
+def _recounted_cell(row: dict[str, Any]) -> str:
+    """How many of the row's runs recount from their predictions; a row trained on a GPU before
+    predictions were kept says so: re-making it needs a GPU (the command is in results/README)."""
+    cell = f"{row['recounted']}/{row['n']}"
+    if row["recounted"] < row["n"] and row["gpu"]:
+        cell += " GPU, not yet recounted"
+    return cell
+
+
 def _ece_cell(ece: float | None, scaled: float | None) -> str:
     if ece is None:
         return ""
@@ -270,7 +281,7 @@ def display_cells(row: dict[str, Any]) -> list[str]:
         plus_minus(cv, row["cv_accuracy_std"]) if cv is not None else "",
         " ".join(filter(None, [_fmt(row["reported"], ".2f"), reported_val])),
         " ".join(filter(None, diff)),
-        f"{row['recounted']}/{row['n']}" if row["recounted"] else "",
+        _recounted_cell(row),
         row["settings"],
     ]
 
