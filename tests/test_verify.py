@@ -68,6 +68,20 @@ def test_a_signed_difference_must_match_a_value_of_its_sign(monkeypatch, tmp_pat
     )
 
 
+def test_a_number_after_an_experiments_name_is_checked_against_that_experiment(
+    monkeypatch, tmp_path
+):
+    monkeypatch.chdir(ROOT)
+    runs = ROOT / "results" / "runs"
+    mark = "<!-- from: results/runs -->\n"
+    # 90.51 is s000_cnn's mean, 84.14 s000_softmax's: each only where its experiment is named.
+    right = mark + "- `s000_cnn` (90.51), then `s000_softmax` (84.14)\n- and 90.51 again\n"
+    assert api.verify(runs, pages=[_page(tmp_path, right)]).quotes.mismatches == []
+    swapped = mark + "- `s000_cnn` (84.14), then `s000_softmax` (90.51)\n"
+    with pytest.raises(RunDirError, match=r"page.md:2: 84.14 is not a value of runs \(and 1 more"):
+        api.verify(runs, pages=[_page(tmp_path, swapped)])
+
+
 def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     table = api.table("results/runs/strong", output=tmp_path / "table").markdown

@@ -22,6 +22,7 @@ mismatch: ``fmnist verify`` fails and names it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class Quotes:
 def check(pages: list[Path], root: Path) -> Quotes:
     """Check every marked block of ``pages``; record paths are relative to ``root``."""
     found = Quotes()
+    read_scopes = functools.cache(record_scopes)  # a folder of runs is read once, not per block
     for page in pages:
         lines = page.read_text().splitlines()
         marked = [(i, m) for i, line in enumerate(lines) if (m := MARK.search(line))]
@@ -72,7 +74,8 @@ def check(pages: list[Path], root: Path) -> Quotes:
                 _check_table(block, targets[0], root, f"{page}:{i + 2}", found)
             else:
                 found.blocks += 1
-                _check_numbers(block, [root / t for t in targets], (page, i + 2), found)
+                scopes = [read_scopes(root / t) for t in targets]
+                _check_numbers(block, scopes, targets, (page, i + 2), found)
     return found
 
 
@@ -97,14 +100,18 @@ def _check_table(block: list[str], runs: str, root: Path, where: str, found: Quo
 
 
 def _check_numbers(
-    block: list[str], records: list[Path], where: tuple[Path, int], found: Quotes
+    block: list[str],
+    record_scopes: list[dict[str, list[float]]],
+    targets: list[str],
+    where: tuple[Path, int],
+    found: Quotes,
 ) -> None:
     scopes: dict[str, list[float]] = {}
-    for record in records:
-        for name, values in record_scopes(record).items():
+    for record in record_scopes:
+        for name, values in record.items():
             scopes.setdefault(name, []).extend(values)
     everything = [v for values in scopes.values() for v in values]
-    names = ", ".join(r.name for r in records)
+    names = ", ".join(Path(t).name for t in targets)
     values = everything
     for offset, line in enumerate(block):
         if line.lstrip().startswith(("- ", "| ")):
