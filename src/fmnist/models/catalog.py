@@ -249,7 +249,7 @@ class Lenet5Options(ModelOptions):
     pool: Pool = "avg"
 
 
-@builtin_model("spec_cnn", "fmnist.models.spec:spec_cnn")
+@builtin_model("spec_cnn", "fmnist.models.spec_cnn:spec_cnn")
 class SpecCnnOptions(ModelOptions):
     """CNN from a layer string (c<F>k<K>[s<S>][v], m, a): the studies' one-off nets, e.g. strided convs."""  # noqa: E501 (first line = `fmnist models` description)
 
