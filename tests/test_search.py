@@ -415,3 +415,28 @@ def test_workers_started_at_once_on_a_fresh_database_all_open_it(backend, reques
         storages = list(pool.map(open_at_once, range(workers)))
     assert len(storages) == workers
     assert storages[0].get_all_studies() == []
+
+
+def test_a_worker_whose_plan_differs_is_told_what_differs(tmp_path):
+    """Workers on a bf16 CPU and an AVX2 laptop resolve `strong` differently (its fp32 variant
+    trains fewer epochs): the second is refused, and told which setting of which run differs."""
+    from fmnist.experiments.sweep import plan
+    from fmnist.machine import MACHINES
+    from fmnist.recipes import load_recipe
+    from fmnist.search import queue
+
+    storage = f"sqlite:///{tmp_path / 'queue.db'}"
+
+    def planned(machine: str):
+        jobs = plan(load_recipe("strong"), out=tmp_path, seeds=2, machine=MACHINES[machine])
+        return {queue._key(job, tmp_path): job for job in jobs}
+
+    queue._open("fmnist-run:strong", storage, planned("cpu-bf16"))
+    queue._open("fmnist-run:strong", storage, planned("cpu-bf16"))  # the same plan joins
+    with pytest.raises(
+        ConfigError, match=r"run strong/seed0: train.epochs is 28 in the queued plan, 10 here"
+    ):
+        queue._open("fmnist-run:strong", storage, planned("cpu-fp32"))
+    with pytest.raises(ConfigError, match=r"run strong/seed2 here, not in the queued plan"):
+        jobs = plan(load_recipe("strong"), out=tmp_path, seeds=3, machine=MACHINES["cpu-bf16"])
+        queue._open("fmnist-run:strong", storage, {queue._key(j, tmp_path): j for j in jobs})

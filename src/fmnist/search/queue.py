@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -99,23 +100,23 @@ def _key(job: RunSpec, out: str | Path) -> str:
 
 def _open(name: str, storage: str, keys: dict[str, RunSpec]) -> optuna.Study:
     """Create the study and queue the plan, or join it when another worker did (same plan)."""
-    plan = hashlib.sha256(
-        json.dumps({k: job.config_dict for k, job in sorted(keys.items())}, sort_keys=True).encode()
-    ).hexdigest()[:16]
+    configs = {k: job.config_dict for k, job in sorted(keys.items())}
+    plan = hashlib.sha256(json.dumps(configs, sort_keys=True).encode()).hexdigest()[:16]
     storage_obj = open_storage(storage, root=None)
     try:
         study = optuna.create_study(study_name=name, storage=storage_obj, direction="maximize")
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage_obj)
-        _wait_for_plan(study, plan)
+        _wait_for_plan(study, plan, configs)
         return study
     for key in sorted(keys):
         study.enqueue_trial({"run": key})
+    study.set_user_attr("plan_configs", configs)  # before "plan": a joining worker reads both
     study.set_user_attr("plan", plan)
     return study
 
 
-def _wait_for_plan(study: optuna.Study, plan: str) -> None:
+def _wait_for_plan(study: optuna.Study, plan: str, configs: dict[str, dict[str, Any]]) -> None:
     deadline = time.monotonic() + PLAN_WAIT_S
     while (queued := study.user_attrs.get("plan")) is None:
         if time.monotonic() > deadline:
@@ -126,7 +127,37 @@ def _wait_for_plan(study: optuna.Study, plan: str) -> None:
             )
         time.sleep(1)
     if queued != plan:
+        difference = _plan_difference(study.user_attrs.get("plan_configs", {}), configs)
         raise ConfigError(
-            f"study '{study.study_name}' queued other runs (another --seeds, --quick or --set)",
-            fix="start every worker with the same command, or use another recipe folder (--out)",
+            f"study '{study.study_name}' queued other runs ({difference})",
+            fix="start every worker with the same command on machines of one kind (a recipe's "
+            "fp32 variant differs from its bf16 runs), or use another recipe folder (--out)",
         )
+
+
+def _plan_difference(queued: dict[str, dict[str, Any]], mine: dict[str, dict[str, Any]]) -> str:
+    """The first thing that differs between the queued plan and this worker's, in words."""
+    if queued.keys() != mine.keys():
+        extra = sorted(mine.keys() - queued.keys()) or sorted(queued.keys() - mine.keys())
+        where = "here, not in the queued plan" if mine.keys() - queued.keys() else "queued only"
+        return f"run {extra[0]} {where}: another --seeds or --quick"
+    for key in sorted(mine):
+        theirs, ours = _dotted(queued[key]), _dotted(mine[key])
+        for field in sorted(theirs.keys() | ours.keys()):
+            if theirs.get(field) != ours.get(field):
+                return (
+                    f"run {key}: {field} is {theirs.get(field)!r} in the queued plan, "
+                    f"{ours.get(field)!r} here"
+                )
+    return "another --seeds, --quick or --set"
+
+
+def _dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"train.epochs": 10, ...}``, the names ``--set`` takes."""
+    out: dict[str, Any] = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_dotted(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
