@@ -11,7 +11,7 @@ import fmnist
 from fmnist import api
 from fmnist.data.sources import load_arrays
 from fmnist.explain import METHODS, explain
-from tests.conftest import fmnist_cli, tiny
+from tests.conftest import ROOT, fmnist_cli, tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}
 
@@ -96,3 +96,16 @@ def test_explain_draws_photos_and_test_images_and_an_mlp_has_no_grad_cam(cnn_run
     assert [name for name, _, _ in result.images] == [str(array)]
     (e,) = explain(predictor.module, predictor.inputs(np.load(array)[None]), [0], black=-0.8)
     assert e.maps["grad_cam"] is None and e.maps["saliency"] is not None
+
+
+def test_a_bad_image_or_a_run_without_weights_is_one_line_that_says_why(cnn_run, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    bad = fmnist_cli("explain", cnn_run.path, text)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.count("fix:") == 1 and "allowed: .npy, .png" in bad.stderr
+    # A committed results run keeps its records, not its weights: say so, and how to get them.
+    kept = ROOT / "results" / "runs" / "s000_cnn" / "seed0"
+    done = fmnist_cli("explain", kept)
+    assert done.returncode == 2 and "finished but its weights were not kept" in done.stderr
+    assert f"fmnist train --config {kept / 'config.yaml'}" in done.stderr

@@ -11,7 +11,7 @@ import fmnist
 from fmnist import api
 from fmnist.data.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 from fmnist.data.sources import load_arrays
-from fmnist.errors import ConfigError
+from fmnist.errors import ConfigError, RunDirError
 from tests.conftest import fmnist_cli, tiny
 
 IMAGES = 300
@@ -81,6 +81,17 @@ def test_the_command_prints_the_table_and_refuses_bad_input_in_one_line(two_runs
     assert too_many.returncode == 2 and too_many.stderr.count("\n") == 1
     with pytest.raises(ConfigError, match="1 to 10000"):
         api.robustness(mlp.path, images=20_000)
+
+
+def test_a_wrong_reference_is_refused_before_any_measuring(two_runs, tmp_path, monkeypatch):
+    mlp, _ = two_runs
+
+    def measure(*args):
+        raise AssertionError("measured before the reference was checked")
+
+    monkeypatch.setattr("fmnist.experiments.robustness.measure", measure)
+    with pytest.raises(RunDirError, match="is not an fmnist run directory"):
+        api.robustness(mlp.path, reference=tmp_path / "no-such-run", images=IMAGES)
 
 
 def test_the_run_report_shows_a_measured_robustness(two_runs, tmp_path):

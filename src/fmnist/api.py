@@ -266,10 +266,7 @@ def explain(
     read = read_images(list(images))
     unreadable = next((item for item in read if item.error), None)
     if unreadable:
-        raise ConfigError(
-            f"{unreadable.name}: {unreadable.error}",
-            fix="give a photo (PNG, JPEG...) or a .npy of 28x28 uint8",
-        )
+        raise ConfigError(unreadable.error)  # names the file, what is allowed and the fix
     indices = list(test) if test or images else [0, 1, 2, 3]
     names = [item.name for item in read] + [
         f"test image {k} ({predictor.class_names[test_labels[k]]})" for k in indices
@@ -506,6 +503,8 @@ def robustness(
             fix="--images 1000",
         )
     run = load_run(run_dir)
+    if reference is not None:
+        load_run(reference)  # a wrong reference fails now, not after minutes of measuring
     arrays, _ = load_arrays(run.config.data.data_dir)
     test, labels = arrays["test_images"][:images], arrays["test_labels"][:images]
     clean, accuracy = measured.measure(run.predict, test, labels)

@@ -52,6 +52,12 @@ def load_checkpoint(
     """Load without unpickling arbitrary objects: a checkpoint can only hold tensors and plain
     data; ``required`` names the entries it must have."""
     if not path.is_file():
+        run = path.parent.parent  # RUN/ckpt/<name>.pt
+        if (run / "summary.json").is_file():  # finished, its weights not kept (results/ keeps none)
+            raise RunDirError(
+                f"checkpoint {path} is missing: the run finished but its weights were not kept",
+                fix=f"train it again from its config: fmnist train --config {run / 'config.yaml'}",
+            )
         raise RunDirError(
             f"checkpoint {path} is missing: the run never finished an epoch",
             fix="start it again with `fmnist train`",
