@@ -19,6 +19,9 @@ def test_the_committed_records_recount_and_the_readmes_quote_them(monkeypatch):
     verified = api.verify()
     assert verified.runs > 100 and verified.runs_recounted >= 40
     assert verified.runs_recounted + len(verified.runs_without_predictions) == verified.runs
+    # Rows: every row either recounts, waits for a GPU, or is a CPU row still to re-make.
+    assert verified.rows > 100 and verified.rows_recounted >= 38
+    assert verified.rows_recounted + verified.rows_waiting_for_a_gpu <= verified.rows
     assert verified.quotes.numbers >= 40 and verified.quotes.files >= 1
 
 

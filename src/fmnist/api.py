@@ -467,7 +467,7 @@ def table(root: str | Path, output: str | Path | None = None) -> Table:
     return Table(rows, to_markdown(rows), (md, csv_path))
 
 
-COMMITTED_RECORDS = ("results/runs", "benchmarks/results")
+COMMITTED_RECORDS = ("results/runs", "results/robustness/runs", "benchmarks/results")
 DOCUMENTATION = ("README.md", "results/README.md", "benchmarks/README.md", "docs/*.md")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from fmnist.errors import RunDirError
 from fmnist.experiments import quotes
 from fmnist.experiments.quotes import Quotes
-from fmnist.experiments.table import recounted_records
+from fmnist.experiments.table import recounted_records, table_rows
 
 HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
 BENCHMARK_RECORDS = ("speed-*.json", "frontier-*.json", "gpu-*.json")  # benchmarks/*.py write them
@@ -37,6 +37,10 @@ class Verified:
     runs: int = 0
     runs_recounted: int = 0
     runs_without_predictions: list[str] = field(default_factory=list)
+    rows: int = 0  # results-table rows (a recipe's point over its seeds)
+    rows_recounted: int = 0  # every run of the row recounted
+    rows_waiting_for_a_gpu: int = 0  # trained on a GPU before predictions were kept
+    rows_with_three_seeds: int = 0  # 3 or more seeds or folds
     benchmark_files: int = 0
     benchmark_runs_recounted: int = 0
     benchmark_runs_without_predictions: int = 0
@@ -55,6 +59,9 @@ class Verified:
         return [
             f"runs: {self.runs_recounted} of {self.runs} recounted from their test predictions "
             f"({len(self.runs_without_predictions)} keep none)",
+            f"rows: {self.rows_recounted} of {self.rows} recount every run, "
+            f"{self.rows_waiting_for_a_gpu} more wait for a GPU (GPU, not yet recounted); "
+            f"{self.rows_with_three_seeds} have 3 or more seeds or folds",
             f"benchmarks: {self.benchmark_runs_recounted} runs recounted in "
             f"{self.benchmark_files} records ({self.benchmark_runs_without_predictions} runs "
             "from before predictions were kept)",
@@ -94,12 +101,18 @@ def verify(
 def _verify_runs(root: Path, test_labels: np.ndarray, result: Verified) -> None:
     if not any(root.rglob("summary.json")):
         return
-    for record in recounted_records(root):  # raises where a recount disagrees
+    records = recounted_records(root)  # raises where a recount disagrees
+    for record in records:
         result.runs += 1
         if record["recounted"]:
             result.runs_recounted += 1
         else:
             result.runs_without_predictions.append(record["path"])
+    for row in table_rows(records):
+        result.rows += 1
+        result.rows_recounted += row["recounted"] == row["n"]
+        result.rows_waiting_for_a_gpu += row["recounted"] < row["n"] and row["gpu"]
+        result.rows_with_three_seeds += row["n"] >= 3
 
 
 def _verify_benchmark(path: Path, test_labels: np.ndarray, result: Verified) -> None:
