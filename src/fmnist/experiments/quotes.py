@@ -10,8 +10,11 @@ Every number of that block must be a value of one of the records, at the precisi
 (−0.40, +1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any
 number in it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
 ECE, difference to the study, each run's summary and robustness.json, and the robustness table's
-rows) or a recipe file (its settings and its study's numbers). Dates, code spans, link targets
-and numbers inside names (ResNet-18, fp32, s003_dense) are not quotes.
+rows) or a recipe file (its settings and its study's numbers). After an experiment's name in a
+code span (`s004_dense`), up to the next name or list item, a number must be a value of that
+experiment's runs: a folder of many runs holds so many numbers that a stale one would otherwise
+match another row's by chance. Dates, code spans, link targets and numbers inside names
+(ResNet-18, fp32, s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -101,13 +104,13 @@ def _check_table(block: list[str], runs: str, root: Path, where: str, found: Quo
 
 def _check_numbers(
     block: list[str],
-    record_scopes: list[dict[str, list[float]]],
+    records: list[dict[str, list[float]]],
     targets: list[str],
     where: tuple[Path, int],
     found: Quotes,
 ) -> None:
     scopes: dict[str, list[float]] = {}
-    for record in record_scopes:
+    for record in records:
         for name, values in record.items():
             scopes.setdefault(name, []).extend(values)
     everything = [v for values in scopes.values() for v in values]
@@ -142,12 +145,6 @@ def _shows(quoted: str, sign: str | None, value: float) -> bool:
     decimals = len(quoted.partition(".")[2])
     half = 0.5 * 10.0**-decimals * (1 + 1e-9)
     return abs(number - value) <= half or abs(number - 100 * value) <= half
-
-
-def record_values(path: Path) -> list[float]:
-    """Every number a record holds: a JSON's numbers, a recipe's, or a folder of runs' table rows,
-    configs and summaries."""
-    return [v for values in record_scopes(path).values() for v in values]
 
 
 def record_scopes(path: Path) -> dict[str, list[float]]:
