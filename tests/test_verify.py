@@ -44,6 +44,12 @@ def test_a_quoted_number_that_its_record_does_not_hold_is_refused(monkeypatch, t
             ROOT / "benchmarks" / "results",
             pages=[_page(tmp_path, quoted.replace("92.84", "92.48"))],
         )
+    # A mark shown in a sentence (documentation about marks) is not a mark.
+    about = f"Write `<!-- from: {FRONTIER} -->` above a table.\n| 1.234 |\n"
+    assert (
+        api.verify(ROOT / "benchmarks" / "results", pages=[_page(tmp_path, about)]).quotes.blocks
+        == 0
+    )
     # Names, dates, code and link targets are not quotes.
     names = (
         f"<!-- from: {FRONTIER} -->\nResNet-18 in fp32 on 2026-12-02, `--seeds 7`, [x](a/b3.md)\n"

@@ -67,7 +67,7 @@ def check(pages: list[Path], root: Path) -> Quotes:
     read_scopes = functools.cache(record_scopes)  # a folder of runs is read once, not per block
     for page in pages:
         lines = page.read_text().splitlines()
-        marked = [(i, m) for i, line in enumerate(lines) if (m := MARK.search(line))]
+        marked = [(i, m) for i, line in enumerate(lines) if (m := MARK.fullmatch(line.strip()))]
         found.files += bool(marked)
         for i, mark in marked:
             kind, targets = mark.group(1), mark.group(2).split()
