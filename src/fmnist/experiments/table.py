@@ -208,7 +208,10 @@ def accuracy_interval(accuracies: list[float]) -> tuple[float, float, str]:
     """
     from scipy import stats
 
-    if len(accuracies) > 1 and np.std(accuracies) > 0:  # seeds that agree exactly: no spread
+    # Seeds that got the same count of the test images have no spread to draw an interval from
+    # (a deterministic baseline; their mean in floating point may still differ in the 15th digit).
+    counts = {round(accuracy * TEST_IMAGES) for accuracy in accuracies}
+    if len(counts) > 1:
         low, high = stats.t.interval(
             0.95, len(accuracies) - 1, loc=np.mean(accuracies), scale=stats.sem(accuracies)
         )
