@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fmnist.data.photos import prepare_photo
+from fmnist.data.photos import prepare_photo, studio_shots
 from fmnist.data.sources import load_arrays
 
 
@@ -15,21 +15,6 @@ def shape_photo(size=(400, 300), box=(100, 50, 180, 250), background=250, colour
     image = Image.new("RGB", size, (background,) * 3)
     ImageDraw.Draw(image).rectangle(box, fill=colour)
     return image
-
-
-def product_photo(pixels: np.ndarray, *, scale: int, light: bool, offset, rng) -> Image.Image:
-    """A test image as a studio shot: enlarged, off-centre on a light (or dark) background with a
-    margin and sensor noise; its intensities the negation of the image's, as in the dataset."""
-    big = Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
-    garment = np.asarray(big, np.float32)
-    side = 28 * scale + 2 * max(offset) + 40
-    canvas = np.full((side, side), 245.0 if light else 10.0, np.float32)
-    top, left = 20 + offset[0], 20 + offset[1]
-    canvas[top : top + 28 * scale, left : left + 28 * scale] = (
-        245 - garment * 235 / 255 if light else 10 + garment * 235 / 255
-    )
-    canvas += rng.normal(0, 3, canvas.shape)
-    return Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
 
 
 def test_the_object_is_trimmed_centred_fitted_to_28_pixels_and_light_on_black():
@@ -69,16 +54,8 @@ def test_a_blank_or_tiny_object_is_prepared_with_a_warning(image, warning):
 
 def test_product_photos_of_test_images_come_back_close_to_the_originals(real_data_dir):
     images = load_arrays(real_data_dir)[0]["test_images"][:60]
-    rng = np.random.default_rng(0)
     correlations = []
-    for k, pixels in enumerate(images):
-        photo = product_photo(
-            pixels,
-            scale=(4, 10, 25)[k % 3],
-            light=k % 2 == 0,
-            offset=(k % 7 * 9, k % 5 * 13),
-            rng=rng,
-        )
+    for pixels, photo in zip(images, studio_shots(images), strict=True):
         prepared = prepare_photo(photo).pixels.astype(float)
         correlations.append(np.corrcoef(prepared.ravel(), pixels.ravel())[0, 1])
     assert np.median(correlations) > 0.9 and np.mean(correlations) > 0.85

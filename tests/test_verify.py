@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -96,7 +97,8 @@ def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
     table = api.table("results/runs/strong", output=tmp_path / "table").markdown
     page = _page(tmp_path, f"<!-- table: results/runs/strong -->\n{table}\nprose")
     assert api.verify(ROOT / "results" / "runs" / "strong", pages=[page]).quotes.tables == 1
-    changed = table.replace("94.56 ±", "94.65 ±")
+    mean = re.search(r"(\d+\.\d\d) ±", table).group(1)  # the row's mean test accuracy
+    changed = table.replace(f"{mean} ±", f"{float(mean) + 0.09:.2f} ±")
     assert changed != table
     with pytest.raises(
         RunDirError, match="differs from `fmnist table results/runs/strong` at its line 3"
@@ -129,6 +131,18 @@ def test_a_run_or_benchmark_whose_number_does_not_recount_is_refused(tmp_path):
     entry["accuracy"] = 0.9985
     (bench / "speed-x.json").write_text(json.dumps({"fmnist": {"runs": [entry]}}))
     with pytest.raises(RunDirError, match="recount 0.9975"):
+        api.verify(bench)
+
+    # A record measured on the first N test images (benchmarks/photos.py) recounts against those.
+    (bench / "speed-x.json").unlink()
+    np.savez_compressed(bench / "photos-x.predictions.npz", run0=predicted[:100].astype(np.uint8))
+    first_100 = {"accuracy": 0.75, "test_images": 100}
+    first_100["predictions"] = "photos-x.predictions.npz:run0"
+    (bench / "photos-x.json").write_text(json.dumps({"runs": [{"photos": first_100}]}))
+    assert api.verify(bench).benchmark_runs_recounted == 1  # 25 of the first 100 wrong
+    first_100["test_images"] = 10_000
+    (bench / "photos-x.json").write_text(json.dumps({"runs": [{"photos": first_100}]}))
+    with pytest.raises(RunDirError, match="hold 100 labels for 10000 test images"):
         api.verify(bench)
 
 
