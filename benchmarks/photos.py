@@ -8,8 +8,9 @@ No real garment photos can be had here, so each of the first N test images is ma
 studio shot (``fmnist.data.photos.studio_shots``: enlarged 4, 10 or 25 times, off-centre on a light
 or dark background, sensor noise), prepared by ``prepare_photo`` exactly as a user's photo is, and
 classified; the same run on the same N original images is the reference. Nothing is tuned on
-these photos. Each run's predictions on both are kept (one byte an image), so ``fmnist verify``
-recounts every accuracy against the official test labels.
+these photos. Each run after the first is compared with the first on the photos (``fmnist
+compare``'s McNemar test and paired bootstrap interval). Each run's predictions on both are kept
+(one byte an image), so ``fmnist verify`` recounts every accuracy against the official labels.
 
 Prints a table and writes benchmarks/results/photos-<date>-<kind>.json and .predictions.npz.
 """
@@ -27,6 +28,7 @@ import torch
 from fmnist import load_run
 from fmnist.data.photos import prepare_photo, studio_shots
 from fmnist.data.sources import load_arrays
+from fmnist.experiments.compare import Side, compare_sides
 from fmnist.training.hardware import cpu_features
 from speed import ROOT, slug, write_json
 
@@ -54,6 +56,18 @@ def measure(run_dir: Path, inputs: dict[str, np.ndarray], labels: np.ndarray) ->
     return entry
 
 
+def against_first(runs: list[dict], labels: np.ndarray) -> None:
+    """Each run after the first, against the first on the same photos: ``fmnist compare``'s
+    McNemar test and paired bootstrap interval, so a reader sees whether one is really better."""
+    first = runs[0]["photos"]["predictions"]
+    for entry in runs[1:]:
+        sides = [
+            Side(run["run"], [run["run"]], (np.asarray([predicted]) == labels))
+            for run, predicted in ((runs[0], first), (entry, entry["photos"]["predictions"]))
+        ]
+        entry["photos"]["against_first_run"] = compare_sides(*sides).to_dict()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="Finished run directories (final.pt).")
@@ -75,11 +89,17 @@ def main() -> None:
         "seconds_to_prepare_a_photo": seconds,
         "runs": [measure(run, inputs, labels) for run in args.runs],
     }
+    against_first(record["runs"], labels)
     print(f"{args.images} test images as product photos ({1000 * seconds:.0f} ms to prepare one)")
     print("| run | model | photos % | originals % |\n|---|---|---|---|")
     for entry in record["runs"]:
         print(f"| {entry['run']} | {entry['model']} | {100 * entry['photos']['accuracy']:.1f} | "
               f"{100 * entry['originals']['accuracy']:.1f} |")  # fmt: skip
+    for entry in record["runs"][1:]:
+        pair = entry["photos"]["against_first_run"]
+        print(f"{entry['run']} against {pair['a']} on the photos: right where the other is "
+              f"wrong {pair['only_b_right']} / {pair['only_a_right']}, "
+              f"McNemar p = {pair['mcnemar_p']:.2f}")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"photos-{record['date']}-cpu-{slug(cpu['kind'])}"
     write_json(record, stem)
