@@ -59,13 +59,16 @@ def measure(run_dir: Path, inputs: dict[str, np.ndarray], labels: np.ndarray) ->
 def against_first(runs: list[dict], labels: np.ndarray) -> None:
     """Each run after the first, against the first on the same photos: ``fmnist compare``'s
     McNemar test and paired bootstrap interval, so a reader sees whether one is really better."""
-    first = runs[0]["photos"]["predictions"]
+    first = _photo_side(runs[0], labels)
     for entry in runs[1:]:
-        sides = [
-            Side(run["run"], [run["run"]], (np.asarray([predicted]) == labels))
-            for run, predicted in ((runs[0], first), (entry, entry["photos"]["predictions"]))
-        ]
-        entry["photos"]["against_first_run"] = compare_sides(*sides).to_dict()
+        comparison = compare_sides(first, _photo_side(entry, labels))
+        entry["photos"]["against_first_run"] = comparison.to_dict()
+
+
+def _photo_side(entry: dict, labels: np.ndarray) -> Side:
+    """A run's correct-or-not on the photos, as ``fmnist compare`` takes one side."""
+    correct = np.asarray([entry["photos"]["predictions"]]) == labels
+    return Side(entry["run"], [entry["run"]], correct)
 
 
 def main() -> None:

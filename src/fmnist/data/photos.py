@@ -89,7 +89,7 @@ def _fit_longest_edge(image: Image.Image) -> Image.Image:
     return image.resize(size, resample)
 
 
-def studio_shot(
+def _studio_shot(
     pixels: np.ndarray,
     *,
     scale: int,
@@ -114,12 +114,12 @@ def studio_shot(
 
 
 def studio_shots(images: np.ndarray, seed: int = 0) -> list[Image.Image]:
-    """Each image as a ``studio_shot`` of a varied size (4, 10 or 25 times), background (light or
-    dark, alternating) and position: the product-style photos the tests and the photo benchmark
-    measure a model on."""
+    """Each image as a studio shot (``_studio_shot``) of a varied size (4, 10 or 25 times),
+    background (light or dark, alternating) and position: the product-style photos the tests and
+    the photo benchmark measure a model on."""
     rng = np.random.default_rng(seed)
     return [
-        studio_shot(
+        _studio_shot(
             pixels,
             scale=(4, 10, 25)[k % 3],
             light=k % 2 == 0,
