@@ -249,6 +249,13 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path):
     assert (tmp_path / "afile").read_text() == ""
 
 
+def test_a_points_pattern_that_matches_nothing_lists_the_points(tmp_path):
+    result = fmnist_cli("run", "s003_pooling", "--points", "pool-maxx", "--out", tmp_path)
+    line = assert_one_line_on_stderr(result)
+    assert "'pool-maxx' matches no point" in line and "allowed: pool-max, pool-avg" in line
+    assert not (tmp_path / "s003_pooling").exists()
+
+
 def test_deeply_nested_or_exploding_yaml_is_refused_in_one_line(tmp_path):
     deep = tmp_path / "deep.yaml"
     deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")

@@ -69,6 +69,25 @@ def test_single_run_recipe_has_one_point_with_the_recipe_number(tmp_path):
     assert [j.seed for j in jobs] == [0, 1, 2] and jobs[0].point.reported == 88.0
 
 
+def test_points_patterns_plan_only_the_points_they_name(tmp_path):
+    grid = recipe(
+        sweep={"grid": {"model.activation": ["relu", "elu"], "optim.name": ["adam", "rmsprop"]}}
+    )
+    jobs = plan(grid, out=tmp_path, seeds=2, points=["*rmsprop", "activation-relu__optim-adam"])
+    assert [j.path.relative_to(tmp_path / "t").as_posix() for j in jobs] == [
+        "activation-relu__optim-adam/seed0",
+        "activation-relu__optim-adam/seed1",
+        "activation-relu__optim-rmsprop/seed0",
+        "activation-relu__optim-rmsprop/seed1",
+        "activation-elu__optim-rmsprop/seed0",
+        "activation-elu__optim-rmsprop/seed1",
+    ]
+    with pytest.raises(ConfigError, match="'\\*sgd' matches no point .*allowed: activation-relu"):
+        plan(grid, out=tmp_path, points=["*rmsprop", "*sgd"])
+    with pytest.raises(ConfigError, match="has one point .*fix: leave --points out"):
+        plan(recipe(), out=tmp_path, points=["*"])
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [

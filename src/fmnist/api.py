@@ -360,6 +360,7 @@ def run_recipes(
     recipes: Sequence[str | Recipe],
     *,
     seeds: int | None = None,
+    points: Sequence[str] = (),
     quick: bool = False,
     overrides: Sequence[str] = (),
     out: str | Path = "runs",
@@ -374,6 +375,9 @@ def run_recipes(
     Args:
         recipes: recipe names or shell patterns ('s003_*', '*'), or loaded ``Recipe`` objects.
         seeds: runs per point, seeds 0..N-1 (default: each recipe's ``seeds``).
+        points: shell patterns of point names ('pool-max', '*__optim-rmsprop'): only those points
+            of each recipe are run (default: all); a pattern that matches none of a recipe's
+            points is refused.
         quick: fewer epochs and a training subset (``RecipePlan.quick_settings``); runs go to
             ``out/RECIPE-quick``, never mixed with full runs.
         overrides: ``--set`` style strings applied to every run.
@@ -401,7 +405,13 @@ def run_recipes(
             recipe,
             spec.recipe_root(recipe, out, quick=quick),
             sweep.plan(
-                recipe, out=out, seeds=seeds, quick=quick, overrides=list(overrides), machine=here
+                recipe,
+                out=out,
+                seeds=seeds,
+                quick=quick,
+                overrides=list(overrides),
+                machine=here,
+                points=list(points),
             ),
             spec.quick_overrides(recipe) if quick else None,
         )

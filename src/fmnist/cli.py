@@ -242,6 +242,13 @@ def run(
     seeds: Annotated[
         int | None, typer.Option(help="Runs per point (seeds 0..N-1); default: the recipe's.")
     ] = None,
+    points: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only the sweep points whose names match (shell pattern, repeatable), e.g. "
+            "--points 'pool-max' --points '*rmsprop' (one that matches none lists the points)."
+        ),
+    ] = None,
     quick: Annotated[
         bool,
         typer.Option(
@@ -287,6 +294,7 @@ def run(
     done = api.run_recipes(
         recipes,
         seeds=seeds,
+        points=list(points or []),
         quick=quick,
         overrides=list(overrides or []),
         out=out,

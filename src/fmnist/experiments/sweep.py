@@ -13,6 +13,7 @@ the recipe now asks for is refused rather than silently reused.
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import multiprocessing
 import os
 import sys
@@ -32,7 +33,7 @@ from fmnist.experiments.spec import (
 )
 from fmnist.machine import Machine
 from fmnist.recipes import Recipe
-from fmnist.recipes.points import expand_points
+from fmnist.recipes.points import Point, expand_points
 from fmnist.runs import RunDir
 
 
@@ -45,9 +46,11 @@ def plan(
     quick: bool = False,
     overrides: list[str] = (),
     machine: Machine | None = None,
+    points: list[str] = (),
 ) -> list[RunSpec]:
     """Every run of the recipe with its directory and validated config, for ``machine`` (None: the
-    recipe as written, without hardware variants); nothing is trained.
+    recipe as written, without hardware variants); nothing is trained. ``points``: shell patterns
+    of point names ('pool-max', 'activation-*__optim-rmsprop'); only those points are planned.
 
     A bad point, field or value fails here, before the first run starts.
     """
@@ -60,7 +63,7 @@ def plan(
     root = recipe_root(recipe, out, quick=quick)
     folds = range(recipe.folds) if recipe.folds else [None]
     jobs = []
-    for point in expand_points(recipe):
+    for point in chosen_points(recipe, points):
         for fold in folds:
             for seed in range(seeds or recipe.seeds):
                 config = resolve_recipe_run(
@@ -75,6 +78,31 @@ def plan(
                 path = run_path(root, point, seed, fold)
                 jobs.append(RunSpec(config, path, recipe, point, fold, quick))
     return jobs
+
+
+def chosen_points(recipe: Recipe, patterns: list[str]) -> list[Point]:
+    """The recipe's points whose names match one of ``patterns`` (all of them without patterns),
+    in the recipe's order. A pattern that selects nothing is refused: a typo would otherwise run
+    nothing, or in a shared run (--storage) leave a worker with a different plan."""
+    every = expand_points(recipe)
+    if not patterns:
+        return every
+    if not every[0].name:  # a recipe without a sweep has one unnamed point
+        raise ConfigError(
+            f"recipe {recipe.name!r} has one point (no sweep): --points has nothing to choose",
+            got=list(patterns),
+            fix=f"leave --points out: fmnist run {recipe.name}",
+        )
+    names = [point.name for point in every]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise ConfigError(
+                f"--points {pattern!r} matches no point of recipe {recipe.name!r}",
+                allowed=", ".join(names),
+                fix="give a point's name or a shell pattern, e.g. --points "
+                f"'{names[0].split('__')[0]}*'",
+            )
+    return [point for point in every if any(fnmatch.fnmatchcase(point.name, p) for p in patterns)]
 
 
 # -- running ------------------------------------------------------------------------------------
