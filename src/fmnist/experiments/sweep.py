@@ -94,15 +94,18 @@ def chosen_points(recipe: Recipe, patterns: list[str]) -> list[Point]:
             fix=f"leave --points out: fmnist run {recipe.name}",
         )
     names = [point.name for point in every]
+    chosen: set[str] = set()
     for pattern in patterns:
-        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+        hits = fnmatch.filter(names, pattern)  # as match_recipes matches recipe names
+        if not hits:
             raise ConfigError(
                 f"--points {pattern!r} matches no point of recipe {recipe.name!r}",
                 allowed=", ".join(names),
                 fix="give a point's name or a shell pattern, e.g. --points "
                 f"'{names[0].split('__')[0]}*'",
             )
-    return [point for point in every if any(fnmatch.fnmatchcase(point.name, p) for p in patterns)]
+        chosen.update(hits)
+    return [point for point in every if point.name in chosen]
 
 
 # -- running ------------------------------------------------------------------------------------
