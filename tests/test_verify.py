@@ -92,6 +92,22 @@ def test_a_number_after_an_experiments_name_is_checked_against_that_experiment(
         api.verify(runs, pages=[_page(tmp_path, swapped)])
 
 
+def test_a_count_only_a_confusion_matrix_holds_is_not_a_quote(monkeypatch, tmp_path):
+    # A confusion matrix has a hundred small counts: "7 layers" after `s000_cnn` matched one of
+    # them by chance, and so passed as a quote of that experiment.
+    monkeypatch.chdir(ROOT)
+    runs = ROOT / "results" / "runs" / "s000_cnn"
+    summary = json.loads((runs / "seed0" / "summary.json").read_text())
+    assert any(7 in row for row in summary["confusion_matrix"])
+    with pytest.raises(RunDirError, match=r"page.md:2: 7 is not a value of s000_cnn"):
+        api.verify(
+            runs,
+            pages=[
+                _page(tmp_path, "<!-- from: results/runs/s000_cnn -->\n`s000_cnn` with 7 layers\n")
+            ],
+        )
+
+
 def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     table = api.table("results/runs/strong", output=tmp_path / "table").markdown

@@ -9,12 +9,13 @@ Every number of that block must be a value of one of the records, at the precisi
 (94.57 matches 0.945737 as a percentage, 57.0 matches 57.01); a number written with its sign
 (−0.40, +1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any
 number in it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
-ECE, difference to the study, each run's summary and robustness.json, and the robustness table's
-rows) or a recipe file (its settings and its study's numbers). After an experiment's name in a
-code span (`s004_dense`), up to the next name or list item, a number must be a value of that
-experiment's runs: a folder of many runs holds so many numbers that a stale one would otherwise
-match another row's by chance. Dates, code spans, link targets and numbers inside names
-(ResNet-18, fp32, s003_dense) are not quotes.
+ECE, difference to the study, each run's summary but its confusion matrix, its robustness.json,
+and the robustness table's rows) or a recipe file (its settings and its study's numbers). A count
+or setting that no record holds (five folds, a half-hour budget) is written in words. After an
+experiment's name in a code span (`s004_dense`), up to the next name or list item, a number must
+be a value of that experiment's runs: a folder of many runs holds so many numbers that a stale
+one would otherwise match another row's by chance. Dates, code spans, link targets and numbers
+inside names (ResNet-18, fp32, s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -167,9 +168,17 @@ def record_scopes(path: Path) -> dict[str, list[float]]:
     return scopes
 
 
+def _summary(text: str) -> dict[str, Any]:
+    """A run's summary without its confusion matrix: its hundred counts would let almost any small
+    whole number (5 layers, 11 minutes) pass as a quote of the experiment by chance."""
+    summary = json.loads(text)
+    summary.pop("confusion_matrix", None)
+    return summary
+
+
 # The files of a run folder whose numbers a page may quote, and how each is read.
 RUN_RECORDS = {
-    "summary.json": json.loads,
+    "summary.json": _summary,
     "robustness.json": json.loads,
     "config.yaml": yaml.safe_load,
 }
