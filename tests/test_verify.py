@@ -51,9 +51,10 @@ def test_a_quoted_number_that_its_record_does_not_hold_is_refused(monkeypatch, t
         api.verify(ROOT / "benchmarks" / "results", pages=[_page(tmp_path, about)]).quotes.blocks
         == 0
     )
-    # Names, dates, code and link targets are not quotes.
+    # Names, dates, code, link targets and an interval's confidence level are not quotes.
     names = (
-        f"<!-- from: {FRONTIER} -->\nResNet-18 in fp32 on 2026-12-02, `--seeds 7`, [x](a/b3.md)\n"
+        f"<!-- from: {FRONTIER} -->\n"
+        "ResNet-18 in fp32 on 2026-12-02, `--seeds 7`, [x](a/b3.md), a 95 % interval\n"
     )
     assert (
         api.verify(ROOT / "benchmarks" / "results", pages=[_page(tmp_path, names)]).quotes.numbers
@@ -92,20 +93,18 @@ def test_a_number_after_an_experiments_name_is_checked_against_that_experiment(
         api.verify(runs, pages=[_page(tmp_path, swapped)])
 
 
-def test_a_count_only_a_confusion_matrix_holds_is_not_a_quote(monkeypatch, tmp_path):
-    # A confusion matrix has a hundred small counts: "7 layers" after `s000_cnn` matched one of
-    # them by chance, and so passed as a quote of that experiment.
+def test_a_number_only_a_runs_per_class_scores_hold_is_not_a_quote(monkeypatch, tmp_path):
+    # A run's per-class scores and confusion matrix hold 140 numbers: "7 layers" or a stale
+    # accuracy after `s000_cnn` would match one of them by chance and pass as a quote.
     monkeypatch.chdir(ROOT)
     runs = ROOT / "results" / "runs" / "s000_cnn"
     summary = json.loads((runs / "seed0" / "summary.json").read_text())
     assert any(7 in row for row in summary["confusion_matrix"])
-    with pytest.raises(RunDirError, match=r"page.md:2: 7 is not a value of s000_cnn"):
-        api.verify(
-            runs,
-            pages=[
-                _page(tmp_path, "<!-- from: results/runs/s000_cnn -->\n`s000_cnn` with 7 layers\n")
-            ],
-        )
+    assert round(100 * summary["per_class"]["Shirt"]["recall"], 1) == 70.3
+    mark = "<!-- from: results/runs/s000_cnn -->\n"
+    for quoted in ("7", "70.3"):
+        with pytest.raises(RunDirError, match=rf"page.md:2: {quoted} is not a value of s000_cnn"):
+            api.verify(runs, pages=[_page(tmp_path, f"{mark}`s000_cnn` scores {quoted}\n")])
 
 
 def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):

@@ -6,16 +6,17 @@ Two marks, as HTML comments a Markdown reader does not see:
     a paragraph, list item or table (up to the next blank line) quoting numbers from them
 
 Every number of that block must be a value of one of the records, at the precision it is shown
-(94.57 matches 0.945737 as a percentage, 57.0 matches 57.01); a number written with its sign
-(−0.40, +1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any
-number in it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds,
-ECE, difference to the study, each run's summary but its confusion matrix, its robustness.json,
-and the robustness table's rows) or a recipe file (its settings and its study's numbers). A count
-or setting that no record holds (five folds, a half-hour budget) is written in words. After an
-experiment's name in a code span (`s004_dense`), up to the next name or list item, a number must
-be a value of that experiment's runs: a folder of many runs holds so many numbers that a stale
-one would otherwise match another row's by chance. Dates, code spans, link targets and numbers
-inside names (ResNet-18, fp32, s003_dense) are not quotes.
+(94.57 matches 0.945737 as a percentage, 57.0 matches 57.01); a number written with its sign (−0.40,
++1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any number in
+it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds, ECE,
+difference to the study, each run's summary but its per-class scores and confusion matrix, its
+robustness.json, and the robustness table's rows) or a recipe file (its settings and its study's
+numbers). A count or setting that no record holds (five folds, a half-hour budget) is written in
+words. After an experiment's name in a code span (`s004_dense`), up to the next name or list item, a
+number must be a value of that experiment's runs: a folder of many runs holds so many numbers that a
+stale one would otherwise match another row's by chance. Dates, code spans, link targets, an
+interval's confidence level (95 % interval) and numbers inside names (ResNet-18, fp32, s003_dense)
+are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -40,8 +41,11 @@ from fmnist.experiments.table import build_table, to_markdown
 
 CODE = re.compile(r"`([^`]*)`")
 MARK = re.compile(r"<!--\s*(from|table):\s*(.*?)\s*-->")
-# What is not a quote: dates, code spans, link targets, HTML comments.
-NOT_QUOTED = re.compile(r"\d{4}-\d{2}-\d{2}|`[^`]*`|\]\([^)]*\)|<!--.*?-->")
+# What is not a quote: dates, code spans, link targets, HTML comments, an interval's confidence
+# level (the 95 % of "95 % interval").
+NOT_QUOTED = re.compile(
+    r"\d{4}-\d{2}-\d{2}|`[^`]*`|\]\([^)]*\)|<!--.*?-->|\b\d+ % (?=(?:Wilson )?intervals?\b)"
+)
 # A number that stands alone: not in a name (fp32, s003, ResNet-18) nor followed by letters
 # (2px), but 4.32x (a ratio) and 57 s are quotes.
 # A sign counts where it starts a word (" -0.40", "(+1.67"), not in a range (0.06-0.48).
@@ -169,10 +173,12 @@ def record_scopes(path: Path) -> dict[str, list[float]]:
 
 
 def _summary(text: str) -> dict[str, Any]:
-    """A run's summary without its confusion matrix: its hundred counts would let almost any small
-    whole number (5 layers, 11 minutes) pass as a quote of the experiment by chance."""
+    """A run's summary without its per-class scores and confusion matrix: their 140 numbers a run
+    would let almost any small count (5 layers, 11 minutes) or percentage pass as a quote of the
+    experiment by chance."""
     summary = json.loads(text)
-    summary.pop("confusion_matrix", None)
+    for by_class in ("per_class", "confusion_matrix"):
+        summary.pop(by_class, None)
     return summary
 
 
