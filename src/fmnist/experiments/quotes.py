@@ -173,7 +173,7 @@ def record_scopes(path: Path) -> dict[str, list[float]]:
 
 
 def _summary(text: str) -> dict[str, Any]:
-    """A run's summary without its per-class scores and confusion matrix: their 140 numbers a run
+    """A run's summary without its per-class scores and confusion matrix: the 140 numbers of a run
     would let almost any small count (5 layers, 11 minutes) or percentage pass as a quote of the
     experiment by chance."""
     summary = json.loads(text)
