@@ -107,6 +107,21 @@ def test_a_number_only_a_runs_per_class_scores_hold_is_not_a_quote(monkeypatch, 
             api.verify(runs, pages=[_page(tmp_path, f"{mark}`s000_cnn` scores {quoted}\n")])
 
 
+def test_a_tables_percentage_is_not_read_as_a_fraction(monkeypatch, tmp_path):
+    # The table shows s000_cnn's T-scaled ECE as 0.69 (%): read as a fraction it would make "69"
+    # (a count, a stale number) pass as a quote; a run's accuracy fraction still reads as 90.52.
+    monkeypatch.chdir(ROOT)
+    runs = ROOT / "results" / "runs" / "s000_cnn"
+    row = api.table(runs, output=tmp_path / "table").rows[0]
+    assert round(row["test_ece_scaled_mean"], 2) == 0.69
+    mark = "<!-- from: results/runs/s000_cnn -->\n"
+    seed0 = json.loads((runs / "seed0" / "summary.json").read_text())["test_accuracy"]
+    quoted = f"{mark}`s000_cnn` seed 0: {100 * seed0:.2f} %\n"
+    assert api.verify(runs, pages=[_page(tmp_path, quoted)]).quotes.mismatches == []
+    with pytest.raises(RunDirError, match=r"page.md:2: 69 is not a value of s000_cnn"):
+        api.verify(runs, pages=[_page(tmp_path, f"{mark}`s000_cnn` scores 69\n")])
+
+
 def test_a_marked_table_must_be_what_fmnist_table_prints(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     table = api.table("results/runs/strong", output=tmp_path / "table").markdown

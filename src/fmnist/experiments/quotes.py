@@ -6,17 +6,18 @@ Two marks, as HTML comments a Markdown reader does not see:
     a paragraph, list item or table (up to the next blank line) quoting numbers from them
 
 Every number of that block must be a value of one of the records, at the precision it is shown
-(94.57 matches 0.945737 as a percentage, 57.0 matches 57.01); a number written with its sign (−0.40,
-+1.67: a difference) must match a value of that sign. A record is a benchmark JSON (any number in
-it), a folder of runs (each results-table row's numbers: mean, std, interval, seconds, ECE,
-difference to the study, each run's summary but its per-class scores and confusion matrix, its
-robustness.json, and the robustness table's rows) or a recipe file (its settings and its study's
-numbers). A count or setting that no record holds (five folds, a half-hour budget) is written in
-words. After an experiment's name in a code span (`s004_dense`), up to the next name or list item, a
-number must be a value of that experiment's runs: a folder of many runs holds so many numbers that a
-stale one would otherwise match another row's by chance. Dates, code spans, link targets, an
-interval's confidence level (95 % interval) and numbers inside names (ResNet-18, fp32, s003_dense)
-are not quotes.
+(94.57 matches a run's 0.945737 as a percentage, 57.0 matches 57.01; a results-table value is a
+percentage already, so an ECE of 0.35 % there does not make "35" a quote); a number written with
+its sign (−0.40, +1.67: a difference) must match a value of that sign. A record is a benchmark JSON
+(any number in it), a folder of runs (each results-table row's numbers: mean, std, interval,
+seconds, ECE, difference to the study, each run's summary but its per-class scores and confusion
+matrix, its robustness.json, and the robustness table's rows) or a recipe file (its settings and
+its study's numbers). A count or setting that no record holds (five folds, a half-hour budget) is
+written in words. After an experiment's name in a code span (`s004_dense`), up to the next name or
+list item, a number must be a value of that experiment's runs: a folder of many runs holds so many
+numbers that a stale one would otherwise match another row's by chance. Dates, code spans, link
+targets, an interval's confidence level (95 % interval) and numbers inside names (ResNet-18, fp32,
+s003_dense) are not quotes.
 
     <!-- table: results/runs -->
     | study | experiment | ... |      the table as `fmnist table results/runs` prints it, exactly
@@ -30,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,8 +141,8 @@ def _check_numbers(
 
 
 def _shows(quoted: str, sign: str | None, value: float) -> bool:
-    """Whether ``quoted`` (as written: 94.57, 1,532.2) shows ``value`` rounded to its decimals,
-    as it is or as a percentage of a fraction; with a ``sign``, only a value of that sign."""
+    """Whether ``quoted`` (as written: 94.57, 1,532.2) shows ``value`` rounded to its decimals;
+    with a ``sign``, only a value of that sign."""
     if sign is not None:
         negative = sign != "+"
         if value != 0 and (value < 0) != negative:
@@ -149,27 +151,35 @@ def _shows(quoted: str, sign: str | None, value: float) -> bool:
     number = float(quoted.replace(",", ""))
     decimals = len(quoted.partition(".")[2])
     half = 0.5 * 10.0**-decimals * (1 + 1e-9)
-    return abs(number - value) <= half or abs(number - 100 * value) <= half
+    return abs(number - value) <= half
 
 
 def record_scopes(path: Path) -> dict[str, list[float]]:
     """A record's numbers by what they are about: a folder of runs' by experiment (a quote after
     `s004_dense` is checked against that experiment alone), any other record's under its name."""
     if path.suffix == ".json":
-        return {path.name: list(_numbers(json.loads(path.read_text())))}
+        return {path.name: _with_percentages(_numbers(json.loads(path.read_text())))}
     if path.suffix == ".yaml":
-        return {path.stem: list(_numbers(yaml.safe_load(path.read_text())))}
+        return {path.stem: _with_percentages(_numbers(yaml.safe_load(path.read_text())))}
     scopes: dict[str, list[float]] = {}
+    # The tables' values are as they are shown (percentages already); the runs' files hold
+    # fractions, which a page shows as percentages.
     for row in build_table(path):
         shown = {k: v for k, v in row.items() if k != "runs"}
         scopes.setdefault(row["experiment"], []).extend(_numbers(shown))
     for pattern, read in RUN_RECORDS.items():
         for file in sorted(path.rglob(pattern)):
             experiment = _experiment_of(file, path)
-            scopes.setdefault(experiment, []).extend(_numbers(read(file.read_text())))
+            values = _with_percentages(_numbers(read(file.read_text())))
+            scopes.setdefault(experiment, []).extend(values)
     for row in robustness.table(path):
         scopes.setdefault(row["run"].split("/")[0], []).extend(_numbers(row))
     return scopes
+
+
+def _with_percentages(values: Iterable[float]) -> list[float]:
+    """A record's values as they are and as percentages (0.945737 is quoted as 94.57)."""
+    return [shown for value in values for shown in (value, 100 * value)]
 
 
 def _summary(text: str) -> dict[str, Any]:
