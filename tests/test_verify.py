@@ -109,7 +109,7 @@ def test_a_number_only_a_runs_per_class_scores_hold_is_not_a_quote(monkeypatch, 
 
 def test_a_tables_percentage_is_not_read_as_a_fraction(monkeypatch, tmp_path):
     # The table shows s000_cnn's T-scaled ECE as 0.69 (%): read as a fraction it would make "69"
-    # (a count, a stale number) pass as a quote; a run's accuracy fraction still reads as 90.52.
+    # (a count, a stale number) pass as a quote; seed 0's accuracy, 0.9049, still reads as 90.49.
     monkeypatch.chdir(ROOT)
     runs = ROOT / "results" / "runs" / "s000_cnn"
     row = api.table(runs, output=tmp_path / "table").rows[0]
