@@ -446,3 +446,28 @@ def test_report_in_a_real_browser(
         assert errors == [] and requests == []
         page.screenshot(path=str(artifacts / f"report_{which}_{label}.png"), full_page=True)
         page.close()
+
+
+def test_a_report_leaves_the_users_matplotlib_backend_and_rcparams_as_they_were(cnn_run, tmp_path):
+    """A notebook's own figures keep showing inline after fmnist draws: no global backend switch,
+    no global style; and a figure fmnist returns shows itself in Jupyter as PNG."""
+    import matplotlib
+
+    from fmnist.report import figures
+
+    users_backend = matplotlib.get_backend()
+    try:
+        with matplotlib.rc_context({"font.size": 13.0, "axes.grid": False}):
+            matplotlib.use("svg")  # a backend fmnist would never choose itself
+            before = dict(matplotlib.rcParams)
+            build_report(cnn_run.path, out=tmp_path / "report")
+            figure = figures.learning_curves(cnn_run.metrics, best_epoch=None)
+            after_backend, after = matplotlib.get_backend(), dict(matplotlib.rcParams)
+    finally:
+        matplotlib.use(users_backend)
+    assert after_backend == "svg"
+    assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+    assert figure._repr_png_().startswith(PNG_MAGIC)
+    assert (
+        figure.axes[0].xaxis.get_gridlines()[0].get_visible()
+    )  # fmnist's style, inside its figure

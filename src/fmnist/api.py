@@ -54,7 +54,7 @@ def resolve_config(
     (a RunConfig, a nested dict or a YAML path), then ``--set`` style ``overrides`` (later wins).
 
     ``machine``: resolve for the hardware a run will train on: 'here' (this machine, measured),
-    a kind of ``fmnist.machine.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda') or a ``Machine``;
+    a kind of ``fmnist.machine.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda', 'mps') or a ``Machine``;
     None (default): the recipe as written, without its hardware variant.
     ``fmnist train``, ``fmnist run`` and ``fmnist config`` resolve through the same
     ``fmnist.experiments.spec``.
@@ -102,6 +102,7 @@ def train(
     overrides: Sequence[str] = (),
     out: str | Path = "runs",
     run_dir: str | Path | None = None,
+    quick: bool = False,
     verbose: bool = True,
 ) -> Run:
     """Train one model and record it in a run directory; returns the finished ``Run``.
@@ -117,6 +118,8 @@ def train(
         overrides: ``--set`` style 'section.field=value' strings, applied last.
         out: parent folder of the run directory (without a recipe: ``out/<date>-<name>-<hash>``).
         run_dir: exact, new run directory to use instead (not with a recipe).
+        quick: with a recipe, its quick settings (fewer epochs, a training subset), as
+            ``fmnist run RECIPE --quick`` makes them, in ``out/RECIPE-quick/seed<N>``.
         verbose: progress bar and one line per epoch.
     """
     if model is not None:
@@ -128,11 +131,20 @@ def train(
                 "run_dir cannot be chosen for a recipe's run", fix=f"choose its parent: out={out}"
             )
         job = spec.recipe_spec(
-            recipe, base, list(overrides), out=writable_folder(out), machine=_machine("here")
+            recipe,
+            base,
+            list(overrides),
+            out=writable_folder(out),
+            machine=_machine("here"),
+            quick=quick,
         )
         if sweep.run_job(job, verbose=verbose) == "skipped" and verbose:
             print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
         return load_run(job.path)
+    if quick:
+        raise ConfigError(
+            "quick settings belong to a recipe", fix="name one: fmnist train --recipe fast --quick"
+        )
     if run_dir is not None and Path(run_dir).exists():
         raise ConfigError(
             f"run directory {run_dir} already exists",
@@ -353,6 +365,7 @@ class RecipeRuns:
 
     @property
     def markdown(self) -> str:
+        """The results table as Markdown, as ``fmnist table`` prints it."""
         return to_markdown(self.rows)
 
 
@@ -523,10 +536,11 @@ def robustness(
         against = measured.read(Path(reference), images) or robustness(reference, images=images)
     result = measured.Robustness(run.path, images, clean, accuracy, against)
     from fmnist.report import figures
+    from fmnist.viz.plot import save
 
     out = measured.write(result)
-    figures.robustness_heatmap(accuracy, clean, out / "heatmap.png")
-    figures.corruption_grid(test[0], measured.example_grid(test[0]), out / "corruptions.png")
+    save(figures.robustness_heatmap(accuracy, clean), out / "heatmap.png")
+    save(figures.corruption_grid(test[0], measured.example_grid(test[0])), out / "corruptions.png")
     return result
 
 
@@ -641,6 +655,8 @@ def _search_modules():
 # -- models ---------------------------------------------------------------------------------------
 @dataclass
 class ModelInfo:
+    """A registered model: its name, weight count, multiply-accumulates per image and summary."""
+
     name: str
     params: int
     macs: int

@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib.patches
 import numpy as np
 
 from fmnist.errors import RunDirError
@@ -43,13 +44,14 @@ from fmnist.report.groups import (
     sweep_points,
 )
 from fmnist.viz.html import Page
-from fmnist.viz.plot import plt, save
+from fmnist.viz.plot import Figure, new_figure, save, styled
 
 
 # -- figures ---------------------------------------------------------------------------------------
-def accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> Path:
+@styled
+def accuracy_vs_time(rows: list[dict[str, Any]]) -> Figure:
     """One point per table row, with ± std bars where the group has several runs."""
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = new_figure(figsize=(9, 5.5))
     for row in rows:
         ax.errorbar(
             row["train_seconds"],
@@ -77,16 +79,17 @@ def accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("training time (s, mean ± std over runs)")
     ax.set_ylabel("test accuracy (%, mean ± std)")
     ax.set_title("Test accuracy vs training time")
-    return save(fig, path)
+    return fig
 
 
+@styled
 def sweep_curve(
-    key: str, points: list[tuple[float, float, float | None, int]], path: Path, label: str
-) -> Path:
+    key: str, points: list[tuple[float, float, float | None, int]], label: str
+) -> Figure:
     """``points``: (option value, accuracy mean, accuracy std, n) in percent, sorted by value; a
     single run (std None) gets no bar."""
     x = np.array([p[0] for p in points], dtype=float)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = new_figure(figsize=(8, 4.8))
     ax.errorbar(x, [p[1] for p in points], yerr=[p[2] or 0.0 for p in points], fmt="o-", capsize=4)
     if x.min() > 0 and x.max() / x.min() >= 10:
         ax.set_xscale("log")
@@ -95,12 +98,13 @@ def sweep_curve(
     ax.set_xlabel(key)
     ax.set_ylabel("test accuracy (%, mean ± std)")
     ax.set_title(f"Test accuracy vs {key} ({label})")
-    return save(fig, path)
+    return fig
 
 
+@styled
 def heat_map(
-    row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float | None]], path: Path
-) -> Path:
+    row_key: str, col_key: str, cells: dict[tuple[Any, Any], tuple[float, float | None]]
+) -> Figure:
     """``cells[(row value, column value)] = (mean, std)`` accuracy in percent (std None: one run);
     missing cells stay blank."""
     rows = sorted({r for r, _ in cells}, key=str)
@@ -108,7 +112,7 @@ def heat_map(
     values = np.full((len(rows), len(cols)), np.nan)
     for (r, c), (mean, _) in cells.items():
         values[rows.index(r), cols.index(c)] = mean
-    fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 3, 0.8 * len(rows) + 2))
+    fig, ax = new_figure(figsize=(1.6 * len(cols) + 3, 0.8 * len(rows) + 2))
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
     ax.grid(False)
     ax.set_xticks(range(len(cols)), [str(c) for c in cols])
@@ -130,14 +134,15 @@ def heat_map(
         )
     fig.colorbar(image, ax=ax, label="test accuracy (%)")
     ax.set_title(f"Test accuracy: {row_key} x {col_key}")
-    return save(fig, path)
+    return fig
 
 
-def kfold_boxes(groups: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+@styled
+def kfold_boxes(groups: dict[str, list[dict[str, Any]]]) -> Figure:
     """Per k-fold group: the held-out fold's validation accuracy and the test accuracy of each
     fold's model."""
     names = list(groups)
-    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(names) + 2), 5))
+    fig, ax = new_figure(figsize=(max(6, 2.2 * len(names) + 2), 5))
     positions, data, colors = [], [], []
     for i, name in enumerate(names):
         for offset, metric, color in (
@@ -155,9 +160,12 @@ def kfold_boxes(groups: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     ax.set_xticks(range(len(names)), [f"{n}\n({len(groups[n])} folds)" for n in names])
     ax.set_ylabel("accuracy (%)")
     ax.set_title("k-fold cross-validation: one point per fold")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.5) for c in ("#4c72b0", "#dd8452")]
+    handles = [
+        matplotlib.patches.Rectangle((0, 0), 1, 1, color=c, alpha=0.5)
+        for c in ("#4c72b0", "#dd8452")
+    ]
     ax.legend(handles, ["held-out fold (validation)", "test set"], fontsize=8)
-    return save(fig, path)
+    return fig
 
 
 # -- the page --------------------------------------------------------------------------------------
@@ -199,7 +207,7 @@ def _results_section(page: Page, rows: list[dict[str, Any]], out: Path) -> None:
 
     page.section("Accuracy vs training time")
     page.figure(
-        accuracy_vs_time(rows, out / "accuracy_vs_time.png"),
+        save(accuracy_vs_time(rows), out / "accuracy_vs_time.png"),
         "One point per group: mean test accuracy and training seconds, "
         "bars are ± one standard deviation over its runs.",
     )
@@ -217,8 +225,8 @@ def _sweeps_section(
         )
     for k, (key, family) in enumerate(sweeps):
         points = sweep_points(key, family, options, by_group)
-        path = sweep_curve(
-            key, points, out / f"sweep_{k + 1}.png", options[family[0]]["model.name"]
+        path = save(
+            sweep_curve(key, points, options[family[0]]["model.name"]), out / f"sweep_{k + 1}.png"
         )
         page.figure(
             path,
@@ -227,7 +235,10 @@ def _sweeps_section(
         )
     for k, (a, b, family) in enumerate(grids):
         page.figure(
-            heat_map(a, b, grid_cells(a, b, family, options, by_group), out / f"grid_{k + 1}.png"),
+            save(
+                heat_map(a, b, grid_cells(a, b, family, options, by_group)),
+                out / f"grid_{k + 1}.png",
+            ),
             f"Mean ± std test accuracy (%) of groups {', '.join(family)}.",
             half=True,
         )
@@ -237,7 +248,7 @@ def _kfold_section(page: Page, kfold: dict[str, list[dict[str, Any]]], out: Path
     if kfold:
         page.section("k-fold cross-validation")
         page.figure(
-            kfold_boxes(kfold, out / "kfold.png"),
+            save(kfold_boxes(kfold), out / "kfold.png"),
             "Blue: accuracy on the fold held out from training; "
             "orange: the same models on the test set.",
             half=True,

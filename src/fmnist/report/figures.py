@@ -1,5 +1,5 @@
-"""Figures of one run: plain arrays in, one PNG (or GIF) out. Reading the run directory is
-``report.run``'s job.
+"""Figures of one run: plain arrays in, one ``Figure`` out (``fmnist.viz.plot.save`` writes it;
+a notebook shows it). Reading the run directory is ``report.run``'s job.
 
 Every figure has a title, axis labels with units, and class names instead of class numbers.
 """
@@ -11,12 +11,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.cm
+import matplotlib.colors
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
-from fmnist.viz.plot import image_grid, label_rows, no_ticks, plt, save, tile
+from fmnist.viz.plot import (
+    Figure,
+    image_grid,
+    label_rows,
+    new_figure,
+    no_ticks,
+    png_bytes,
+    styled,
+    tile,
+)
 
 OVERFIT_MARGIN = (
     0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
@@ -39,11 +50,12 @@ def overfitting_start(metrics: list[dict[str, Any]]) -> int | None:
     return metrics[best]["epoch"] if best < len(metrics) - 1 and rising and still_learning else None
 
 
-def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None, path: Path) -> Path:
+@styled
+def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None) -> Figure:
     epochs = [m["epoch"] for m in metrics]
     has_val = all(m.get("val_loss") is not None for m in metrics)
     overfit = overfitting_start(metrics)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = new_figure(1, 2, figsize=(11, 4))
     for ax, metric, unit in ((axes[0], "loss", "cross-entropy"), (axes[1], "accuracy", "%")):
         scale = 100 if metric == "accuracy" else 1
         ax.plot(epochs, [m[f"train_{metric}"] * scale for m in metrics], "o-", ms=3, label="train")
@@ -72,14 +84,15 @@ def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None, path:
         ax.set_title(f"{metric.capitalize()} per epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
-    return save(fig, path)
+    return fig
 
 
 # -- confusion matrix and per-class scores -----------------------------------------------------
-def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
+@styled
+def confusion_matrices(cm: Sequence[Sequence[int]]) -> Figure:
     cm = np.asarray(cm)
     rows = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.9))
+    fig, axes = new_figure(1, 2, figsize=(13, 5.9))
     for ax, values, title, fmt in (
         (axes[0], cm, "Counts (test images)", "{:d}"),
         (axes[1], rows * 100, "Row-normalised (% of each true class)", "{:.0f}"),
@@ -115,13 +128,14 @@ def confusion_matrices(cm: Sequence[Sequence[int]], path: Path) -> Path:
         fontweight="bold",
     )
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path:
+@styled
+def per_class_scores(per_class: dict[str, dict[str, float]]) -> Figure:
     names = list(per_class)
     y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = new_figure(figsize=(9, 5.5))
     for k, (metric, color) in enumerate(
         (("precision", "#4c72b0"), ("recall", "#dd8452"), ("f1", "#55a868"))
     ):
@@ -138,23 +152,23 @@ def per_class_scores(per_class: dict[str, dict[str, float]], path: Path) -> Path
     ax.set_xlabel("score on the test set (%)")
     ax.set_title("Precision, recall and F1 per class")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
-    return save(fig, path)
+    return fig
 
 
 # -- calibration ---------------------------------------------------------------------------------
+@styled
 def reliability_diagram(
     labels: np.ndarray,
     probabilities: np.ndarray,
     calibration: dict[str, Any],
-    path: Path,
-) -> Path:
+) -> Figure:
     """Accuracy against top-class confidence in equal-width bins (scikit-learn's
     ``calibration_curve`` on right-or-wrong), before and after temperature scaling, beside how
     many test images fall in each bin."""
     from sklearn.calibration import calibration_curve
 
     bins = calibration["bins"]
-    fig, (curve, counts) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=(1.2, 1))
+    fig, (curve, counts) = new_figure(1, 2, figsize=(11, 4.6), width_ratios=(1.2, 1))
     curve.plot([0, 100], [0, 100], color="#999999", lw=1, ls="--", label="calibrated")
     shown = [("model", probabilities, "#4c72b0", calibration["ece"])]
     if calibration.get("temperature"):
@@ -178,7 +192,7 @@ def reliability_diagram(
     counts.set_xlabel("confidence in the predicted class (%)")
     counts.set_ylabel("test images (log scale)")
     counts.set_title(f"How confident: {bins} equal-width bins")
-    return save(fig, path)
+    return fig
 
 
 # -- attribution maps ----------------------------------------------------------------------------
@@ -190,20 +204,20 @@ MAP_TITLES = {
 }
 
 
+@styled
 def attribution_grid(
     images: Sequence[np.ndarray],
     captions: Sequence[tuple[str, str]],
     maps: Sequence[dict[str, np.ndarray | None]],
-    path: Path,
     title: str = "Why the model says what it says",
-) -> Path:
+) -> Figure:
     """One row per image: the input under its (title, text below) caption, e.g. its name and top
     3, then each method's map over it. Integrated Gradients is signed (red: for the class, blue:
     against); the others are magnitudes (bright: matters most). A map is as opaque as it is
     strong, its colours scaled to its 99th percentile so that one extreme pixel does not hide the
     rest."""
     methods = list(MAP_TITLES)
-    fig, axes = plt.subplots(
+    fig, axes = new_figure(
         len(images), 1 + len(methods), figsize=(2.3 * (1 + len(methods)), 2.9 * len(images) + 0.6),
         squeeze=False,
     )  # fmt: skip
@@ -220,14 +234,13 @@ def attribution_grid(
         ax.set_yticks([])
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def class_mean_maps(
-    mean_images: Sequence[np.ndarray], mean_maps: Sequence[np.ndarray], path: Path
-) -> Path:
+@styled
+def class_mean_maps(mean_images: Sequence[np.ndarray], mean_maps: Sequence[np.ndarray]) -> Figure:
     """One panel per class: its mean image under its mean (signed) attribution map."""
-    fig, axes = plt.subplots(2, 5, figsize=(11, 5.2))
+    fig, axes = new_figure(2, 5, figsize=(11, 5.2))
     for ax, name, image, attribution in zip(axes.flat, CLASS_NAMES, mean_images, mean_maps):
         _overlay(ax, image, attribution, True)
         ax.set_title(name, fontsize=9)
@@ -235,19 +248,17 @@ def class_mean_maps(
         ax.set_yticks([])
     fig.suptitle("What makes each class (mean Integrated Gradients)", fontweight="bold")
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
+@styled
 def overlay_png(image: np.ndarray, attribution: np.ndarray, size_inches: float = 2.4) -> bytes:
     """A signed map over its 28x28 image, alone, as PNG bytes (for the web page)."""
-    fig, ax = plt.subplots(figsize=(size_inches, size_inches))
+    fig, ax = new_figure(figsize=(size_inches, size_inches))
     _overlay(ax, image, attribution, True)
     ax.set_axis_off()
     fig.subplots_adjust(0, 0, 1, 1)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=70)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig, dpi=70, bbox_inches=None)
 
 
 def _overlay(ax, image: np.ndarray, attribution: np.ndarray | None, signed: bool) -> None:
@@ -259,18 +270,19 @@ def _overlay(ax, image: np.ndarray, attribution: np.ndarray | None, signed: bool
     values = attribution if signed else np.abs(attribution)
     scale = float(np.percentile(np.abs(values), 99)) or float(np.abs(values).max()) or 1.0
     strength = np.clip(np.abs(values) / scale, 0, 1)
-    cmap = plt.get_cmap("RdBu_r" if signed else "inferno")
+    cmap = matplotlib.colormaps.get_cmap("RdBu_r" if signed else "inferno")
     colours = cmap((np.clip(values / scale, -1, 1) + 1) / 2 if signed else strength)
     colours[..., 3] = 0.15 + 0.85 * strength
     ax.imshow(colours)
 
 
 # -- robustness ----------------------------------------------------------------------------------
-def robustness_heatmap(accuracy: dict[str, list[float]], clean: float, path: Path) -> Path:
+@styled
+def robustness_heatmap(accuracy: dict[str, list[float]], clean: float) -> Figure:
     """Test accuracy (%) per corruption (rows, most harmful first) and severity (columns)."""
     names = sorted(accuracy, key=lambda name: np.mean(accuracy[name]))
     grid = 100 * np.array([accuracy[name] for name in names])
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(names) + 1.6))
+    fig, ax = new_figure(figsize=(7.5, 0.42 * len(names) + 1.6))
     shown = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
     for (row, col), value in np.ndenumerate(grid):
         ax.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8)
@@ -279,10 +291,11 @@ def robustness_heatmap(accuracy: dict[str, list[float]], clean: float, path: Pat
     ax.set_title(f"Test accuracy (%) under corruption; clean: {100 * clean:.2f} %")
     ax.grid(False)
     fig.colorbar(shown, ax=ax, label="test accuracy (%)", fraction=0.04)
-    return save(fig, path)
+    return fig
 
 
-def corruption_grid(clean: np.ndarray, corrupted: dict[str, list[np.ndarray]], path: Path) -> Path:
+@styled
+def corruption_grid(clean: np.ndarray, corrupted: dict[str, list[np.ndarray]]) -> Figure:
     """One test image, clean and under every corruption (rows) at every severity (columns)."""
     names = list(corrupted)
     images = [image for name in names for image in [clean, *corrupted[name]]]
@@ -290,13 +303,14 @@ def corruption_grid(clean: np.ndarray, corrupted: dict[str, list[np.ndarray]], p
     titles = header + [""] * (len(images) - len(header))
     fig, axes = image_grid(images, titles, cols=6, cell=(1.3, 1.45), title_size=7)
     label_rows(fig, axes, [name.replace("_", " ") for name in names])
-    return save(fig, path)
+    return fig
 
 
 # -- misclassified images ------------------------------------------------------------------------
+@styled
 def confident_mistakes(
-    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, path: Path, count: int = 18
-) -> tuple[Path, list[dict[str, Any]]]:
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, count: int = 18
+) -> tuple[Figure, list[dict[str, Any]]]:
     """The ``count`` wrong test predictions with the highest predicted probability, as a grid.
 
     Returns the figure and the rows it shows (index, true, predicted, probability) for the page's
@@ -326,7 +340,7 @@ def confident_mistakes(
         title_size=8.5,
         suptitle=f"The {len(rows)} most confidently wrong test images (of {len(wrong):,} mistakes)",
     )
-    return save(fig, path), rows
+    return fig, rows
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -345,17 +359,19 @@ def _filter_image(ax, filters: np.ndarray, scale: np.ndarray) -> None:
 def _filter_figure(filters: np.ndarray, width: float):
     cols = min(len(filters), 8 if filters.shape[-1] >= 20 else 16)
     rows = int(np.ceil(len(filters) / cols))
-    return plt.subplots(figsize=(width, width * rows / cols + 0.7))
+    return new_figure(figsize=(width, width * rows / cols + 0.7))
 
 
-def first_layer_filters(filters: np.ndarray, path: Path, title: str) -> Path:
+@styled
+def first_layer_filters(filters: np.ndarray, title: str) -> Figure:
     """(N, h, w) first-layer weights, each on its own symmetric colour scale around 0."""
     fig, ax = _filter_figure(filters, 9)
     _filter_image(ax, filters, np.abs(filters).reshape(len(filters), -1).max(1) + 1e-12)
     ax.set_title(title)
-    return save(fig, path)
+    return fig
 
 
+@styled
 def filter_evolution_gif(
     epochs: np.ndarray, filters: np.ndarray, path: Path, *, seconds_per_frame: float = 0.6
 ) -> Path:
@@ -372,10 +388,7 @@ def filter_evolution_gif(
             f"First-layer filters, epoch {int(epoch)}"
             + (" (initial weights)" if epoch == 0 else "")
         )
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        frames.append(Image.open(buffer).convert("RGB"))
+        frames.append(Image.open(io.BytesIO(png_bytes(fig, dpi=100))).convert("RGB"))
     frames = [f.resize(frames[0].size) for f in frames]  # tight bboxes may differ by a pixel
     frames = [f.quantize(colors=128) for f in frames]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -387,17 +400,17 @@ def filter_evolution_gif(
 
 
 # -- feature maps ----------------------------------------------------------------------------------
+@styled
 def feature_maps(
     image: np.ndarray,
     maps: list[tuple[str, np.ndarray]],
-    path: Path,
     title: str,
     per_layer: int = 8,
-) -> Path:
+) -> Figure:
     """The input and the first ``per_layer`` channels of each layer's output (C, H, W), one row per
     layer."""
     rows = len(maps)
-    fig, axes = plt.subplots(
+    fig, axes = new_figure(
         rows, per_layer + 1, figsize=(1.45 * (per_layer + 1), 1.6 * rows + 0.5), squeeze=False
     )
     for ax in axes.flat:
@@ -416,11 +429,12 @@ def feature_maps(
         )
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
 # -- weight histograms -----------------------------------------------------------------------------
-def layer_learning(rows: list[dict[str, Any]], path: Path) -> Path:
+@styled
+def layer_learning(rows: list[dict[str, Any]]) -> Figure:
     """Each layer's relative weight change per epoch (left) and mean gradient norm (right), one
     line per layer coloured from the first layer (dark) to the last (yellow).
 
@@ -428,8 +442,8 @@ def layer_learning(rows: list[dict[str, Any]], path: Path) -> Path:
     """
     names = list(rows[-1]["layers"])
     epochs = [r["epoch"] for r in rows]
-    cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    cmap = matplotlib.colormaps.get_cmap("viridis")
+    fig, axes = new_figure(1, 2, figsize=(12, 4.6), layout="constrained")
     for k, name in enumerate(names):
         color = cmap(k / max(1, len(names) - 1))
         for ax, key in zip(axes, ("relative_change", "grad_norm")):
@@ -451,12 +465,15 @@ def layer_learning(rows: list[dict[str, Any]], path: Path) -> Path:
     if len(names) <= 12:
         axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     else:
-        scale = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, len(names)))
+        scale = matplotlib.cm.ScalarMappable(
+            cmap=cmap, norm=matplotlib.colors.Normalize(1, len(names))
+        )
         fig.colorbar(scale, ax=axes[1], label="layer (1 = first)")
-    return save(fig, path)
+    return fig
 
 
-def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 6) -> Path:
+@styled
+def weight_histograms(rows: list[dict[str, Any]], max_layers: int = 6) -> Figure:
     """Weight and bias distributions per layer, one line per recorded epoch coloured from early to
     late.
 
@@ -466,8 +483,8 @@ def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 
         name.removesuffix(".weight") for name in rows[-1]["params"] if name.endswith(".weight")
     ][:max_layers]
     epochs = [r["epoch"] for r in rows]
-    cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(
+    cmap = matplotlib.colormaps.get_cmap("viridis")
+    fig, axes = new_figure(
         len(layers), 2, figsize=(11, 2.3 * len(layers) + 0.6), squeeze=False, layout="constrained"
     )
     for i, layer in enumerate(layers):
@@ -500,7 +517,9 @@ def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 
             if i == len(layers) - 1:
                 ax.set_xlabel("value")
     if len(rows) > 1:
-        mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(min(epochs), max(epochs)))
+        mappable = matplotlib.cm.ScalarMappable(
+            cmap=cmap, norm=matplotlib.colors.Normalize(min(epochs), max(epochs))
+        )
         bar = fig.colorbar(mappable, ax=axes, fraction=0.02, pad=0.02, label="epoch")
         bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.suptitle(
@@ -508,4 +527,4 @@ def weight_histograms(rows: list[dict[str, Any]], path: Path, max_layers: int = 
         )
     else:
         fig.suptitle("Weight and bias histograms of the final model", fontweight="bold")
-    return save(fig, path)
+    return fig

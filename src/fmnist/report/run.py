@@ -25,6 +25,7 @@ from fmnist.runs import RunDir
 # what a model computes, not files: the same functions the recorder applies during training
 from fmnist.training.record import first_layer_filters, weight_histograms
 from fmnist.viz.html import Page
+from fmnist.viz.plot import save
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
 # test embeddings in the PCA/t-SNE maps: clusters read as well as with 2,000, t-SNE in half the time
@@ -119,7 +120,7 @@ def _learning_section(
         page.text("metrics.jsonl holds no epochs.", "note")
         return
     best = summary["best_epoch"] if summary.get("val_accuracy") is not None else None
-    path = figures.learning_curves(metrics, best, out / "learning_curves.png")
+    path = save(figures.learning_curves(metrics, best), out / "learning_curves.png")
     overfit = figures.overfitting_start(metrics)
     verdict = (
         (
@@ -150,13 +151,13 @@ def _errors_section(
     images; returns the indices of those images, most confident first."""
     page.section("Confusion matrix")
     page.figure(
-        figures.confusion_matrices(summary["confusion_matrix"], out / "confusion_matrix.png"),
+        save(figures.confusion_matrices(summary["confusion_matrix"]), out / "confusion_matrix.png"),
         "Left: counts of the 10,000 test images; right: each row as a share of its true class "
         "(the diagonal is the recall).",
     )
     page.section("Precision, recall and F1 per class")
     page.figure(
-        figures.per_class_scores(summary["per_class"], out / "per_class.png"),
+        save(figures.per_class_scores(summary["per_class"]), out / "per_class.png"),
         "From summary.json; the lowest bars are the classes the model confuses most.",
     )
     rows = [
@@ -167,11 +168,9 @@ def _errors_section(
     if summary.get("calibration"):  # runs from before 2026-12-02 kept none
         _calibration_section(page, summary["calibration"], labels, probabilities, out)
     page.section("Most confidently wrong test images")
-    path, shown = figures.confident_mistakes(
-        images, labels, probabilities, out / "confident_mistakes.png"
-    )
+    figure, shown = figures.confident_mistakes(images, labels, probabilities)
     page.figure(
-        path,
+        save(figure, out / "confident_mistakes.png"),
         "Wrong predictions sorted by the probability the model gave its (wrong) answer; "
         "some are label noise, many are shirts vs T-shirts, pullovers and coats.",
     )
@@ -213,10 +212,10 @@ def _explanation_section(
         for i in mistakes[:EXPLAINED_MISTAKES]
     ]
     page.figure(
-        figures.attribution_grid(
+        save(figures.attribution_grid(
             images[mistakes[:EXPLAINED_MISTAKES]], captions, [e.maps for e in explained],
-            out / "mistake_maps.png", title="The most confidently wrong: where the model looked",
-        ),
+            title="The most confidently wrong: where the model looked",
+        ), out / "mistake_maps.png"),
         "For the class the model wrongly chose: Integrated Gradients (black baseline; red for the "
         "class, blue against), saliency, Grad-CAM on the last convolution and occlusion by a 4x4 "
         "patch (fmnist.explain says why these).",
@@ -228,12 +227,14 @@ def _explanation_section(
     maps = np.array([e.maps["integrated_gradients"] for e in per_class])
     bounds = np.cumsum([0, *map(len, correct)])
     page.figure(
-        figures.class_mean_maps(
-            [images[c].mean(0) if len(c) else np.zeros((28, 28)) for c in correct],
-            [
-                maps[a:b].mean(0) if b > a else np.zeros((28, 28))
-                for a, b in zip(bounds[:-1], bounds[1:])
-            ],
+        save(
+            figures.class_mean_maps(
+                [images[c].mean(0) if len(c) else np.zeros((28, 28)) for c in correct],
+                [
+                    maps[a:b].mean(0) if b > a else np.zeros((28, 28))
+                    for a, b in zip(bounds[:-1], bounds[1:])
+                ],
+            ),
             out / "class_maps.png",
         ),  # a class the model never gets right shows blank
         f"Each class's mean Integrated Gradients map over {MEAN_MAP_IMAGES} correctly classified "
@@ -245,7 +246,9 @@ def _calibration_section(
     page: Page, calibration: dict[str, Any], labels: np.ndarray, probabilities: np.ndarray, out
 ) -> None:
     page.section("Calibration: can its confidence be trusted?")
-    path = figures.reliability_diagram(labels, probabilities, calibration, out / "reliability.png")
+    path = save(
+        figures.reliability_diagram(labels, probabilities, calibration), out / "reliability.png"
+    )
     page.figure(
         path,
         "Of the test images predicted with a given confidence, the share that is right. The "
@@ -300,8 +303,9 @@ def _filters_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path) -
         else "weights of the first units, as 28x28 templates"
     )
     page.figure(
-        figures.first_layer_filters(
-            filters, out / "filters.png", f"First-layer {kind} (final model)"
+        save(
+            figures.first_layer_filters(filters, f"First-layer {kind} (final model)"),
+            out / "filters.png",
         ),
         f"Red: positive weights, blue: negative, each filter on its own scale; "
         f"{len(filters)} shown.",
@@ -347,7 +351,7 @@ def _feature_map_section(
         f"Feature maps of test image #{index} (true: {CLASS_NAMES[labels[index]]}, "
         f"predicted: {CLASS_NAMES[predicted]} {probabilities[index, predicted]:.0%})"
     )
-    path = figures.feature_maps(images[index], maps, out / f"feature_maps_{index}.png", title)
+    path = save(figures.feature_maps(images[index], maps, title), out / f"feature_maps_{index}.png")
     page.figure(
         path,
         f"{title}. Each row is one convolution layer's output after its normalisation and "
@@ -369,7 +373,7 @@ def _histogram_section(page: Page, model: nn.Module, run_dir: RunDir, out: Path)
             "Distribution of each layer's weights and biases in the final model "
             "(train with --record histograms to see them change over the epochs)."
         )
-    page.figure(figures.weight_histograms(rows, out / "weight_histograms.png"), caption)
+    page.figure(save(figures.weight_histograms(rows), out / "weight_histograms.png"), caption)
 
 
 def _layer_section(page: Page, run_dir: RunDir, out: Path) -> None:
@@ -381,7 +385,7 @@ def _layer_section(page: Page, run_dir: RunDir, out: Path) -> None:
     least = min(last, key=lambda name: last[name]["relative_change"])
     most = max(last, key=lambda name: last[name]["relative_change"])
     page.figure(
-        figures.layer_learning(rows, out / "layer_learning.png"),
+        save(figures.layer_learning(rows), out / "layer_learning.png"),
         "Each conv and linear layer's weight change per epoch as a share of its weights' norm, "
         "and its mean gradient norm, from layers.jsonl. In the last epoch "
         f"{least} moved least ({last[least]['relative_change']:.2%}) and {most} most "

@@ -21,7 +21,7 @@ from fmnist.recipes import Recipe
 from fmnist.search.space import SearchSpace, decode, trial_config
 from fmnist.search.study import study_root, trial_states
 from fmnist.viz.html import Page
-from fmnist.viz.plot import plt, save
+from fmnist.viz.plot import save, styled
 
 TOP = 10  # rows of the best-trials table
 
@@ -114,8 +114,13 @@ def _best_cards(best: FrozenTrial, rows: list[dict[str, Any]]) -> list[tuple[str
     ]
 
 
+@styled
 def _plots(study: optuna.Study, out: Path) -> list[tuple[str, Path]]:
-    """Optuna's matplotlib plots that the study has data for, saved as PNGs."""
+    """Optuna's matplotlib plots that the study has data for, saved as PNGs.
+
+    Optuna draws through pyplot: each plot's figures are closed once saved (or failed), and only
+    those, so a notebook's own figures stay open and Optuna's don't show a second time."""
+    import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as optuna_plots
 
     plots: list[tuple[str, str, Callable]] = [
@@ -136,19 +141,22 @@ def _plots(study: optuna.Study, out: Path) -> list[tuple[str, Path]]:
     n_params = len({name for trial in study.get_trials(deepcopy=False) for name in trial.params})
     saved = []
     for title, stem, draw in plots:
+        before = set(plt.get_fignums())
         try:
             with warnings.catch_warnings():  # Optuna calls its matplotlib plots experimental
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 axes = draw(study)
+            figure = axes.flat[0].figure if hasattr(axes, "flat") else axes.figure
+            for ax in figure.axes:  # say what Optuna's generic "Objective Value" is here
+                if ax.get_ylabel() == "Objective Value":
+                    ax.set_ylabel("validation accuracy")
+            _fit_labels(stem, figure, n_params)
+            saved.append((title, save(figure, out / f"{stem}.png")))
         except (ValueError, RuntimeError):  # too few trials or parameters for this plot
-            plt.close("all")
             continue
-        figure = axes.flat[0].figure if hasattr(axes, "flat") else axes.figure
-        for ax in figure.axes:  # say what Optuna's generic "Objective Value" is here
-            if ax.get_ylabel() == "Objective Value":
-                ax.set_ylabel("validation accuracy")
-        _fit_labels(stem, figure, n_params)
-        saved.append((title, save(figure, out / f"{stem}.png")))
+        finally:
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
     return saved
 
 
@@ -160,4 +168,6 @@ def _fit_labels(stem: str, figure, n_params: int) -> None:
     if stem == "slices":
         for ax in figure.axes:
             if ax.get_label() != "<colorbar>":
-                plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+                ax.tick_params(axis="x", labelrotation=30)
+                for label in ax.get_xticklabels():
+                    label.set_horizontalalignment("right")

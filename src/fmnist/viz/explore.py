@@ -14,14 +14,23 @@ from fmnist.config import DataConfig
 from fmnist.data import CLASS_NAMES, FashionMNIST
 from fmnist.data.splits import stratified_sample
 from fmnist.viz.html import Page
-from fmnist.viz.plot import CLASS_COLORS, image_grid, label_rows, plt, save
+from fmnist.viz.plot import (
+    CLASS_COLORS,
+    Figure,
+    image_grid,
+    label_rows,
+    new_figure,
+    save,
+    styled,
+)
 
 
-def class_counts(counts: dict[str, np.ndarray], path: Path) -> Path:
+@styled
+def class_counts(counts: dict[str, np.ndarray]) -> Figure:
     """Grouped bars: images per class in each split."""
     x = np.arange(len(CLASS_NAMES))
     width = 0.8 / len(counts)
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = new_figure(figsize=(10, 4.5))
     for k, (split, values) in enumerate(counts.items()):
         bars = ax.bar(
             x + (k - (len(counts) - 1) / 2) * width,
@@ -44,10 +53,11 @@ def class_counts(counts: dict[str, np.ndarray], path: Path) -> Path:
         bbox_to_anchor=(0.5, -0.22),
         frameon=False,
     )
-    return save(fig, path)
+    return fig
 
 
-def sample_grid(images: np.ndarray, labels: np.ndarray, path: Path, per_class: int = 10) -> Path:
+@styled
+def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> Figure:
     """One row per class, its first ``per_class`` images."""
     picks = [i for k in range(len(CLASS_NAMES)) for i in np.flatnonzero(labels == k)[:per_class]]
     fig, axes = image_grid(
@@ -58,10 +68,11 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, path: Path, per_class: i
         suptitle="Sample training images, one row per class",
     )
     label_rows(fig, axes, CLASS_NAMES, fontsize=9)
-    return save(fig, path)
+    return fig
 
 
-def class_means(images: np.ndarray, labels: np.ndarray, path: Path) -> Path:
+@styled
+def class_means(images: np.ndarray, labels: np.ndarray) -> Figure:
     means = [images[labels == k].mean(0) for k in range(len(CLASS_NAMES))]
     fig, axes = image_grid(
         means,
@@ -73,7 +84,7 @@ def class_means(images: np.ndarray, labels: np.ndarray, path: Path) -> Path:
     )
     for ax, color in zip(axes.flat, CLASS_COLORS):
         ax.title.set_color(color)
-    return save(fig, path)
+    return fig
 
 
 def explore(
@@ -103,7 +114,7 @@ def explore(
     )
     page.section("Class counts")
     page.figure(
-        class_counts(counts, out / "class_counts.png"),
+        save(class_counts(counts), out / "class_counts.png"),
         "Train and validation: the default stratified holdout split (5,000 validation images); "
         "test: the official 10,000.",
     )
@@ -114,12 +125,12 @@ def explore(
     )
     page.section("Sample images")
     page.figure(
-        sample_grid(images["train"], labels["train"], out / "samples.png"),
+        save(sample_grid(images["train"], labels["train"]), out / "samples.png"),
         "The first ten training images of each class, dark = bright pixel.",
     )
     page.section("Mean image per class")
     page.figure(
-        class_means(images["train"], labels["train"], out / "class_means.png"),
+        save(class_means(images["train"], labels["train"]), out / "class_means.png"),
         "Average of all training images of a class: shirts, T-shirts, pullovers and coats look "
         "alike on average too.",
     )

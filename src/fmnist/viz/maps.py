@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.data import CLASS_NAMES
-from fmnist.viz.plot import CLASS_COLORS, plt, save
+from fmnist.viz.plot import CLASS_COLORS, new_figure, save, styled
 
 
 def project_2d(x: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
@@ -33,10 +33,11 @@ def project_2d(x: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
+@styled
 def class_map(
     points: np.ndarray, labels: np.ndarray, path: Path, title: str, xlabel: str, ylabel: str
 ) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 6.5))
+    fig, ax = new_figure(figsize=(8, 6.5))
     for k, name in enumerate(CLASS_NAMES):
         mask = labels == k
         ax.scatter(

@@ -1,43 +1,83 @@
-"""What every figure shares: the Agg backend (no screen), one plain style, one way to save, and
-grids of images.
+"""What every figure shares: one plain style, figures made with matplotlib's object API, one way
+to save, and grids of images.
+
+fmnist never touches the user's matplotlib state: no backend is chosen and no global rcParams are
+changed (a notebook's own figures keep showing inline after a report). Each drawing function is
+wrapped in ``styled``, which applies ``STYLE`` only while it draws; its figure is a ``Figure``
+that Jupyter shows inline when a cell returns it, and that ``save`` writes to a file.
 
 Images are (h, w) arrays; grey levels 0-255 unless a caller says otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import matplotlib
+import matplotlib.figure
 import numpy as np
 
-matplotlib.use("Agg")  # files only: reports run on servers and in CI without a display
-import matplotlib.pyplot as plt  # noqa: E402
+STYLE = {
+    "figure.dpi": 110,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titleweight": "bold",
+    "font.size": 10,
+}
 
-plt.rcParams.update(
-    {
-        "figure.dpi": 110,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titleweight": "bold",
-        "font.size": 10,
-    }
-)
+CLASS_COLORS = matplotlib.colormaps["tab10"].colors  # one colour per class, the same everywhere
 
-CLASS_COLORS = plt.get_cmap("tab10").colors  # one colour per class, the same in every figure
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def save(fig, path: Path) -> Path:
-    """Save ``fig`` as PNG (or GIF by suffix elsewhere), close it so long reports don't leak
-    memory."""
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib figure that shows itself in Jupyter (as PNG) without pyplot: fmnist's figures
+    belong to no backend, so nothing shows twice and nothing waits for ``plt.show()``."""
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self)
+
+
+def styled(draw: Callable[P, R]) -> Callable[P, R]:
+    """Draw with fmnist's ``STYLE`` in a local rc context: the user's rcParams stay as they were."""
+
+    @functools.wraps(draw)
+    def drawing(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return drawing
+
+
+def new_figure(
+    rows: int = 1, cols: int = 1, *, figsize: tuple[float, float], **subplots
+) -> tuple[Figure, object]:
+    """A figure and its axes, as ``plt.subplots`` would give them, owned by no pyplot state."""
+    layout = subplots.pop("layout", None)
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(rows, cols, **subplots)
+
+
+def save(fig: matplotlib.figure.Figure, path: Path) -> Path:
+    """Save ``fig`` as PNG (or another format by suffix) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
     return path
+
+
+def png_bytes(fig: matplotlib.figure.Figure, **savefig) -> bytes:
+    """``fig`` as PNG bytes (for a notebook, a web page or a live display)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **{"bbox_inches": "tight", **savefig})
+    return buffer.getvalue()
 
 
 def no_ticks(ax) -> None:
@@ -68,6 +108,7 @@ def tile(
     return grid
 
 
+@styled
 def image_grid(
     images: Sequence[np.ndarray],
     titles: Sequence[str],
@@ -87,7 +128,7 @@ def image_grid(
     garments look on paper.
     """
     rows = max(1, int(np.ceil(len(images) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * cell[0], rows * cell[1]), squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(cols * cell[0], rows * cell[1]), squeeze=False)
     for ax in axes.flat:
         no_ticks(ax)
     for ax, image, title in zip(axes.flat, images, titles):
