@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint verify data browser bench bench-avx2 bench-frontier clean
+.PHONY: run test lint verify docs data browser bench bench-avx2 bench-frontier clean
 
 # The newcomer's first run: the fast recipe (about a minute on two cores), then its HTML report.
 # The last lines are the test accuracy, the training time and the report to open.
@@ -19,6 +19,11 @@ test: lint $(BIN)/fmnist data browser
 # Recount every committed run and benchmark record from its kept predictions (no training).
 verify: $(BIN)/fmnist data
 	$(BIN)/fmnist verify
+
+# The docs site (mkdocs.yml) into site/: strict, as tests/test_docs.py builds it, so a broken link
+# fails. NO_MKDOCS_2_WARNING quiets Material's notice about its successor.
+docs: $(BIN)/fmnist
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Lint and formatting check (ruff, pinned in pyproject.toml); `make test` runs it first.
 lint: $(BIN)/fmnist
@@ -42,7 +47,7 @@ bench-frontier: $(BIN)/fmnist data
 # pyproject.toml: a range could pull a multi-GB CUDA build where the CPU wheel is not local.
 $(BIN)/fmnist: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,tensorboard,audit,search,export,serve,explain]"
+	$(BIN)/pip install --quiet -e ".[test,tensorboard,audit,search,export,serve,explain,docs]"
 	touch $@
 
 # The Debian package is the fastest source; without apt (or root) fmnist downloads and verifies the files itself.
@@ -57,4 +62,4 @@ browser:
 		apt-get update -q && apt-get install -y -q chromium; fi
 
 clean:
-	rm -rf $(VENV) runs test-artifacts .pytest_cache
+	rm -rf $(VENV) runs test-artifacts .pytest_cache site

@@ -34,7 +34,8 @@ class Predictor:
     Args:
         state: the model's weights.
         config: the run's resolved config (an ``auto`` precision is resolved for ``device``).
-        mean, std: the normalisation of the training split.
+        mean: the training split's pixel mean (the normalisation).
+        std: the training split's pixel standard deviation (the normalisation).
         class_names: the label of each output.
         temperature: the logits are divided by it before the softmax (temperature scaling,
             fitted on the run's validation split: ``fmnist.calibration``); 1 leaves them.
@@ -140,6 +141,7 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
+        """The config the run trained with, as its folder records it (a baseline run keeps none)."""
         if self.is_baseline:
             # Fitted scikit-learn estimators could only be kept as pickles, which fmnist never
             # loads.
@@ -151,10 +153,13 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
+        """summary.json of the finished run: test accuracy and loss, per-class scores, confusion
+        matrix, calibration, best epoch, training time, parameters and device."""
         return self.dir.read_summary()
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
+        """One dict per finished epoch (metrics.jsonl): its losses, accuracies and learning rate."""
         return self.dir.read_metrics()
 
     @cached_property
@@ -167,6 +172,7 @@ class Run:
 
     @property
     def model(self) -> torch.nn.Module:
+        """The final model (a ``torch.nn.Module`` in eval mode, on the predictor's device)."""
         return self.predictor.module
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
