@@ -4,9 +4,10 @@ works on the site and `mkdocs build --strict` checks both.
 mkdocs serves only what is under docs_dir, yet the pages link across the repository (README.md
 to docs/use.md, docs/recipes.md to ../results/README.md, results figures, examples/tiny.py).
 Rewriting those links for the site would leave two sets of paths to keep right; instead each
-file goes into the site under its repository path: docs/use.md stays docs/use.md, and the pages
-that live outside docs/ (README.md as the home page, results/README.md, the notebooks) come in
-through the nav of mkdocs.yml, whose entries are all repository paths.
+file goes into the site under its repository path: docs/use.md stays docs/use.md. The pages that
+live outside docs/ (README.md as the home page, results/README.md, benchmarks/README.md) come in
+through the nav of mkdocs.yml, whose entries are all repository paths, and the notebooks and
+images through EXTRA below.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-# Files outside docs/ that pages show or link to without being pages themselves.
-ASSETS = ("benchmarks/results/*.png", "results/**/*.png", "examples/*.py")
+# Files outside docs/ that go into the site besides the nav's pages: every notebook (so one that
+# the nav misses is reported, not left out), and what pages show or link to.
+EXTRA = ("notebooks/*.ipynb", "benchmarks/results/*.png", "results/**/*.png", "examples/*.py")
 
 
 def _nav_paths(nav) -> list[str]:
@@ -49,7 +51,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         in_docs = file.src_dir is not None and Path(file.src_dir).resolve() == docs_dir
         site.append(repo_file(f"{docs}/{file.src_uri}", file.inclusion) if in_docs else file)
     wanted = _nav_paths(config.nav or []) + [
-        path.relative_to(root).as_posix() for pattern in ASSETS for path in root.glob(pattern)
+        path.relative_to(root).as_posix() for pattern in EXTRA for path in root.glob(pattern)
     ]
     for path in wanted:
         # A nav entry that names no file is left out here, so mkdocs reports it.
