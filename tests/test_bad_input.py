@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 import fmnist
 from fmnist.config import RunConfig, build_config
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.errors import FmnistError
 from fmnist.models import create_model, list_models, model_options
 from fmnist.training.evaluation import predict_logits
@@ -91,7 +91,7 @@ def outcome(config: dict | None = None, overrides: tuple[str, ...] = ()) -> str:
         cfg = build_config(config or {}, list(overrides))
         check_memory(cfg, torch.device("cpu"), available=TEST_MEMORY)
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": None})})
-        data = FashionMNIST(cfg.data)
+        data = DeviceSplits(cfg.data)
     except FmnistError as exc:
         assert_one_error_line(exc)
         return "refused"
@@ -105,7 +105,7 @@ def assert_one_error_line(exc: FmnistError) -> None:
     assert "; allowed: " in text or "; fix: " in text, text
 
 
-def one_step(cfg: RunConfig, data: FashionMNIST) -> None:
+def one_step(cfg: RunConfig, data: DeviceSplits) -> None:
     torch.manual_seed(0)
     model = create_model(cfg.model.name, **cfg.model.options)
     trainer = Trainer(model, data, cfg, verbose=False)

@@ -15,7 +15,7 @@ from torch import nn
 
 import fmnist
 from fmnist.config import OptimConfig, TrainConfig, build_config, merge
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.models import create_model
 from fmnist.training import Trainer
 from fmnist.training.checkpoint import load_checkpoint
@@ -35,7 +35,7 @@ def make_trainer(**sections) -> Trainer:
         True
     )  # as fmnist.train does on a CPU: denormals only slow the math down
     torch.manual_seed(cfg.seed)
-    data = FashionMNIST(cfg.data, "cpu")
+    data = DeviceSplits(cfg.data, "cpu")
     return Trainer(
         create_model(cfg.model.name, **cfg.model.options), data, cfg, None, verbose=False
     )

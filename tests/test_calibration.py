@@ -15,7 +15,7 @@ from fmnist.calibration import (
     negative_log_likelihood,
     softmax,
 )
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.data.sources import load_arrays
 from fmnist.training.evaluation import split_logits
 from tests.conftest import tiny
@@ -83,7 +83,7 @@ def trained(tmp_path_factory):
 def test_a_run_fits_its_temperature_on_validation_and_records_calibration(trained):
     calibration = trained.summary["calibration"]
     predictor = trained.predictor
-    data = FashionMNIST(trained.config.data)
+    data = DeviceSplits(trained.config.data)
     logits = split_logits(predictor.module, data, "val", trained.config.train, "fp32").numpy()
     labels = data.labels["val"].numpy()
     temperature = calibration["temperature"]

@@ -12,13 +12,15 @@ import threading
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from fmnist.config import AugmentConfig, DataConfig
-from fmnist.data import CLASS_NAMES, FashionMNIST, load_arrays
+from fmnist.data import CLASS_NAMES, DeviceSplits, FashionMNIST, load_arrays, sources
 from fmnist.data.augment import augment
 from fmnist.data.sources import download
 from fmnist.data.splits import holdout_split, kfold_splits
-from fmnist.errors import DataError
+from fmnist.errors import ConfigError, DataError
+from tests.conftest import fmnist_cli
 
 
 def _rewrite(path, change):
@@ -171,7 +173,7 @@ def test_kfold_splits_partition_the_training_set_stratified(real_data_dir):
 
 
 def test_dataset_normalises_with_training_statistics_only(real_data_dir):
-    data = FashionMNIST(DataConfig(data_dir=real_data_dir, val_size=5000), "cpu")
+    data = DeviceSplits(DataConfig(data_dir=real_data_dir, val_size=5000), "cpu")
     train01 = data.images["train"].float() / 255
     assert data.mean == pytest.approx(train01.mean().item(), abs=1e-6)
     x, _ = next(data.batches("train", 55000))
@@ -181,7 +183,7 @@ def test_dataset_normalises_with_training_statistics_only(real_data_dir):
 
 
 def test_training_batches_are_shuffled_seeded_and_cover_the_split(real_data_dir):
-    data = FashionMNIST(DataConfig(data_dir=real_data_dir, train_subset=1000, val_size=500), "cpu")
+    data = DeviceSplits(DataConfig(data_dir=real_data_dir, train_subset=1000, val_size=500), "cpu")
     first = torch.cat(
         [y for _, y in data.batches("train", 100, gen=torch.Generator().manual_seed(1))]
     )
@@ -248,3 +250,73 @@ def test_augmentation_is_reproducible_for_a_seed(real_data_dir):
     a = augment(x, cfg, torch.Generator().manual_seed(3))
     b = augment(x, cfg, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
+
+
+# -- the data in other libraries' layouts, and as a torch Dataset ----------------------------------
+def _torchvision_layout(data_copy, root):
+    """ROOT/FashionMNIST/raw/ as ``torchvision.datasets.FashionMNIST(ROOT, download=True)`` leaves
+    it: each .gz beside its extracted file."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in data_copy.glob("*.gz"):
+        (raw / gz.name).write_bytes(gz.read_bytes())
+        (raw / gz.stem).write_bytes(gzip.decompress(gz.read_bytes()))
+    return raw
+
+
+def test_torchvisions_folder_is_accepted_by_its_root_or_its_class_folder(data_copy, tmp_path):
+    raw = _torchvision_layout(data_copy, tmp_path / "torchvision-data")
+    for named in (tmp_path / "torchvision-data", tmp_path / "torchvision-data" / "FashionMNIST"):
+        arrays, source = load_arrays(named)
+        assert source == raw and arrays["test_labels"].shape == (10000,)
+
+
+def test_cli_trains_from_torchvisions_root(data_copy, tmp_path):
+    _torchvision_layout(data_copy, tmp_path / "tv")
+    result = fmnist_cli(
+        "train", "--data-dir", str(tmp_path / "tv"), "--out", str(tmp_path / "runs"), "-q",
+        "--set", "data.train_subset=500", "--set", "data.val_size=200",
+        "--set", "train.epochs=1", "--set", "model.name=softmax",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_keras_cache_is_found_without_a_download(data_copy, tmp_path, monkeypatch):
+    """keras.datasets.fashion_mnist.load_data() keeps the four .gz files in
+    ~/.keras/datasets/fashion-mnist; with no Debian package and no fmnist cache they are used."""
+    keras = tmp_path / "keras-home" / "datasets" / "fashion-mnist"
+    keras.mkdir(parents=True)
+    for gz in data_copy.glob("*.gz"):
+        (keras / gz.name).write_bytes(gz.read_bytes())
+    monkeypatch.setattr(sources, "DEBIAN_DIR", tmp_path / "no-debian-package")
+    monkeypatch.setenv("FMNIST_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv("FMNIST_DATA", raising=False)
+    monkeypatch.setattr(sources, "download", _no_download)
+    arrays, source = load_arrays()
+    assert source == keras and arrays["train_images"].shape == (60000, 28, 28)
+
+
+def _no_download(*_args, **_kwargs):
+    raise AssertionError("downloaded although the Keras cache holds the files")
+
+
+def test_the_dataset_view_holds_the_same_splits_as_fmnists_runs(real_data_dir):
+    runs = DeviceSplits(DataConfig(data_dir=real_data_dir), "cpu")
+    for split in ("train", "val", "test"):
+        view = FashionMNIST(split, data_dir=real_data_dir)
+        assert len(view) == runs.size(split)
+        assert np.array_equal(view.targets, runs.labels[split].numpy())
+        assert np.array_equal(view.images, runs.images[split][:, 0].numpy())
+    image, label = view[3]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32
+    assert 0 <= image.min() and image.max() <= 1 and label == int(view.targets[3])
+    x, y = next(iter(DataLoader(view, batch_size=32)))
+    assert x.shape == (32, 1, 28, 28) and y.tolist() == view.targets[:32].tolist()
+
+
+def test_the_dataset_view_applies_transforms_and_refuses_unknown_splits(real_data_dir):
+    view = FashionMNIST("val", data_dir=real_data_dir, transform=lambda x: x * 2, val_size=1000)
+    assert len(view) == 1000 and view[0][0].max() > 1
+    with pytest.raises(ConfigError, match="unknown split 'validation'"):
+        FashionMNIST("validation")

@@ -12,7 +12,7 @@ import pytest
 import fmnist
 from conftest import tiny
 from fmnist.api import run_recipes
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.experiments.sweep import plan
 from fmnist.experiments.table import build_table, recount, table_rows, to_csv, to_markdown
@@ -251,7 +251,7 @@ def test_a_run_made_before_an_option_existed_is_still_the_same_run(tmp_path):
 def test_kfold_recipe_folds_are_disjoint_stratified_and_cover_the_training_set(tmp_path):
     jobs = plan(load_recipe("s004_kfold"), out=tmp_path)
     assert [j.fold for j in jobs] == [0, 1, 2, 3, 4]
-    vals = [FashionMNIST(j.config.data) for j in jobs]
+    vals = [DeviceSplits(j.config.data) for j in jobs]
     indices = [v.indices["val"] for v in vals]
     everything = np.concatenate(indices)
     assert len(everything) == len(set(everything)) == 60000

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from fmnist.config import RunConfig, build_config
-from fmnist.data import CLASS_NAMES, SPLITS, FashionMNIST
+from fmnist.data import CLASS_NAMES, SPLITS, DeviceSplits, load_arrays
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import create_model
 from fmnist.models.user import restore as restore_model
@@ -26,6 +26,9 @@ from fmnist.training.checkpoint import load_checkpoint, require_keys
 from fmnist.training.evaluation import predict_logits, scores, split_logits
 from fmnist.training.fit import recorded_config
 from fmnist.training.hardware import choose_precision, native_bf16, pin_precision, resolve_device
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class Predictor:
@@ -162,6 +165,60 @@ class Run:
         """One dict per finished epoch (metrics.jsonl): its losses, accuracies and learning rate."""
         return self.dir.read_metrics()
 
+    @property
+    def history(self) -> dict[str, list[Any]]:
+        """The per-epoch metrics as Keras' ``History.history`` holds them: one list per metric
+        (``history["val_accuracy"][-1]`` is the last epoch's)."""
+        metrics = self.metrics
+        names = dict.fromkeys(name for row in metrics for name in row)
+        return {name: [row.get(name) for row in metrics] for name in names}
+
+    # -- figures: each returns a matplotlib Figure (a notebook shows it; .savefig writes it) ------
+    def plot_curves(self) -> Figure:
+        """Train and validation loss and accuracy per epoch, the best epoch marked."""
+        from fmnist.report.figures import learning_curves
+
+        best = self.summary.get("best_epoch") if self.summary.get("val_accuracy") else None
+        return learning_curves(self.metrics, best)
+
+    def plot_confusion(self) -> Figure:
+        """The test confusion matrix, as counts and as shares of each true class."""
+        from fmnist.report.figures import confusion_matrices
+
+        return confusion_matrices(self.summary["confusion_matrix"])
+
+    def plot_per_class(self) -> Figure:
+        """Test precision, recall and F1 of each class."""
+        from fmnist.report.figures import per_class_scores
+
+        return per_class_scores(self.summary["per_class"])
+
+    def plot_mistakes(self, count: int = 18) -> Figure:
+        """The ``count`` test images the model got wrong with the highest confidence, from the
+        run's kept test predictions."""
+        from fmnist.report.figures import confident_mistakes
+
+        arrays, _ = load_arrays(self.dir.read_config()["data"].get("data_dir"))
+        _, _, probabilities = self.dir.read_predictions()
+        figure, _ = confident_mistakes(
+            arrays["test_images"], arrays["test_labels"], probabilities, count=count
+        )
+        return figure
+
+    def plot_filters(self) -> Figure:
+        """The first layer's filters (conv kernels, or an MLP's first units as 28x28 templates)."""
+        from fmnist.report.figures import first_layer_filters as draw_filters
+        from fmnist.training.record import first_layer_filters
+
+        filters = first_layer_filters(self.model)
+        if filters is None:
+            raise ConfigError(
+                f"the first layer of {self.summary['model']} takes neither image patches nor "
+                "the 784 pixels, so it has no picture",
+                fix="plot another run's filters, or look at run.plot_curves()",
+            )
+        return draw_filters(filters, f"First-layer filters of {self.summary['name']}")
+
     @cached_property
     def predictor(self) -> Predictor:
         """The final model, ready for ``predict``."""
@@ -185,7 +242,7 @@ class Run:
                 fix="--split val, or run.evaluate('val')",
             )
         predictor = self.predictor
-        data = FashionMNIST(self.config.data, predictor.device)
+        data = DeviceSplits(self.config.data, predictor.device)
         logits = split_logits(predictor.module, data, split, self.config.train, predictor.precision)
         return scores(logits, data.labels[split])
 

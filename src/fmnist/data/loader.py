@@ -1,9 +1,10 @@
 """Fashion-MNIST as uint8 tensors on the training device; batches are index slices, augmented in
-bulk."""
+bulk. ``FashionMNIST`` (``fmnist.data.dataset``) is the per-image view of the same splits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +29,31 @@ CLASS_NAMES = (
 SPLITS = ("train", "val", "test")
 
 
-class FashionMNIST:
+def split_arrays(
+    cfg: DataConfig,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], Path]:
+    """The images, labels and source-file indices of each split as ``cfg`` makes them (holdout or
+    k-fold, then a training subset), and the folder the files came from: the one place a split
+    is made, for fmnist's runs and for ``FashionMNIST`` in a user's own loop alike."""
+    arrays, source = load_arrays(cfg.data_dir)
+    labels = arrays["train_labels"]
+    if cfg.folds is not None:
+        train_idx, val_idx = kfold_splits(labels, cfg.folds, cfg.split_seed)[cfg.fold]
+    else:
+        train_idx, val_idx = holdout_split(labels, cfg.val_size, cfg.split_seed)
+    if cfg.train_subset:
+        train_idx = stratified_subset(train_idx, labels, cfg.train_subset, cfg.split_seed)
+    indices = {"train": train_idx, "val": val_idx, "test": np.arange(len(arrays["test_labels"]))}
+    images = {
+        "train": arrays["train_images"][train_idx],
+        "val": arrays["train_images"][val_idx],
+        "test": arrays["test_images"],
+    }
+    targets = {"train": labels[train_idx], "val": labels[val_idx], "test": arrays["test_labels"]}
+    return images, targets, indices, source
+
+
+class DeviceSplits:
     """The three splits on ``device`` with normalisation statistics from the training split only.
 
     Args:
@@ -37,30 +62,8 @@ class FashionMNIST:
     """
 
     def __init__(self, cfg: DataConfig, device: torch.device | str = "cpu") -> None:
-        arrays, self.source = load_arrays(cfg.data_dir)
-        labels = arrays["train_labels"]
-        if cfg.folds is not None:
-            train_idx, val_idx = kfold_splits(labels, cfg.folds, cfg.split_seed)[cfg.fold]
-        else:
-            train_idx, val_idx = holdout_split(labels, cfg.val_size, cfg.split_seed)
-        if cfg.train_subset:
-            train_idx = stratified_subset(train_idx, labels, cfg.train_subset, cfg.split_seed)
-        self.indices = {
-            "train": train_idx,
-            "val": val_idx,
-            "test": np.arange(len(arrays["test_labels"])),
-        }
+        images, targets, self.indices, self.source = split_arrays(cfg)
         self.device = torch.device(device)
-        images = {
-            "train": arrays["train_images"][train_idx],
-            "val": arrays["train_images"][val_idx],
-            "test": arrays["test_images"],
-        }
-        targets = {
-            "train": labels[train_idx],
-            "val": labels[val_idx],
-            "test": arrays["test_labels"],
-        }
         self.images = {
             k: torch.from_numpy(v.copy()).unsqueeze(1).to(self.device) for k, v in images.items()
         }

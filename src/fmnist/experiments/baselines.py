@@ -196,12 +196,12 @@ def train_baseline(cfg: BaselineRunConfig, run: RunDir, *, verbose: bool = True)
     """Fit a baseline on the training split, score validation, evaluate the test set once, record
     it all in ``run`` (made by ``spec.make_run``; an interrupted baseline has no checkpoints, so
     its folder is refitted whole)."""
-    from fmnist.data import FashionMNIST
+    from fmnist.data import DeviceSplits
     from fmnist.metrics import write_summary
 
     run.write_config(cfg.to_dict())
     run.write_env("cpu", cfg.seed)
-    data = FashionMNIST(cfg.data, "cpu")
+    data = DeviceSplits(cfg.data, "cpu")
     name, options = cfg.baseline.name, cfg.baseline.options
     images = {split: data.images[split][:, 0].numpy() for split in ("train", "val", "test")}
     labels = {split: data.labels[split].numpy() for split in ("train", "val", "test")}

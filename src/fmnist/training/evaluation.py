@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fmnist.config import TrainConfig
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.training.hardware import Precision, autocast
 
 
@@ -31,7 +31,7 @@ def predict_logits(
 
 
 def split_logits(
-    model: nn.Module, data: FashionMNIST, split: str, cfg: TrainConfig, precision: Precision
+    model: nn.Module, data: DeviceSplits, split: str, cfg: TrainConfig, precision: Precision
 ) -> torch.Tensor:
     """Logits for every image of ``split``, in order, in batches of ``cfg.eval_batch_size``."""
     batches = data.batches(split, cfg.eval_batch_size)

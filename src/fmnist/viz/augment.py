@@ -7,13 +7,13 @@ from pathlib import Path
 import torch
 
 from fmnist.config import RunConfig
-from fmnist.data import CLASS_NAMES, FashionMNIST
+from fmnist.data import CLASS_NAMES, DeviceSplits
 from fmnist.data.augment import augment
 from fmnist.viz.plot import image_grid, label_rows, save
 
 
 def save_augment_grid(cfg: RunConfig, output: Path, *, per_class: int = 1, copies: int = 7) -> Path:
-    data = FashionMNIST(cfg.data.model_copy(update={"val_size": 0}), "cpu")
+    data = DeviceSplits(cfg.data.model_copy(update={"val_size": 0}), "cpu")
     labels = data.labels["train"]
     rows = [
         int(torch.nonzero(labels == k)[i])

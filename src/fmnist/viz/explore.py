@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.config import DataConfig
-from fmnist.data import CLASS_NAMES, FashionMNIST
+from fmnist.data import CLASS_NAMES, DeviceSplits
 from fmnist.data.splits import stratified_sample
 from fmnist.viz.html import Page
 from fmnist.viz.plot import (
@@ -100,7 +100,7 @@ def explore(
     from fmnist.viz.maps import pca_and_tsne
 
     out = Path(out)
-    data = FashionMNIST(
+    data = DeviceSplits(
         DataConfig(data_dir=data_dir), "cpu"
     )  # the default holdout split, as training sees it
     images = {split: data.images[split][:, 0].numpy() for split in ("train", "val", "test")}
