@@ -43,11 +43,12 @@ bench-avx2: $(BIN)/fmnist data
 bench-frontier: $(BIN)/fmnist data
 	$(BIN)/python benchmarks/frontier.py
 
-# The virtual environment, re-made when the dependencies change. torch is pinned to 2.13.0 in
-# pyproject.toml: a range could pull a multi-GB CUDA build where the CPU wheel is not local.
-$(BIN)/fmnist: pyproject.toml
+# The virtual environment, re-made when the dependencies change. pyproject.toml gives ranges (a
+# user's own torch stays); constraints.txt pins the torch this repository tests with, the CPU wheel.
+$(BIN)/fmnist: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,tensorboard,audit,search,export,serve,explain,docs]"
+	$(BIN)/pip install --quiet -c constraints.txt \
+		-e ".[test,tensorboard,audit,search,export,serve,explain,docs]"
 	touch $@
 
 # The Debian package is the fastest source; without apt (or root) fmnist downloads and verifies the files itself.

@@ -86,6 +86,14 @@ def train(
         Path | None,
         typer.Option(help="Finish an interrupted run directory from its last checkpoint."),
     ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="With --recipe: fewer epochs and a training subset; the run goes to "
+            "OUT/RECIPE-quick.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train one model and write its run directory (config, metrics, checkpoints, summary, predictions)."""  # noqa: E501 (shown as written by `fmnist --help`)
@@ -101,6 +109,7 @@ def train(
             recipe=recipe,
             overrides=shortcuts + extras + list(overrides or []),
             out=out,
+            quick=quick,
             verbose=not quiet,
         )
     _print_result(run)
@@ -128,7 +137,7 @@ def show_config(
     machine: Annotated[
         str | None,
         typer.Option(
-            help="Resolve for a machine: here (this one), cpu-fp32, cpu-bf16 or cuda; "
+            help="Resolve for a machine: here (this one), cpu-fp32, cpu-bf16, cuda or mps; "
             "default: the recipe as written, without its hardware variant."
         ),
     ] = None,

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fmnist.errors import ConfigError, invalid_field
 from fmnist.models.catalog import check_model_options, is_registered
@@ -238,8 +246,10 @@ class TrainConfig(_Strict):
     tta_flip: bool = Field(
         False, description="Test-time augmentation: average logits of the image and its mirror."
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="auto takes CUDA when present."
+    device: str = Field(
+        "auto",
+        description="auto, cpu, cuda, cuda:N (the GPU numbered N) or mps (an Apple GPU); auto "
+        "takes CUDA, then MPS, then the CPU.",
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
@@ -255,6 +265,14 @@ class TrainConfig(_Strict):
     threads: int | None = Field(
         None, ge=1, le=1024, description="CPU threads for torch; default: torch's choice."
     )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        # Checked here as a name; whether this machine has it is checked before a run starts.
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", device):
+            raise ValueError("input should be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        return device
 
 
 class RecordConfig(_Strict):

@@ -15,16 +15,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Machine:
-    """What ``train.device: auto`` finds there, and whether its CPU multiplies bf16 natively."""
+    """What ``train.device: auto`` finds there (CUDA, else an Apple GPU, else the CPU), and
+    whether its CPU multiplies bf16 natively."""
 
     cuda: bool
     cpu_native_bf16: bool
+    mps: bool = False
 
     def trains_emulated_bf16_on_cpu(self, device: str, precision: str) -> bool:
         """Whether a run with these ``train.device`` and ``train.precision`` settings trains on
         a CPU without native bf16, leaving the precision to fmnist (the case of a recipe's
         ``fp32_variant``)."""
-        on_cpu = device == "cpu" or (device == "auto" and not self.cuda)
+        on_cpu = device == "cpu" or (device == "auto" and not (self.cuda or self.mps))
         return precision == "auto" and on_cpu and not self.cpu_native_bf16
 
 
@@ -32,4 +34,5 @@ MACHINES = {
     "cpu-fp32": Machine(cuda=False, cpu_native_bf16=False),  # AVX2-only CPUs: most laptops
     "cpu-bf16": Machine(cuda=False, cpu_native_bf16=True),  # AMX or AVX-512-BF16 CPUs
     "cuda": Machine(cuda=True, cpu_native_bf16=True),  # GPU servers: AMX or AVX-512-BF16 CPUs
+    "mps": Machine(cuda=False, mps=True, cpu_native_bf16=False),  # Macs with an Apple GPU
 }

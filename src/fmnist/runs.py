@@ -150,7 +150,8 @@ class RunDir:
         model_source: dict[str, Any] | None = None,
     ) -> None:
         """Versions, device and the command line; ``hardware``: a network's precision, why, and the
-        CPU's features; ``model_source``: where a user's model code is (fmnist.models.user)."""
+        CPU's features or the GPU's name; ``model_source``: where a user's model code is
+        (fmnist.models.user)."""
         import torch
 
         env = {
@@ -160,7 +161,6 @@ class RunDir:
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "device": device,
-            "cuda_device": torch.cuda.get_device_name() if device.startswith("cuda") else None,
             "threads": torch.get_num_threads(),
             **(hardware or {}),
             **({"model_source": model_source} if model_source else {}),

@@ -144,7 +144,7 @@ def table(root: Path) -> list[dict[str, Any]]:
         calibration = summary.get("calibration") or {}
         rows.append(
             {
-                "run": str(run.path.relative_to(root)),
+                "run": run.path.relative_to(root).as_posix(),  # '/' on Windows too: quotes split it
                 "model": summary["model"],
                 "params": summary["params"],
                 "clean": 100 * measured.clean,

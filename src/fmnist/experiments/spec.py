@@ -122,13 +122,15 @@ def recipe_spec(
     *,
     out: str | Path = "runs",
     machine: Machine | None = None,
+    quick: bool = False,
 ) -> RunSpec:
     """The spec of a single-run recipe's run for the seed the overrides give (default 0), in the
-    folder ``fmnist run RECIPE`` gives it."""
+    folder ``fmnist run RECIPE`` (with ``quick``: ``fmnist run RECIPE --quick``) gives it."""
     recipe = _as_recipe(recipe)
-    point, cfg = _single_run(recipe, base or {}, list(overrides), machine)
+    point, cfg = _single_run(recipe, base or {}, list(overrides), machine, quick=quick)
     check_model_options(cfg.model.name, cfg.model.options)
-    return RunSpec(cfg, run_path(recipe_root(recipe, out), point, cfg.seed, None), recipe, point)
+    path = run_path(recipe_root(recipe, out, quick=quick), point, cfg.seed, None)
+    return RunSpec(cfg, path, recipe, point, quick=quick)
 
 
 def config_spec(
@@ -147,7 +149,12 @@ def _as_recipe(recipe: str | Recipe) -> Recipe:
 
 
 def _single_run(
-    recipe: Recipe, base: dict[str, Any], overrides: list[str], machine: Machine | None
+    recipe: Recipe,
+    base: dict[str, Any],
+    overrides: list[str],
+    machine: Machine | None,
+    *,
+    quick: bool = False,
 ) -> tuple[Point, RunConfig]:
     if recipe.sweep is not None or recipe.folds or recipe.baseline:
         raise ConfigError(
@@ -156,7 +163,7 @@ def _single_run(
         )
     point = expand_points(recipe)[0]
     return point, resolve_recipe_run(  # seed 0 unless the overrides say otherwise
-        recipe, point, 0, None, base=base, overrides=overrides, machine=machine
+        recipe, point, 0, None, quick=quick, base=base, overrides=overrides, machine=machine
     )
 
 
@@ -175,6 +182,7 @@ def make_run(spec: RunSpec, *, verbose: bool = True) -> str:
     """The one place a run is made: skip it if finished, resume it if interrupted, else create its
     folder and train it (a net by its Trainer, a baseline by scikit-learn). Returns the state it
     found: 'finished', 'interrupted' or 'new'."""
+    require_device(spec)
     state = run_state(spec)
     if state == "finished":
         return state
@@ -193,6 +201,15 @@ def make_run(spec: RunSpec, *, verbose: bool = True) -> str:
         else:
             fit_run(spec.config, run, verbose=verbose)
     return state
+
+
+def require_device(spec: RunSpec) -> None:
+    """Refuse a run whose ``train.device`` this machine lacks (``cuda`` here, ``mps`` off a Mac)
+    before its folder or lock is made. A baseline trains on the CPU: nothing to check."""
+    if isinstance(spec.config, RunConfig):
+        from fmnist.training.hardware import resolve_device
+
+        resolve_device(spec.config.train.device)
 
 
 def run_state(spec: RunSpec) -> str:

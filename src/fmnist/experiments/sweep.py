@@ -12,15 +12,16 @@ the recipe now asks for is refused rather than silently reused.
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from fmnist.errors import ConfigError
 from fmnist.experiments.spec import (
@@ -28,6 +29,7 @@ from fmnist.experiments.spec import (
     make_run,
     quick_overrides,
     recipe_root,
+    require_device,
     resolve_recipe_run,
     run_path,
 )
@@ -114,6 +116,7 @@ def run_job(job: RunSpec, *, verbose: bool = True) -> str:
     Returns what happened. One process at a time makes a run folder: another given the same run
     (a second ``fmnist run`` of the recipe, a queue worker wrongly thought dead) waits, then
     skips it."""
+    require_device(job)
     with _run_lock(job.path):
         state = make_run(job, verbose=verbose)
         write_recipe_record(job)
@@ -123,17 +126,26 @@ def run_job(job: RunSpec, *, verbose: bool = True) -> str:
 @contextmanager
 def _run_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on a file beside the run folder (``.seed0.lock`` for ``seed0``; not inside
-    it, where a new run expects no files). The kernel drops it when its process dies, so a killed
-    run is resumed, not waited on. It spans machines only where a shared folder's file system
-    honours flock (NFSv4 does)."""
+    it, where a new run expects no files). ``filelock`` takes the OS's own lock (flock on Linux and
+    macOS, LockFileEx on Windows), which goes when its process dies, so a killed run is resumed,
+    not waited on. It spans machines only where a shared folder's file system honours it (NFSv4
+    does flock). The file is removed once the run is finished: a process still waiting on it, or
+    one that makes a new one, then finds the run finished and skips it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # said even with --quiet: a silent wait looks like a hang
-            print(f"waiting: another process is making {path}", file=sys.stderr, flush=True)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    lock_path = path.parent / f".{path.name}.lock"
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:  # said even with --quiet: a silent wait looks like a hang
+        print(f"waiting: another process is making {path}", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
         yield
+    finally:
+        lock.release()
+    if RunDir(path).is_complete:
+        with suppress(OSError):  # Windows: a waiting process has it open; filelock removes it then
+            lock_path.unlink(missing_ok=True)
 
 
 def run_jobs(

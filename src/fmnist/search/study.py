@@ -14,7 +14,6 @@ retry with the same parameters is queued and runs next.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import re
@@ -29,6 +28,7 @@ from typing import Any
 
 import optuna
 import sqlalchemy
+from filelock import FileLock
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -302,14 +302,16 @@ def _table_creation_lock(url: str) -> Iterator[None]:
             engine.dispose()
         return
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        lock = FileLock(f"{parsed.database}.lock")
         try:
-            lock_file = open(f"{parsed.database}.lock", "a")  # noqa: SIM115 (closed below)
+            lock.acquire()
         except OSError:  # a folder this process cannot write to
-            lock_file = None
-        if lock_file is not None:
-            with lock_file:
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
+            lock = None
+        if lock is not None:
+            try:
                 yield
+            finally:
+                lock.release()
             return
     yield
 

@@ -23,7 +23,13 @@ from fmnist.models.user import restore as restore_model
 from fmnist.runs import RunDir, kept_val_accuracy
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
 from fmnist.training.evaluation import scores
-from fmnist.training.hardware import cpu_features, pin_precision, resolve_device
+from fmnist.training.hardware import (
+    cpu_features,
+    gpu_name,
+    pin_precision,
+    prepare_device,
+    resolve_device,
+)
 from fmnist.training.memory import check_memory
 from fmnist.training.trainer import Trainer
 
@@ -81,10 +87,7 @@ def _build_trainer(
     cfg: RunConfig, run: RunDir, verbose: bool, on_epoch: Callable[[dict], None] | None = None
 ) -> Trainer:
     device = resolve_device(cfg.train.device)
-    if device.type == "cpu":
-        # Denormal floats make CPU math 10-100x slower and carry no signal. Set before the first
-        # parallel op: worker threads inherit the flag only when they are created after it.
-        torch.set_flush_denormal(True)
+    prepare_device(device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     check_memory(cfg, device)  # before the data loads or a weight is allocated
@@ -96,7 +99,7 @@ def _build_trainer(
 
 def _hardware_record(trainer: Trainer) -> dict[str, Any]:
     """The precision the run trains in and why, the recipe variant it took, and on a CPU the
-    instruction sets behind them."""
+    instruction sets behind them (on a GPU its name)."""
     record: dict[str, Any] = {
         "precision": trainer.precision.precision,
         "precision_reason": trainer.precision.reason,
@@ -104,6 +107,8 @@ def _hardware_record(trainer: Trainer) -> dict[str, Any]:
     }
     if trainer.device.type == "cpu":
         record["cpu"] = cpu_features()
+    else:
+        record["gpu"] = gpu_name(trainer.device)
     return record
 
 

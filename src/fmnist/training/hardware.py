@@ -9,9 +9,10 @@ CPUs: most laptops and older AMD servers) oneDNN emulates it, about 10x slower t
 from __future__ import annotations
 
 import os
+import platform
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -23,19 +24,61 @@ Precision = Literal["fp32", "bf16"]
 
 
 def resolve_device(name: str) -> torch.device:
+    """``train.device`` as a torch device: auto takes CUDA, then an Apple GPU (MPS), then the CPU.
+    A device named but not there is refused in one line, before any work."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+        return torch.device(_best_device())
+    device = torch.device(name)
+    missing = _why_missing(device)
+    if missing:
         raise ConfigError(
-            "train.device=cuda but no CUDA device is visible",
-            allowed="auto, cpu",
+            f"train.device={name}, but {missing}",
+            allowed=", ".join(available_devices()),
             fix="--set train.device=auto",
         )
-    return torch.device(name)
+    return device
+
+
+def available_devices() -> list[str]:
+    """The ``train.device`` values that this machine can train on."""
+    gpus = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if cuda_available() else []
+    return [
+        "auto",
+        "cpu",
+        *(["cuda", *gpus] if gpus else []),
+        *(["mps"] if mps_available() else []),
+    ]
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def mps_available() -> bool:
+    """An Apple GPU through Metal (macOS 12.3 or later on Apple silicon or an AMD GPU)."""
+    return torch.backends.mps.is_available()
+
+
+def _best_device() -> str:
+    if cuda_available():
+        return "cuda"
+    return "mps" if mps_available() else "cpu"
+
+
+def _why_missing(device: torch.device) -> str | None:
+    """Why this machine cannot train on ``device``, or None when it can."""
+    if device.type == "cuda" and not cuda_available():
+        return "no CUDA device is visible (a CPU-only torch, no driver, or CUDA_VISIBLE_DEVICES)"
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s), counted from 0"
+    if device.type == "mps" and not mps_available():
+        return "no Apple GPU (MPS) is here: it needs a Mac with macOS 12.3+ and torch's MPS build"
+    return None
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bf16 in hardware (not by emulation)."""
+    """Whether ``device`` multiplies bf16 in hardware (not by emulation). An Apple GPU (MPS)
+    counts as not: bf16's speed there is not measured, so auto keeps it in fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
     return device.type == "cpu" and cpu_bf16_is_native(
@@ -66,7 +109,11 @@ def _onednn_isa_limit() -> str | None:
 
 def this_machine() -> Machine:
     """The facts of this machine that resolving a config needs (``fmnist.machine``)."""
-    return Machine(cuda=torch.cuda.is_available(), cpu_native_bf16=native_bf16(torch.device("cpu")))
+    return Machine(
+        cuda=cuda_available(),
+        mps=mps_available(),
+        cpu_native_bf16=native_bf16(torch.device("cpu")),
+    )
 
 
 @dataclass(frozen=True)
@@ -81,23 +128,33 @@ class PrecisionChoice:
 def choose_precision(requested: str, device_type: str, native: bool) -> PrecisionChoice:
     """Resolve ``train.precision`` (auto, fp32 or bf16) for a device that has (``native``) bf16 or
     not."""
-    where = "this GPU" if device_type == "cuda" else "this CPU"
     if requested == "fp32":
         return PrecisionChoice("fp32", "train.precision=fp32")
-    if requested == "bf16":
-        slow = (
-            None
-            if native
-            else (
-                f"{where} has no native bf16, so bf16 is emulated and slow; "
-                "train.precision=auto or fp32 is likely much faster here"
-            )
-        )
-        return PrecisionChoice("bf16", "train.precision=bf16", slow)
     if native:
-        return PrecisionChoice("bf16", f"auto: {where} runs bf16 natively")
-    return PrecisionChoice(
-        "fp32", f"auto: {where} has no native bf16, and emulated bf16 is several times slower"
+        where = "this GPU" if device_type == "cuda" else "this CPU"
+        reason = (
+            "train.precision=bf16" if requested == "bf16" else f"auto: {where} runs bf16 natively"
+        )
+        return PrecisionChoice("bf16", reason)
+    why_fp32, bf16_warning = _without_native_bf16(device_type)
+    if requested == "bf16":
+        return PrecisionChoice("bf16", "train.precision=bf16", bf16_warning)
+    return PrecisionChoice("fp32", f"auto: {why_fp32}")
+
+
+def _without_native_bf16(device_type: str) -> tuple[str, str]:
+    """Why auto takes fp32 on a device without native bf16, and the warning for asking bf16."""
+    if device_type == "mps":  # no Mac here: fp32 until a measurement says bf16 pays there
+        return (
+            "bf16 is not measured on Apple GPUs, so fp32",
+            "bf16 on an Apple GPU is not measured by fmnist; train.precision=auto (fp32) is the "
+            "tested path",
+        )
+    where = "this GPU" if device_type == "cuda" else "this CPU"
+    return (
+        f"{where} has no native bf16, and emulated bf16 is several times slower",
+        f"{where} has no native bf16, so bf16 is emulated and slow; "
+        "train.precision=auto or fp32 is likely much faster here",
     )
 
 
@@ -120,6 +177,56 @@ def autocast(device: torch.device, precision: Precision) -> AbstractContextManag
     return (
         torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     )
+
+
+# -- the device-specific calls, in one place ----------------------------------------------------
+def prepare_device(device: torch.device) -> None:
+    """Settings that make ``device`` fast for training; call before the first op on it."""
+    if device.type == "cuda":
+        # Every step has the same shapes: cuDNN times its algorithms once and keeps the fastest.
+        torch.backends.cudnn.benchmark = True
+    if device.type == "cpu":
+        # Denormal floats make CPU math 10-100x slower and carry no signal. Set before the first
+        # parallel op: worker threads inherit the flag only when they are created after it.
+        torch.set_flush_denormal(True)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued work, so that a clock read afterwards counts it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def cuda_free_bytes(device: torch.device) -> int:
+    """Bytes free on a CUDA device, by the driver's count."""
+    return torch.cuda.mem_get_info(device)[0]
+
+
+def gpu_name(device: torch.device) -> str | None:
+    """The GPU's name for records ("NVIDIA H100 80GB HBM3"); None on a CPU."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else None
+
+
+def device_rng_state(device: torch.device) -> dict[str, Any]:
+    """The state of ``device``'s own generators (dropout draws from them on a GPU), for a
+    checkpoint: ``cuda`` (one per GPU; empty off CUDA, as checkpoints have always held it) and,
+    on an Apple GPU, ``mps``."""
+    if device.type == "mps":
+        return {"cuda": [], "mps": torch.mps.get_rng_state()}
+    return {"cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}
+
+
+def restore_device_rng_state(device: torch.device, state: dict[str, Any]) -> None:
+    """Put back what ``device_rng_state`` kept, for the device a run resumes on (a state of
+    another kind of device has no generator here to go to)."""
+    if device.type == "cuda" and state.get("cuda"):
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if device.type == "mps" and state.get("mps") is not None:
+        torch.mps.set_rng_state(state["mps"].cpu())
 
 
 def cpu_features() -> dict[str, object]:
@@ -145,15 +252,17 @@ def cpu_features() -> dict[str, object]:
 
 def cpu_model() -> str | None:
     """The CPU's marketing name ("AMD EPYC 9R14 96-Core Processor"), from Linux's /proc/cpuinfo;
-    None elsewhere. Records name it, so text quoting a machine can point at one."""
+    elsewhere what Python's ``platform`` knows ("Intel64 Family 6 Model 158 ..." on Windows, "arm"
+    on an Apple silicon Mac), or None. Records name it, so text quoting a machine can point at
+    one."""
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
                 if line.startswith("model name"):
                     return line.partition(":")[2].strip()
-    except OSError:
+    except OSError:  # not Linux
         pass
-    return None
+    return platform.processor() or None
 
 
 def cpu_kind(*, native: bool, amx: bool, isa_limit: str | None) -> str:

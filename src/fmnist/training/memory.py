@@ -16,16 +16,17 @@ refusal is never the wrong call by much, and it says which knob to turn.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import torch
 from torch import nn
 
 from fmnist.config import RunConfig
 from fmnist.errors import ConfigError
 from fmnist.models import create_model
+from fmnist.training.hardware import cuda_free_bytes
 
 FLOAT_BYTES = 4
 DATA_AND_SLACK = 512 * 2**20  # 70,000 images as uint8 and float batches, allocator slack
@@ -70,7 +71,7 @@ def check_memory(cfg: RunConfig, device: torch.device, available: int | None = N
     bytes, default: measured now)."""
     need = estimate_memory(cfg)
     free = free_bytes(device) if available is None else available
-    if need.total_bytes <= free:
+    if free is None or need.total_bytes <= free:  # unknown: train rather than guess
         return
     raise ConfigError(
         f"the run needs about {need.total_bytes / GiB:,.1f} GiB ({need.params:,} weights with "
@@ -84,16 +85,13 @@ def check_memory(cfg: RunConfig, device: torch.device, available: int | None = N
     )
 
 
-def free_bytes(device: torch.device) -> int:
-    """Bytes free on ``device``: CUDA's own count, else the memory Linux can give without swapping
-    (and within this process's cgroup limit), else the physical memory."""
+def free_bytes(device: torch.device) -> int | None:
+    """Bytes free on ``device``: CUDA's own count, else the memory the system can give without
+    swapping, within this process's cgroup limit where a container sets one (an Apple GPU shares
+    that memory with the CPU); None where neither can be read."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    candidates = [_meminfo_available(), _cgroup_room()]
-    known = [c for c in candidates if c is not None]
-    if known:
-        return min(known)
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return cuda_free_bytes(device)
+    return min((b for b in (_ram_available(), _cgroup_room()) if b is not None), default=None)
 
 
 def _layer_outputs(model: nn.Module, batch: int, *, train: bool) -> tuple[int, int]:
@@ -116,14 +114,13 @@ def _layer_outputs(model: nn.Module, batch: int, *, train: bool) -> tuple[int, i
     return sum(sizes), max(sizes, default=0)
 
 
-def _meminfo_available() -> int | None:
+def _ram_available() -> int | None:
+    """psutil's available memory: MemAvailable of /proc/meminfo on Linux, the system's own count on
+    Windows and macOS."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+        return psutil.virtual_memory().available
+    except OSError:  # a Linux without /proc (some sandboxes)
+        return None
 
 
 def _cgroup_room() -> int | None:

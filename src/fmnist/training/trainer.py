@@ -23,7 +23,13 @@ from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
 from fmnist.training.evaluation import scores, split_logits
-from fmnist.training.hardware import autocast, choose_precision, native_bf16
+from fmnist.training.hardware import (
+    autocast,
+    choose_precision,
+    device_rng_state,
+    native_bf16,
+    restore_device_rng_state,
+)
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from fmnist.training.progress import EpochProgress
 from fmnist.training.record import Recorder
@@ -62,9 +68,6 @@ class Trainer:
     ) -> None:
         self.cfg, self.data, self.run, self.on_epoch = cfg, data, run, on_epoch
         self.device = data.device
-        if self.device.type == "cuda":
-            # Every step has the same shapes: cuDNN times its algorithms once and keeps the fastest.
-            torch.backends.cudnn.benchmark = True
         self.model = model
         if cfg.train.channels_last:
             self.model = self.model.to(
@@ -295,7 +298,7 @@ class Trainer:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "data": self.gen.get_state(),
-                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                **device_rng_state(self.device),
             },
         }
 
@@ -315,8 +318,7 @@ class Trainer:
         )
         torch.set_rng_state(state["rng"]["torch"].cpu())
         self.gen.set_state(state["rng"]["data"].cpu())
-        if state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        restore_device_rng_state(self.device, state["rng"])
 
     def resume(self) -> None:
         """Continue from ``run``'s last checkpoint; metrics.jsonl is rewritten to match it."""
