@@ -73,10 +73,7 @@ def explain(
     model = model.float().eval()
     x = x.float().contiguous().requires_grad_()  # captum warns and sets it otherwise
     target = torch.as_tensor(targets, device=x.device)
-    baseline = torch.full_like(x, black)
-    ig, delta = attr.IntegratedGradients(model).attribute(
-        x, baselines=baseline, target=target, n_steps=IG_STEPS, return_convergence_delta=True
-    )
+    ig, delta = integrated_gradients(model, x, target, black=black)
     maps = {
         "integrated_gradients": ig,
         "saliency": attr.Saliency(model).attribute(x, target=target, abs=True),
@@ -103,12 +100,44 @@ def explain(
     ]
 
 
+def integrated_gradients(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    black: float,
+    steps: int = IG_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """IG maps (N, 1, 28, 28) of normalised images ``x`` (fp32, requiring grad) for ``target``
+    (N class indices), from the black image, and captum's convergence delta of each."""
+    method = _captum().IntegratedGradients(model)
+    baseline = torch.full_like(x, black)
+    return method.attribute(
+        x, baselines=baseline, target=target, n_steps=steps, return_convergence_delta=True
+    )
+
+
+def top_class_map(predictor, image: np.ndarray, target: int, *, steps: int) -> np.ndarray:
+    """The Integrated Gradients map (28, 28) of one (28, 28) uint8 ``image`` for class
+    ``target`` in ``steps`` steps: the one map ``fmnist serve`` shows. The predictor's model is
+    used as it is (fp32 weights, eval mode, never changed here), so threads may share it."""
+    x = predictor.inputs(image[None]).float().contiguous().requires_grad_()
+    target_tensor = torch.tensor([target], device=x.device)
+    black = _black(predictor)
+    ig, _ = integrated_gradients(predictor.module, x, target_tensor, black=black, steps=steps)
+    return ig.detach()[0, 0].cpu().numpy()
+
+
+def _black(predictor) -> float:
+    """A black pixel after the run's normalisation."""
+    return (0.0 - predictor.mean) / predictor.std
+
+
 def explain_images(predictor, pixels: np.ndarray) -> tuple[np.ndarray, list[Explanation]]:
     """The run's probabilities for (N, 28, 28) uint8 ``pixels`` and the maps of each for its
     predicted class (``predictor``: fmnist.inference.Predictor)."""
     probabilities = predictor.predict(pixels)
-    black = (0.0 - predictor.mean) / predictor.std
     x = predictor.inputs(pixels)
     return probabilities, explain(
-        predictor.module, x, probabilities.argmax(1).tolist(), black=black
+        predictor.module, x, probabilities.argmax(1).tolist(), black=_black(predictor)
     )
