@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from fmnist.experiments.verify import record_dicts
-from fmnist.training.hardware import cpu_features, native_bf16
+from fmnist.training.hardware import cpu_features, gpu_name, native_bf16, synchronize
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER = ROOT.parent / "shared" / "peers" / "plain_torch_cnn.py"
@@ -50,13 +50,11 @@ def matmul_peak_gflops(device: str, dtype: torch.dtype, n: int = 4096, repeats: 
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
+    synchronize(torch.device(device))
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
+    synchronize(torch.device(device))
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -255,7 +253,7 @@ def summarize(
     achieved_gflops = 6 * first["macs"] * images_per_second / 1e9
     return {
         "date": time.strftime("%Y-%m-%d"),
-        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "device": gpu_name(torch.device(args.device)) or args.device,
         "cpu": cpu,
         "aten_cpu_capability_env": os.environ.get("ATEN_CPU_CAPABILITY"),
         "cpu_threads": torch.get_num_threads(),
