@@ -440,3 +440,69 @@ def test_a_worker_whose_plan_differs_is_told_what_differs(tmp_path):
     with pytest.raises(ConfigError, match=r"run strong/seed2 here, not in the queued plan"):
         jobs = plan(load_recipe("strong"), out=tmp_path, seeds=3, machine=MACHINES["cpu-bf16"])
         queue._open("fmnist-run:strong", storage, {queue._key(j, tmp_path): j for j in jobs})
+
+
+def test_two_grid_workers_run_each_point_once_and_a_killed_trials_point_again(tmp_path):
+    """Two workers on one grid: no point runs twice, and the point of the trial whose worker was
+    killed (the first, the base configuration) runs again, without a traceback. Optuna's own grid
+    sampler gave the base configuration's point twice and, before Optuna 5.1, stopped a worker
+    with KeyError: 'grid_id' after a queued trial."""
+    space = tmp_path / "grid.yaml"
+    grid = {
+        **copy.deepcopy(SLOW_SPACE),
+        "params": {
+            "model.activation": {"categorical": ["relu", "tanh"]},
+            "model.hidden": {"categorical": [[64], [32]]},
+        },
+    }
+    space.write_text(yaml.safe_dump(grid))
+    cmd = search_cmd(space, "grid", tmp_path, "--sampler", "grid", "--pruner", "none")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    root = tmp_path / "search" / "grid"
+    victim = _wait_for_a_trial_mid_training(root, workers)
+    pid = int(victim["worker"].split(":")[1])
+    os.kill(pid, signal.SIGKILL)
+    (survivor,) = [w for w in workers if w.pid != pid]
+    _, err = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0 and "Traceback" not in err, err[-3000:]
+
+    study = optuna.load_study(study_name="grid", storage=f"sqlite:///{root / 'study.db'}")
+    trials = study.get_trials()
+    done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    points = sorted((t.params["model.activation"], t.params["model.hidden"]) for t in done)
+    assert points == [("relu", "[32]"), ("relu", "[64]"), ("tanh", "[32]"), ("tanh", "[64]")]
+    assert [t.number for t in trials if t.state == TrialState.FAIL] == [victim["trial"]]
+    (retry,) = [t for t in done if t.system_attrs.get("failed_trial") == victim["trial"]]
+    assert retry.params == next(t.params for t in trials if t.number == victim["trial"])
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_a_grid_worker_joining_a_study_with_a_killed_trial_runs_its_point_again(
+    tmp_path, monkeypatch
+):
+    """A worker whose study holds a trial killed mid-run (its heartbeat stopped) runs that
+    point again and every other point once. Optuna's grid sampler ran the killed base
+    configuration's point twice here and, before Optuna 5.1, stopped with KeyError: 'grid_id'."""
+    from fmnist.search import study as study_module
+    from fmnist.search.space import load_space
+
+    monkeypatch.setattr(study_module, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_module, "GRACE_S", 2)
+    space = tmp_path / "grid.yaml"
+    grid = {
+        **copy.deepcopy(SLOW_SPACE),
+        "params": {"model.activation": {"categorical": ["relu", "tanh"]}},
+    }
+    grid["base"]["config"]["train"] = {"epochs": 2, "batch_size": 128}
+    grid["base"]["config"]["model"]["activation"] = "relu"  # on the grid: the first trial
+    space.write_text(yaml.safe_dump(grid))
+    first = study_module.open_study("g", load_space(space), out=tmp_path, sampler="grid")
+    killed = first.ask()  # a worker took the first trial, wrote one heartbeat and was killed
+    first._storage.record_heartbeat(killed._trial_id)
+    api.search(space, study="g", sampler="grid", out=tmp_path, verbose=False)
+
+    trials = first.get_trials()
+    done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert sorted(t.params["model.activation"] for t in done) == ["relu", "tanh"]
+    assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed.number]

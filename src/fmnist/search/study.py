@@ -10,10 +10,18 @@ study's total over all workers, counting complete and pruned trials. Heartbeats 
 killed with SIGKILL leaves its trial running only until another worker (asking for its next trial,
 or waiting at the end for running trials) marks it failed; while the study still needs trials, a
 retry with the same parameters is queued and runs next.
+
+``--sampler grid`` queues every point of the grid as a trial when the study is made (the base
+configuration's point first): a queued trial is taken by one worker only (a row-locked state
+change in the database), so each point runs once however many workers share the study, and a
+killed trial's point is queued again like any other. Optuna's GridSampler chose points itself and
+could give two workers the same one.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 import os
 import re
@@ -82,17 +90,38 @@ def open_study(
     recorded = study.user_attrs.get("space")
     if recorded is None:
         study.set_user_attr("space", space.model_dump(mode="json", by_alias=True))
-        first = base_values(space)  # the hand-made config is tried first
-        if len(first) == len(space.params) or not isinstance(
-            sampler_obj, optuna.samplers.GridSampler
-        ):
-            study.enqueue_trial(first, skip_if_exists=True)
+        study.set_user_attr("sampler", sampler)
+        for values in _first_trials(space, grid=sampler == "grid"):
+            study.enqueue_trial(values, skip_if_exists=True)
     elif recorded != space.model_dump(mode="json", by_alias=True):
         raise ConfigError(
             f"study '{name}' in this storage searches another space ('{recorded['name']}')",
             fix="choose another --study name, or run the space the study was made with",
         )
+    _check_sampler(study, sampler)
     return study
+
+
+def _first_trials(space: SearchSpace, *, grid: bool) -> list[dict[str, Any]]:
+    """The trials a new study queues: the hand-made config (so the search is compared with it);
+    for a grid, every point, the hand-made one first."""
+    first = base_values(space)
+    if not grid:
+        return [first]
+    choices = [dist.choices for dist in space.params.values()]
+    points = [dict(zip(space.params, values)) for values in itertools.product(*choices)]
+    return sorted(points, key=lambda point: point != first)
+
+
+def _check_sampler(study: optuna.Study, sampler: str) -> None:
+    """A grid study runs its queued points only, and another sampler's study has none queued: a
+    worker with another sampler would do nothing, or run points off the grid."""
+    made = study.user_attrs.get("sampler")  # None: made before the sampler was recorded
+    if made is not None and made != sampler and "grid" in (made, sampler):
+        raise ConfigError(
+            f"study '{study.study_name}' was made with --sampler {made}, not {sampler}",
+            fix=f"pass --sampler {made}, or choose another --study name",
+        )
 
 
 def load_study(name: str, *, out: str | Path = "runs", storage: str | None = None) -> optuna.Study:
@@ -125,13 +154,26 @@ def run_worker(
     the total it was given before, else the space's), however many workers share it; then wait
     until no trial runs anywhere, so the study is finished when this returns."""
     total = trials or study.user_attrs.get("trials") or space.trials
-    if isinstance(study.sampler, optuna.samplers.GridSampler):  # each grid point once
+    grid = isinstance(study.sampler, GridQueue)
+    if grid:  # each grid point once
         total = min(total, math.prod(len(d.categorical) for d in space.params.values()))
+        logging.getLogger("optuna.study._optimize").addFilter(_QUIET_GRID_DONE)
     study.set_user_attr("trials", total)
     objective = partial(_objective, space, study_root(out, study.study_name), verbose)
-    while counted(study) < total:
-        study.optimize(objective, n_trials=1)  # a queued retry first, else a new trial
-    _settle(study)
+    while True:
+        while _needs_trials(study, total, grid):
+            # a queued trial first (a retry, a grid point), else a new one
+            study.optimize(objective, n_trials=1, catch=(GridDone,))
+        _settle(study)
+        if not _needs_trials(study, total, grid):  # else a trial failed meanwhile was queued again
+            return
+
+
+def _needs_trials(study: optuna.Study, total: int, grid: bool) -> bool:
+    """The study has fewer than ``total`` complete or pruned trials, and a grid has a point
+    queued (a point failed on every try is not run again)."""
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return counted(study) < total and (bool(waiting) or not grid)
 
 
 def counted(study: optuna.Study) -> int:
@@ -343,8 +385,44 @@ def _sampler(name: str, space: SearchSpace) -> optuna.samplers.BaseSampler:
                 "--sampler grid needs every parameter categorical and unconditional",
                 fix="use --sampler tpe or random, or list the values with categorical",
             )
-        return optuna.samplers.GridSampler({k: d.choices for k, d in space.params.items()})
+        return GridQueue()
     raise ConfigError("unknown sampler", allowed="tpe, random, grid", got=name)
+
+
+class GridDone(Exception):
+    """A grid worker's trial was not queued: another worker took the last point between this
+    worker's look at the queue and its trial."""
+
+    def __init__(self, trial: int) -> None:
+        super().__init__(f"trial {trial}: no grid point left (another worker took the last one)")
+        self.trial = trial
+
+
+class GridQueue(optuna.samplers.RandomSampler):
+    """``--sampler grid``: the points are queued trials (``open_study``), whose values are fixed,
+    so this sampler is never asked for one but by a trial that was not queued."""
+
+    def sample_independent(self, study, trial, param_name, param_distribution) -> Any:
+        raise GridDone(trial.number)
+
+
+class _QuietGridDone(logging.Filter):
+    """Optuna logs a failed trial with its traceback, then its value: a grid trial failed for
+    ``GridDone`` is a harmless race, neither line is shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trials: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, GridDone):
+            self.trials.add(error.trial)
+            return False
+        return not any(record.getMessage().startswith(f"Trial {n} failed") for n in self.trials)
+
+
+_QUIET_GRID_DONE = _QuietGridDone()
 
 
 def _pruner(name: str) -> optuna.pruners.BasePruner:
