@@ -444,9 +444,8 @@ def test_a_worker_whose_plan_differs_is_told_what_differs(tmp_path):
 
 def test_two_grid_workers_run_each_point_once_and_a_killed_trials_point_again(tmp_path):
     """Two workers on one grid: no point runs twice, and the point of the trial whose worker was
-    killed (the first, the base configuration) runs again, without a traceback. Optuna's own grid
-    sampler gave the base configuration's point twice and, before Optuna 5.1, stopped a worker
-    with KeyError: 'grid_id' after a queued trial."""
+    killed is queued again and run, without a traceback. (Optuna's own grid sampler queued no
+    retry here: it ran the killed point again as a grid point of its own.)"""
     space = tmp_path / "grid.yaml"
     grid = {
         **copy.deepcopy(SLOW_SPACE),
@@ -506,3 +505,22 @@ def test_a_grid_worker_joining_a_study_with_a_killed_trial_runs_its_point_again(
     done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert sorted(t.params["model.activation"] for t in done) == ["relu", "tanh"]
     assert [t.number for t in trials if t.state == TrialState.FAIL] == [killed.number]
+
+
+def test_a_grid_study_refuses_a_worker_with_another_sampler_in_one_line(tmp_path):
+    """A grid study runs its queued points only: a TPE worker would run points off the grid, and a
+    grid worker on a TPE study would find nothing queued and do nothing."""
+    from fmnist.search.space import load_space
+    from fmnist.search.study import open_study
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {**SLOW_SPACE, "params": {"model.activation": {"categorical": ["relu", "tanh"]}}}
+        )
+    )
+    space = load_space(path)
+    open_study("g", space, out=tmp_path, sampler="grid", verbose=False)
+    with pytest.raises(ConfigError, match="made with --sampler grid, not tpe") as info:
+        open_study("g", space, out=tmp_path, sampler="tpe", verbose=False)
+    assert "\n" not in str(info.value) and "pass --sampler grid" in str(info.value)
