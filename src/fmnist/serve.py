@@ -13,23 +13,17 @@ Uploads are read in memory, at most ``MAX_UPLOAD_BYTES``, image types only (Star
 part over 1 MB in an anonymous temporary file while the request lasts; nothing is kept after it).
 The photo is prepared by ``fmnist.data.photos.prepare_photo``, as ``fmnist predict`` prepares it.
 
-The work of an upload never runs on the event loop, so the page and the uploads still arriving are
-answered while it runs: the photo is decoded and prepared in worker processes, the model, the map
-and the PNGs run in threads; as many of each as cores.
+The work of an upload (decoding, preparing, the model, the map, the PNGs) runs in threads, at most
+one per core, never on the event loop: the page and the uploads still arriving are answered while
+they compute. (Pillow's median filter, in preparing a photo, holds the interpreter lock for its
+whole run, about 90 ms for 830x830 pixels: the page can wait that long behind each one.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
-import multiprocessing
 import os
-import signal
-from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
 
@@ -41,7 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image, UnidentifiedImageError
 
 from fmnist.data.images import IMAGE_SUFFIXES
-from fmnist.data.photos import PreparedPhoto, prepare_photo
+from fmnist.data.photos import prepare_photo
 from fmnist.inference import Predictor
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -67,79 +61,16 @@ class BadUpload(Exception):
     """An upload that cannot be read as an image: a 415 with this message."""
 
 
-class PhotoWorkers:
-    """Processes that prepare uploaded photos. Pillow's median filter, the bulk of preparing a
-    photo (90 ms for 830x830 pixels), holds the interpreter lock throughout: in a thread it would
-    stop the event loop, and so the page, for as long. Each process takes one photo at a time; a
-    process that dies (out of memory on a huge image) fails its upload and the workers start anew
-    for the next."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.pool = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(
-            self.count, multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
-        )
-        for _ in range(self.count):  # started now (imports take seconds), not at the first upload
-            pool.submit(int)
-        return pool
-
-    async def prepare(self, data: bytes, name: str) -> PreparedPhoto:
-        pool = self.pool
-        try:
-            return await asyncio.wrap_future(pool.submit(_prepare, data, name))
-        except BrokenProcessPool:
-            if self.pool is pool:
-                self.pool = self._start()
-            raise WorkerStopped(
-                f"{name} stopped the process preparing it (out of memory?)"
-            ) from None
-
-    def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
-
-
-class WorkerStopped(Exception):
-    """The process preparing an upload died: a 500 with this message."""
-
-
-def _ignore_interrupts() -> None:
-    # Ctrl+C reaches the whole process group: the server stops its workers itself, without a
-    # traceback from each.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _prepare(data: bytes, name: str) -> PreparedPhoto:
-    """An upload as the model's 28x28 input (in a worker process)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return prepare_photo(image)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise BadUpload(f"{name} cannot be read as an image ({exc})") from None
-
-
 def create_app(predictor: Predictor, title: str, *, workers: int | None = None) -> FastAPI:
-    """The app serving ``predictor``. Photos are prepared by ``workers`` processes, the model and
-    its map run in as many threads (default: one per core this process may use), never on the
-    event loop. Sets torch to one thread per operation, for the whole process: an upload is one
-    image, too small to split over cores, so uploads run side by side instead, one per core (two
-    threads per operation on a busy 2-core machine made a forward pass 10-20 times slower)."""
+    """The app serving ``predictor``: uploads are computed in at most ``workers`` threads at once
+    (default: one per core), never on the event loop. Sets torch to one thread per operation, for
+    the whole process: an upload is one image, too small to split over cores, so uploads run side
+    by side instead, one per core (two threads per operation on a busy 2-core machine made a
+    forward pass 10-20 times slower)."""
     torch.set_num_threads(1)
-    count = workers or len(os.sched_getaffinity(0))
-    limiter = anyio.CapacityLimiter(count)
+    limiter = anyio.CapacityLimiter(workers or os.cpu_count() or 1)
     page_html = PAGE.replace("{title}", title).replace("{limit}", str(MAX_UPLOAD_BYTES // 2**20))
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.photos = PhotoWorkers(count)
-        yield
-        app.state.photos.close()
-
-    app = FastAPI(
-        title="fmnist", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
-    )
+    app = FastAPI(title="fmnist", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
@@ -160,23 +91,22 @@ def create_app(predictor: Predictor, title: str, *, workers: int | None = None) 
         name = file.filename or "upload"
         if not name.lower().endswith(IMAGE_SUFFIXES):
             return _error(415, f"{name} is not an image: allowed {', '.join(IMAGE_SUFFIXES)}")
+        work = partial(_answer, predictor, data, name, with_map)
         try:
-            prepared = await request.app.state.photos.prepare(data, name)
+            return JSONResponse(await anyio.to_thread.run_sync(work, limiter=limiter))
         except BadUpload as exc:
             return _error(415, str(exc))
-        except WorkerStopped as exc:
-            return _error(500, str(exc))
-        work = partial(_answer, predictor, prepared, name, with_map)
-        return JSONResponse(await anyio.to_thread.run_sync(work, limiter=limiter))
 
     return app
 
 
-def _answer(
-    predictor: Predictor, prepared: PreparedPhoto, name: str, with_map: bool
-) -> dict[str, Any]:
-    """The JSON answer to one prepared upload (in a thread: torch lets go of the interpreter lock
-    while it computes)."""
+def _answer(predictor: Predictor, data: bytes, name: str, with_map: bool) -> dict[str, Any]:
+    """The JSON answer to one upload (in a worker thread)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            prepared = prepare_photo(image)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise BadUpload(f"{name} cannot be read as an image ({exc})") from None
     probabilities = predictor.predict(prepared.pixels[None])[0]
     best = probabilities.argsort()[::-1][:TOP]
     return {
