@@ -38,7 +38,9 @@ SITECUSTOMIZE = textwrap.dedent(
     """Make this Linux process lack, for fmnist's code, what Windows lacks (tests/test_platform.py).
 
     Only what fmnist asks for is refused: a library's own Linux branch (psutil's reads of /proc,
-    filelock's fcntl) is its own, and on Windows it takes its Windows branch instead.
+    filelock's fcntl) is its own, and on Windows it takes its Windows branch instead. Text files
+    opened without an encoding get Windows' default, cp1252 (Python's UTF-8 mode is not the
+    default there before 3.15); the test sets PYTHONIOENCODING to it for the pipes.
     """
     import builtins
     import io
@@ -48,12 +50,12 @@ SITECUSTOMIZE = textwrap.dedent(
 
     POSIX_ONLY = {"fcntl", "resource", "pwd", "grp", "termios"}
     LINUX_ONLY_FILES = ("/proc", "/sys/fs/cgroup")
-    STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen")
+    PASSED_THROUGH = (sysconfig.get_paths()["stdlib"], "<frozen", __file__)
 
 
     def fmnist_asks(frame):
         """Whether the nearest caller outside the standard library is fmnist (or the script)."""
-        while frame is not None and frame.f_code.co_filename.startswith(STDLIB):
+        while frame is not None and frame.f_code.co_filename.startswith(PASSED_THROUGH):
             frame = frame.f_back
         name = frame.f_globals.get("__name__", "") if frame is not None else ""
         return name == "__main__" or name.split(".")[0] == "fmnist"
@@ -79,10 +81,20 @@ SITECUSTOMIZE = textwrap.dedent(
         return guarded
 
 
+    def windows_text(real_open):
+        def opened(file, mode="r", buffering=-1, encoding=None, *args, **kwargs):
+            if "b" not in mode and encoding in (None, "locale") and fmnist_asks(sys._getframe(1)):
+                encoding = "cp1252"
+            return real_open(file, mode, buffering, encoding, *args, **kwargs)
+
+        return opened
+
+
     for name in POSIX_ONLY:
         sys.modules.pop(name, None)
     sys.meta_path.insert(0, RefusePosixOnly())
-    builtins.open = io.open = refuse_linux_files(io.open)  # pathlib's reads go through io.open
+    # pathlib's reads and writes go through io.open
+    builtins.open = io.open = windows_text(refuse_linux_files(io.open))
     os.open = refuse_linux_files(os.open)
     '''
 )
@@ -95,13 +107,18 @@ def windows_like(tmp_path, real_data_dir):
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "FMNIST_DATA": str(real_data_dir)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "FMNIST_DATA": str(real_data_dir),
+        "PYTHONIOENCODING": "cp1252",  # stdout and stderr into a pipe, as on Windows
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run(
             [sys.executable, "-m", "fmnist", *args],
             capture_output=True,
-            text=True,
+            encoding="cp1252",
             env=env,
             cwd=tmp_path,
             timeout=300,
@@ -204,3 +221,30 @@ def test_a_run_held_by_another_process_is_waited_for_and_leaves_no_lock(tmp_path
     assert worker.returncode == 0, err
     assert (tmp_path / "fast-quick" / "seed0" / "summary.json").is_file()
     assert sorted(p.name for p in (tmp_path / "fast-quick").iterdir()) == ["seed0"]
+
+
+def _text_file_calls(tree: ast.AST):
+    """Calls that open a text file: open(...) without a binary mode, .read_text(), .write_text()."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("read_text", "write_text"):
+            yield node
+        elif isinstance(func, ast.Name) and func.id == "open":
+            mode = node.args[1] if len(node.args) > 1 else None
+            mode = next((k.value for k in node.keywords if k.arg == "mode"), mode)
+            if not (isinstance(mode, ast.Constant) and "b" in mode.value):
+                yield node
+
+
+def test_fmnist_names_the_encoding_of_every_text_file_it_opens():
+    """Without one, Python reads and writes text in the locale's encoding: cp1252 on Windows, where
+    fmnist's UTF-8 records, recipes and pages would be misread (or fail to decode)."""
+    found = [
+        f"{file.relative_to(ROOT)}:{call.lineno}"
+        for file in sorted((ROOT / "src" / "fmnist").rglob("*.py"))
+        for call in _text_file_calls(ast.parse(file.read_text(encoding="utf-8")))
+        if not any(k.arg == "encoding" for k in call.keywords)
+    ]
+    assert not found, "text opened in the locale's encoding:\n" + "\n".join(found)

@@ -397,7 +397,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             fix="pass the path of a YAML file (or start from a recipe: fmnist recipes)",
         )
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"config file {path} cannot be read as text ({type(exc).__name__})",

@@ -323,14 +323,14 @@ class RunDir:
 
     def _read_text(self, name: str) -> str:
         try:
-            return self.file(name).read_text()
+            return self.file(name).read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise self.damaged(name, "not text") from None
         except OSError as exc:
             raise self.damaged(name, exc.strerror or type(exc).__name__) from None
 
     def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
-        with open(self.file(name), "a") as f:
+        with open(self.file(name), "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -344,7 +344,7 @@ class RunDir:
         path = self.file(name)
         rows = []
         if path.is_file():
-            for line in path.read_text().splitlines():
+            for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:

@@ -289,7 +289,7 @@ def read_findings(out: str | Path) -> tuple[list[dict], list[dict]]:
 
 
 def _read_csv(path: Path, columns: dict[str, type]) -> list[dict]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         return [{c: cast(row[c]) for c, cast in columns.items()} for row in csv.DictReader(f)]
 
 

@@ -73,7 +73,7 @@ def check(pages: list[Path], root: Path) -> Quotes:
     found = Quotes()
     read_scopes = functools.cache(record_scopes)  # a folder of runs is read once, not per block
     for page in pages:
-        lines = page.read_text().splitlines()
+        lines = page.read_text(encoding="utf-8").splitlines()
         marked = [(i, m) for i, line in enumerate(lines) if (m := MARK.fullmatch(line.strip()))]
         found.files += bool(marked)
         for i, mark in marked:
@@ -158,9 +158,13 @@ def record_scopes(path: Path) -> dict[str, list[float]]:
     """A record's numbers by what they are about: a folder of runs' by experiment (a quote after
     `s004_dense` is checked against that experiment alone), any other record's under its name."""
     if path.suffix == ".json":
-        return {path.name: _with_percentages(_numbers(json.loads(path.read_text())))}
+        return {
+            path.name: _with_percentages(_numbers(json.loads(path.read_text(encoding="utf-8"))))
+        }
     if path.suffix == ".yaml":
-        return {path.stem: _with_percentages(_numbers(yaml.safe_load(path.read_text())))}
+        return {
+            path.stem: _with_percentages(_numbers(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        }
     scopes: dict[str, list[float]] = {}
     # The tables' values are as they are shown (percentages already); the runs' files hold
     # fractions, which a page shows as percentages.
@@ -170,7 +174,7 @@ def record_scopes(path: Path) -> dict[str, list[float]]:
     for pattern, read in RUN_RECORDS.items():
         for file in sorted(path.rglob(pattern)):
             experiment = _experiment_of(file, path)
-            values = _with_percentages(_numbers(read(file.read_text())))
+            values = _with_percentages(_numbers(read(file.read_text(encoding="utf-8"))))
             scopes.setdefault(experiment, []).extend(values)
     for row in robustness.table(path):
         scopes.setdefault(row["run"].split("/")[0], []).extend(_numbers(row))
@@ -207,7 +211,7 @@ def _experiment_of(file: Path, root: Path) -> str:
         if folder == root:
             break
         if (folder / "recipe.json").is_file():
-            return json.loads((folder / "recipe.json").read_text())["name"]
+            return json.loads((folder / "recipe.json").read_text(encoding="utf-8"))["name"]
     return root.name
 
 

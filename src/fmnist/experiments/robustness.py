@@ -113,7 +113,7 @@ def read(run: Path, images: int | None = None) -> Robustness | None:
     path = run / FOLDER / "robustness.json"
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     severities = {name: list(levels) for name, levels in SEVERITIES.items()}
     if data.get("seed") != SEED or json.loads(json.dumps(severities)) != data.get("severities"):
         return None

@@ -117,7 +117,7 @@ def _verify_runs(root: Path, test_labels: np.ndarray, result: Verified) -> None:
 
 def _verify_benchmark(path: Path, test_labels: np.ndarray, result: Verified) -> None:
     result.benchmark_files += 1
-    record = json.loads(path.read_text())
+    record = json.loads(path.read_text(encoding="utf-8"))
     archive = None
     for run in _runs(record):
         reference = run.get("predictions")

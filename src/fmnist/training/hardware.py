@@ -256,7 +256,7 @@ def cpu_model() -> str | None:
     on an Apple silicon Mac), or None. Records name it, so text quoting a machine can point at
     one."""
     try:
-        with open("/proc/cpuinfo") as info:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
                 if line.startswith("model name"):
                     return line.partition(":")[2].strip()

@@ -126,9 +126,9 @@ def _ram_available() -> int | None:
 def _cgroup_room() -> int | None:
     """Room left under a cgroup v2 memory limit (containers), if there is one."""
     try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="utf-8").strip()
         if limit == "max":
             return None
-        return int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text())
+        return int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
