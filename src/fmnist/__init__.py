@@ -14,6 +14,10 @@ _LAZY = {
     "load_run": "fmnist.api",
     "resolve_config": "fmnist.api",
     "run_recipes": "fmnist.api",
+    "evaluate": "fmnist.api",
+    "table": "fmnist.api",
+    "compare": "fmnist.api",
+    "robustness": "fmnist.api",
     "load": "fmnist.inference",
     "Predictor": "fmnist.inference",
     "Run": "fmnist.inference",
@@ -24,6 +28,8 @@ _LAZY = {
     "register_model": "fmnist.models",
     "load_dataset": "fmnist.data",
     "CLASS_NAMES": "fmnist.data",
+    "load_arrays": "fmnist.data",
+    "FashionMNIST": "fmnist.data",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -104,6 +104,7 @@ def train(
     run_dir: str | Path | None = None,
     quick: bool = False,
     verbose: bool = True,
+    curves: bool = True,
 ) -> Run:
     """Train one model and record it in a run directory; returns the finished ``Run``.
 
@@ -121,7 +122,11 @@ def train(
         quick: with a recipe, its quick settings (fewer epochs, a training subset), as
             ``fmnist run RECIPE --quick`` makes them, in ``out/RECIPE-quick/seed<N>``.
         verbose: progress bar and one line per epoch.
+        curves: in Jupyter or Colab, the loss and accuracy curves under the cell, redrawn after
+            every epoch (with ``verbose``).
     """
+    from fmnist.training.progress import live_curves
+
     if model is not None:
         overrides = [f"model.name={_model_name(model)}", *overrides]
     base = _as_dict(config, recipe)
@@ -138,7 +143,9 @@ def train(
             machine=_machine("here"),
             quick=quick,
         )
-        if sweep.run_job(job, verbose=verbose) == "skipped" and verbose:
+        with live_curves(curves):
+            state = sweep.run_job(job, verbose=verbose)
+        if state == "skipped" and verbose:
             print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
         return load_run(job.path)
     if quick:
@@ -156,7 +163,8 @@ def train(
     else:
         writable_folder(Path(run_dir).parent, "run_dir's parent")
     job = spec.config_spec(cfg, out=out, run_dir=run_dir)
-    spec.make_run(job, verbose=verbose)
+    with live_curves(curves):
+        spec.make_run(job, verbose=verbose)
     return load_run(job.path)
 
 
@@ -261,6 +269,7 @@ def explain(
     from fmnist.data.sources import load_arrays
     from fmnist.explain import explain_images
     from fmnist.report.figures import attribution_grid
+    from fmnist.viz.plot import save
 
     run = load_run(run_dir)
     predictor = run.predictor
@@ -291,8 +300,8 @@ def explain(
     ]
     captions = [(name, "\n".join(f"{c} {p:.1%}" for c, p in top)) for name, top in zip(names, tops)]
     where = Path(out) if out else run.path / "explain"
-    figure = attribution_grid(
-        pixels, captions, [e.maps for e in explanations], where / "explain.png"
+    figure = save(
+        attribution_grid(pixels, captions, [e.maps for e in explanations]), where / "explain.png"
     )
     return Explained(figure, [(n, t, e.ig_delta) for n, t, e in zip(names, tops, explanations)])
 
@@ -471,6 +480,9 @@ class Table:
     rows: list[dict[str, Any]]
     markdown: str
     files: tuple[Path, Path]
+
+    def _repr_markdown_(self) -> str:  # how Jupyter shows it
+        return self.markdown
 
 
 def table(root: str | Path, output: str | Path | None = None) -> Table:

@@ -205,6 +205,20 @@ class Run:
         )
         return figure
 
+    def plot_reliability(self) -> Figure:
+        """Accuracy against confidence on the test set, before and after the temperature scaling
+        fitted on the validation split (from the run's kept predictions)."""
+        from fmnist.report.figures import reliability_diagram
+
+        calibration = self.summary.get("calibration")
+        if not calibration:
+            raise RunDirError(
+                f"{self.path} kept no calibration (runs from before 2026-12-02)",
+                fix="train it again, or look at another run's",
+            )
+        labels, _, probabilities = self.dir.read_predictions()
+        return reliability_diagram(labels, probabilities, calibration)
+
     def plot_filters(self) -> Figure:
         """The first layer's filters (conv kernels, or an MLP's first units as 28x28 templates)."""
         from fmnist.report.figures import first_layer_filters as draw_filters

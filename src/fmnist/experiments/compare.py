@@ -61,6 +61,9 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _repr_markdown_(self) -> str:  # how Jupyter shows it: the lines fmnist compare prints
+        return "\n".join(f"- {line}" for line in self.lines())
+
     def lines(self) -> list[str]:
         def pct(values: list[float]) -> str:
             mean = 100 * float(np.mean(values))
