@@ -23,7 +23,12 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.install
 
-TORCH = "torch==2.13.0"  # as constraints.txt pins it: the CPU wheel that lies on this machine
+# The user's torch: the one constraints.txt pins (the CPU wheel that lies on the machines here).
+TORCH = next(
+    line.strip()
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    if line.startswith("torch==")
+)
 TORCH_FACTS = (
     "import importlib.metadata as m, json, torch; "
     "print(json.dumps({'version': m.version('torch'), 'file': torch.__file__}))"
