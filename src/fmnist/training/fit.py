@@ -15,7 +15,7 @@ import torch
 
 from fmnist.calibration import fit_temperature, softmax
 from fmnist.config import RunConfig, build_config
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
 from fmnist.metrics import write_summary
 from fmnist.models import count_macs, count_params, create_model, model_source
@@ -92,7 +92,7 @@ def _build_trainer(
         torch.set_num_threads(cfg.train.threads)
     check_memory(cfg, device)  # before the data loads or a weight is allocated
     torch.manual_seed(cfg.seed)
-    data = FashionMNIST(cfg.data, device)
+    data = DeviceSplits(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)
     return Trainer(model, data, cfg, run, verbose=verbose, on_epoch=on_epoch)
 

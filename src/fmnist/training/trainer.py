@@ -18,7 +18,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fmnist.config import RunConfig
-from fmnist.data import FashionMNIST
+from fmnist.data import DeviceSplits
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
@@ -59,7 +59,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        data: FashionMNIST,
+        data: DeviceSplits,
         cfg: RunConfig,
         run: RunDir | None = None,
         *,
