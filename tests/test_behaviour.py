@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 import fmnist
-from fmnist.config import OptimConfig, TrainConfig, build_config, merge
+from fmnist.config import AugmentConfig, OptimConfig, TrainConfig, build_config, merge
 from fmnist.data import DeviceSplits
 from fmnist.models import create_model
+from fmnist.models.layers import PatchWhitening
 from fmnist.training import Trainer
 from fmnist.training.checkpoint import load_checkpoint
 from fmnist.training.evaluation import predict_logits
+from fmnist.training.fit import WHITENING_IMAGES
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from tests.conftest import tiny
 
@@ -269,6 +271,75 @@ def test_flip_tta_logits_are_the_mean_of_the_image_and_its_mirror_in_eval_mode()
     )
     torch.testing.assert_close(predict_logits(model, x, TrainConfig(tta_flip=False), "fp32"), plain)
     torch.testing.assert_close(trainer.logits("val")[:100], (plain + mirrored) / 2)
+
+
+def test_multi_view_tta_logits_are_the_mean_of_exactly_its_views():
+    """train.tta_shift averages the eval-mode logits of the image, the image moved that many
+    pixels down-right and up-left (border pixels repeated into the gap), and with tta_flip the
+    mirror of each: six views."""
+    trainer = make_trainer(model={"name": "cnn", "filters": [4, 8], "dense": [16]})
+    model = trainer.model.eval()
+    x, _ = next(trainer.data.batches("val", 50))
+    side = torch.arange(28)
+    down_right = x[..., (side - 1).clamp(min=0), :][..., (side - 1).clamp(min=0)]
+    up_left = x[..., (side + 1).clamp(max=27), :][..., (side + 1).clamp(max=27)]
+    views = [x, down_right, up_left]
+    views += [view[..., torch.arange(27, -1, -1)] for view in views]
+    with torch.no_grad():
+        logits = [model(view) for view in views]
+    config = TrainConfig(tta_flip=True, tta_shift=1)
+    torch.testing.assert_close(predict_logits(model, x, config, "fp32"), sum(logits) / 6)
+    without_flip = TrainConfig(tta_shift=1)
+    torch.testing.assert_close(predict_logits(model, x, without_flip, "fp32"), sum(logits[:3]) / 3)
+
+
+def test_alternating_flip_mirrors_exactly_the_images_the_epoch_before_did_not():
+    """augment.hflip=alternate: about half the training images mirrored in the first epoch, then
+    each image the other way than in the epoch before, as the loader gives the batches."""
+    data = make_trainer(augment={"hflip": "alternate"}).data
+    n = data.size("train")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    originals = data.normalize(data.images["train"][order] / 255)
+    mirrors = originals.flip(-1)
+    asymmetric = (originals != mirrors).flatten(1).any(1)
+    mirrored = []
+    for epoch in range(3):
+        ((batch, labels),) = data.batches(
+            "train",
+            n,
+            gen=torch.Generator().manual_seed(0),
+            augment_cfg=AugmentConfig(hflip="alternate"),
+            epoch=epoch,
+        )
+        assert bool((labels == data.labels["train"][order]).all())
+        flipped = (batch == mirrors).flatten(1).all(1)
+        assert bool((flipped | (batch == originals).flatten(1).all(1)).all())  # nothing else
+        mirrored.append(flipped[asymmetric])
+    assert 0.45 < mirrored[0].float().mean() < 0.55
+    assert bool((mirrored[1] == ~mirrored[0]).all()) and bool((mirrored[2] == mirrored[0]).all())
+
+
+def test_a_whitening_stem_whitens_the_training_patches_and_is_never_trained(tmp_path):
+    """fastnet whiten=3: a run fits the stem on its training images before the first step; its
+    first half of channels then has a covariance near the identity over the training patches (and
+    close to it on validation images, which the fit never saw); the filters are no parameter, so
+    training leaves them as fitted, and the run's checkpoint holds them."""
+    config = tiny(model={"name": "fastnet", "widths": [8, 16], "whiten": 3})
+    run = fmnist.train(config, out=tmp_path, verbose=False)
+    stem = create_model("fastnet", widths=[8, 16], whiten=3).features[0]
+    assert isinstance(stem, PatchWhitening) and not stem.weight.any()  # fitted by the run
+    assert "weight" not in dict(stem.named_parameters())
+    data = make_trainer(model=config["model"]).data  # the run's splits
+    train = data.normalize(data.images["train"][:WHITENING_IMAGES] / 255)
+    stem.fit(train)
+    kept = load_checkpoint(run.path / "ckpt" / "final.pt", "cpu")["model"]["features.0.weight"]
+    torch.testing.assert_close(kept, stem.weight)
+    for images, tolerance in ((train, 0.05), (data.normalize(data.images["val"] / 255), 0.3)):
+        with torch.no_grad():
+            out = stem(images)[:, :9, 1:-1, 1:-1]  # interior pixels: no padding in their patches
+        channels = out.permute(1, 0, 2, 3).reshape(9, -1)
+        covariance = channels @ channels.T / channels.shape[1]
+        torch.testing.assert_close(covariance, torch.eye(9), atol=tolerance, rtol=0)
 
 
 # -- the plateau schedule --------------------------------------------------------------------------

@@ -85,7 +85,12 @@ class DataConfig(_Strict):
 class AugmentConfig(_Strict):
     """Per-batch augmentations applied on the device to training images only (pixel scale [0,1])."""
 
-    hflip: bool = Field(False, description="Mirror left-right with probability 0.5.")
+    hflip: bool | Literal["alternate"] = Field(
+        False,
+        description="Mirror left-right: true, each image with probability 0.5 every epoch; "
+        "alternate, a random half in the first epoch and then every image the other way than "
+        "the epoch before (each image seen both ways every two epochs).",
+    )
     shift: int = Field(
         0,
         ge=0,
@@ -245,6 +250,14 @@ class TrainConfig(_Strict):
     )
     tta_flip: bool = Field(
         False, description="Test-time augmentation: average logits of the image and its mirror."
+    )
+    tta_shift: int = Field(
+        0,
+        ge=0,
+        le=2,
+        description="Test-time augmentation: also average the logits of the image moved this "
+        "many pixels down-right and up-left (zero fill; with tta_flip, each of those mirrored "
+        "too).",
     )
     device: str = Field(
         "auto",

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fmnist.data.augment import tta_views
 from fmnist.errors import ConfigError
 from fmnist.inference import Predictor
 
@@ -28,20 +29,18 @@ PARITY_IMAGES = 1000  # test images the ONNX graph is checked on
 
 class Deployed(nn.Module):
     """uint8 images -> probabilities, with everything a run does before and after its model
-    (normalisation, flip TTA, temperature scaling)."""
+    (normalisation, test-time augmentation, temperature scaling)."""
 
     def __init__(self, predictor: Predictor) -> None:
         super().__init__()
         self.model = predictor.module.float().to("cpu").to(memory_format=torch.contiguous_format)
         self.mean, self.std = predictor.mean, predictor.std
-        self.tta_flip = predictor.config.train.tta_flip
+        self.tta = predictor.config.train.tta_flip, predictor.config.train.tta_shift
         self.temperature = predictor.temperature
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = ((images.float() / 255 - self.mean) / self.std).unsqueeze(1)
-        logits = self.model(x)
-        if self.tta_flip:  # clothes are left-right symmetric: average with the mirror image
-            logits = (logits + self.model(x.flip(-1))) / 2
+        logits = torch.stack([self.model(view) for view in tta_views(x, *self.tta)]).mean(0)
         return torch.softmax(logits / self.temperature, dim=1)
 
 

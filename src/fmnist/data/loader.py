@@ -93,9 +93,11 @@ class DeviceSplits:
         *,
         gen: torch.Generator | None = None,
         augment_cfg: AugmentConfig | None = None,
+        epoch: int = 0,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Normalised (x, y) batches. With ``gen`` the order is shuffled and the last partial batch
-        dropped (so batch norm never sees a batch of one); without it, all images in order."""
+        dropped (so batch norm never sees a batch of one); without it, all images in order.
+        ``epoch`` (from 0) is for augmentations that depend on it (alternating flips)."""
         n = self.size(split)
         if gen is None:
             order, stop = torch.arange(n, device=self.device), n
@@ -106,7 +108,7 @@ class DeviceSplits:
             idx = order[start : start + batch_size]
             x = self.images[split][idx].float().div_(255)
             if augment_cfg is not None and augment_cfg.enabled:
-                x = augment(x, augment_cfg, gen)
+                x = augment(x, augment_cfg, gen, index=idx, epoch=epoch)
             yield self.normalize(x), self.labels[split][idx]
 
     def steps_per_epoch(self, batch_size: int) -> int:

@@ -326,6 +326,8 @@ class FastnetOptions(ModelOptions):
     pool_early: bool = False
     head: Literal["flat", "max", "avg"] = "flat"
     dropout: Probability = 0.0
+    # A frozen first convolution that whitens the image's k x k patches (0: none).
+    whiten: Literal[0, 2, 3] = 0
 
     @field_validator("convs")
     @classmethod

@@ -8,6 +8,8 @@ ReLU and pooling are memory-bound and cost more than the convolutions:
   convs see a quarter of the pixels (max-pool commutes with ReLU; about 1.4x faster per epoch).
 - ``head="flat"``: flatten the last 3x3 maps into the linear layer (keeps where things are);
   ``"max"``/``"avg"``: global pooling, fewer parameters.
+- ``whiten=k``: a frozen patch-whitening convolution before the first block
+  (``layers.PatchWhitening``), fitted on training images before the first step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from torch import nn
 
 from fmnist.models.catalog import FastnetOptions
-from fmnist.models.layers import Classifier
+from fmnist.models.layers import Classifier, PatchWhitening
 
 
 def _block(cin: int, width: int, convs: int, pool_early: bool) -> list[nn.Module]:
@@ -34,6 +36,10 @@ def fastnet(o: FastnetOptions) -> nn.Module:
     head = o.head
     layers: list[nn.Module] = []
     cin = 1
+    if o.whiten:
+        whitening = PatchWhitening(o.whiten)
+        layers += [whitening, nn.ReLU()]
+        cin = whitening.out_channels
     for width, count in zip(o.widths, o.convs):  # as many as widths (checked by FastnetOptions)
         layers += _block(cin, width, count, o.pool_early)
         cin = width

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fmnist.models.catalog import Activation, Pool
@@ -131,3 +133,46 @@ class BasicBlock(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(self.drop(out)))
         return self.relu(out + self.shortcut_bn(self.shortcut(x)))
+
+
+class PatchWhitening(nn.Module):
+    """A frozen first convolution whose filters whiten the image's k x k patches (airbench's
+    whitening layer): the eigenvectors of the training patches' covariance, each divided by the
+    square root of its eigenvalue, and each also negated, so that a ReLU after it loses nothing.
+    The net's first learned layer then sees inputs with no correlation between neighbouring
+    pixels, which lets it learn in fewer epochs (airbench measured 34 -> 21 epochs to 94 % on
+    CIFAR-10). ``fit`` sets the filters from training images before the first step; they are a
+    buffer, saved in checkpoints and never trained. The output keeps the input's side (a 2 x 2
+    kernel pads one pixel right and below)."""
+
+    def __init__(self, kernel: int, eps: float = 5e-4) -> None:
+        super().__init__()
+        self.kernel, self.eps = kernel, eps
+        self.register_buffer("weight", torch.zeros(2 * kernel * kernel, 1, kernel, kernel))
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @torch.no_grad()
+    def fit(self, images: torch.Tensor) -> None:
+        """Filters from the patches of ``images`` (N, 1, H, W), normalised as the net sees them."""
+        patches = F.unfold(images.float(), self.kernel).transpose(1, 2).reshape(-1, self.kernel**2)
+        covariance = patches.T @ patches / len(patches)
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+        filters = eigenvectors.T / torch.sqrt(eigenvalues[:, None] + self.eps)
+        filters = filters.reshape(-1, 1, self.kernel, self.kernel)
+        self.weight.copy_(torch.cat([filters, -filters]).to(self.weight))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel % 2:
+            return F.conv2d(x, self.weight.to(x.dtype), padding=self.kernel // 2)
+        return F.conv2d(F.pad(x, (0, self.kernel - 1, 0, self.kernel - 1)), self.weight.to(x.dtype))
+
+
+def fit_to_training_images(model: nn.Module, images: torch.Tensor) -> None:
+    """Set the layers of ``model`` that are made from data (``PatchWhitening``) from normalised
+    training images; a no-op for every other model."""
+    for module in model.modules():
+        if isinstance(module, PatchWhitening):
+            module.fit(images)

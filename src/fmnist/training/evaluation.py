@@ -12,6 +12,7 @@ from torch import nn
 
 from fmnist.config import TrainConfig
 from fmnist.data import DeviceSplits
+from fmnist.data.augment import tta_views
 from fmnist.training.hardware import Precision, autocast
 
 
@@ -20,14 +21,16 @@ def predict_logits(
     model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision
 ) -> torch.Tensor:
     """Float logits of normalised images as a run evaluates them: eval mode, its precision and
-    layout; with ``tta_flip``, averaged with the mirror image's (clothes are left-right
-    symmetric)."""
+    layout; with ``tta_flip``/``tta_shift``, the mean over the views ``tta_views`` makes (clothes
+    are left-right symmetric, and a garment a pixel off-centre is the same garment)."""
     model.eval()
-    if cfg.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    views = tta_views(x, cfg.tta_flip, cfg.tta_shift)
     with autocast(x.device, precision):
-        out = model(x).float()
-        return (out + model(x.flip(-1)).float()) / 2 if cfg.tta_flip else out
+        return torch.stack([model(_layout(view, cfg)).float() for view in views]).mean(0)
+
+
+def _layout(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
 def split_logits(

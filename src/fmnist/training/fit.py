@@ -19,6 +19,7 @@ from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
 from fmnist.metrics import write_summary
 from fmnist.models import count_macs, count_params, create_model, model_source
+from fmnist.models.layers import fit_to_training_images
 from fmnist.models.user import restore as restore_model
 from fmnist.runs import RunDir, kept_val_accuracy
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
@@ -32,6 +33,8 @@ from fmnist.training.hardware import (
 )
 from fmnist.training.memory import check_memory
 from fmnist.training.trainer import Trainer
+
+WHITENING_IMAGES = 2000  # training images a whitening stem's patch covariance is estimated from
 
 
 def fit_run(
@@ -94,6 +97,8 @@ def _build_trainer(
     torch.manual_seed(cfg.seed)
     data = DeviceSplits(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)
+    # Layers made from data (a whitening stem) see training images only; a resume then loads them.
+    fit_to_training_images(model, data.normalize(data.images["train"][:WHITENING_IMAGES] / 255))
     return Trainer(model, data, cfg, run, verbose=verbose, on_epoch=on_epoch)
 
 

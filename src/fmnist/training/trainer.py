@@ -194,7 +194,11 @@ class Trainer:
         seen = 0
         lr = float(self.optimizer.param_groups[0]["lr"])
         batches = self.data.batches(
-            "train", self.cfg.train.batch_size, gen=self.gen, augment_cfg=self.cfg.augment
+            "train",
+            self.cfg.train.batch_size,
+            gen=self.gen,
+            augment_cfg=self.cfg.augment,
+            epoch=self.epoch,
         )
         description = f"epoch {self.epoch + 1}/{self.cfg.train.epochs}"
         for x, y in self.progress.wrap(

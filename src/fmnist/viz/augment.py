@@ -22,7 +22,10 @@ def save_augment_grid(cfg: RunConfig, output: Path, *, per_class: int = 1, copie
     ]
     originals = data.images["train"][rows].float() / 255
     gen = torch.Generator().manual_seed(cfg.seed)
-    columns = [originals] + [augment(originals, cfg.augment, gen) for _ in range(copies)]
+    index = torch.tensor(rows)
+    columns = [originals] + [
+        augment(originals, cfg.augment, gen, index=index, epoch=epoch) for epoch in range(copies)
+    ]
     settings = ", ".join(
         f"{k}={v}" for k, v in cfg.augment.model_dump(exclude_defaults=True).items()
     )
