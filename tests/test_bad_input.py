@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, event, given, seed, settings
+from hypothesis import HealthCheck, event, example, given, seed, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -158,6 +158,7 @@ def test_every_model_option_is_refused_in_one_line_or_builds_and_steps(model):
 @seed(22)
 @PROPERTY
 @given(config=section_fields())
+@example(config={"data": {"train_subset": 200, "val_size": True}})  # a stratified split of 1
 def test_every_config_field_is_refused_in_one_line_or_trains_a_step(config):
     event(outcome(config))
 

@@ -25,6 +25,7 @@ from fmnist.errors import ConfigError, invalid_field
 from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.yamlio import check_structure, parse_yaml
 
+CLASS_COUNT = 10  # Fashion-MNIST's classes (fmnist.data.CLASS_NAMES; this module imports no torch)
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)
 
 
@@ -67,6 +68,16 @@ class DataConfig(_Strict):
         "standardize",
         description="standardize: (x-mean)/std with train-split stats; scale: x/255 in [0,1].",
     )
+
+    @field_validator("val_size")
+    @classmethod
+    def _a_stratified_split_needs_every_class(cls, val_size: int) -> int:
+        if 0 < val_size < CLASS_COUNT:
+            raise ValueError(
+                f"0 (no validation) or at least {CLASS_COUNT} (one image of each class, for a "
+                "stratified split)"
+            )
+        return val_size
 
     @model_validator(mode="after")
     def _fold_needs_folds(self) -> DataConfig:
