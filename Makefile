@@ -13,10 +13,11 @@ run: $(BIN)/fmnist data
 	$(BIN)/fmnist train --recipe fast
 	$(BIN)/fmnist report runs/fast/seed0
 
-# Two test processes (pytest-xdist), each test file in one of them so its fixtures are made once:
-# most tests wait on subprocesses, kernels, servers and disk, so two share two cores well.
+# Two test processes (pytest-xdist), each test file in one of them so its fixtures are made once,
+# and one torch thread each: two processes of two threads on two cores slowed the training tests
+# fivefold, while one thread trains the tests' small models about as fast as two.
 test: lint $(BIN)/fmnist data browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Recount every committed run and benchmark record from its kept predictions (no training).
 verify: $(BIN)/fmnist data
