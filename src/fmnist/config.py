@@ -267,8 +267,8 @@ class TrainConfig(_Strict):
         ge=0,
         le=2,
         description="Test-time augmentation: also average the logits of the image moved this "
-        "many pixels down-right and up-left (zero fill; with tta_flip, each of those mirrored "
-        "too).",
+        "many pixels down-right and up-left (border pixels repeated into the gap; with tta_flip, "
+        "each of those mirrored too).",
     )
     device: str = Field(
         "auto",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -165,14 +167,16 @@ class PatchWhitening(nn.Module):
         self.weight.copy_(torch.cat([filters, -filters]).to(self.weight))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernel % 2:
-            return F.conv2d(x, self.weight.to(x.dtype), padding=self.kernel // 2)
-        return F.conv2d(F.pad(x, (0, self.kernel - 1, 0, self.kernel - 1)), self.weight.to(x.dtype))
+        before = (self.kernel - 1) // 2  # the rest of the kernel's overhang goes after
+        after = self.kernel - 1 - before
+        return F.conv2d(F.pad(x, (before, after, before, after)), self.weight.to(x.dtype))
 
 
-def fit_to_training_images(model: nn.Module, images: torch.Tensor) -> None:
-    """Set the layers of ``model`` that are made from data (``PatchWhitening``) from normalised
-    training images; a no-op for every other model."""
-    for module in model.modules():
-        if isinstance(module, PatchWhitening):
-            module.fit(images)
+def fit_to_training_images(model: nn.Module, images: Callable[[], torch.Tensor]) -> None:
+    """Set the layers of ``model`` that are made from data (``PatchWhitening``) from the
+    normalised training images ``images()`` returns, asked for only if there is such a layer."""
+    layers = [module for module in model.modules() if isinstance(module, PatchWhitening)]
+    if layers:
+        fitted_on = images()
+        for layer in layers:
+            layer.fit(fitted_on)

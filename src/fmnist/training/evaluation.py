@@ -26,10 +26,11 @@ def predict_logits(
     model.eval()
     views = tta_views(x, cfg.tta_flip, cfg.tta_shift)
     with autocast(x.device, precision):
-        return torch.stack([model(_layout(view, cfg)).float() for view in views]).mean(0)
+        return torch.stack([model(in_layout(view, cfg)).float() for view in views]).mean(0)
 
 
-def _layout(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+def in_layout(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """``x`` in the memory layout the run's model takes (NHWC with ``channels_last``)."""
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 

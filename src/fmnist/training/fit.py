@@ -98,7 +98,9 @@ def _build_trainer(
     data = DeviceSplits(cfg.data, device)
     model = create_model(cfg.model.name, **cfg.model.options).to(device)
     # Layers made from data (a whitening stem) see training images only; a resume then loads them.
-    fit_to_training_images(model, data.normalize(data.images["train"][:WHITENING_IMAGES] / 255))
+    fit_to_training_images(
+        model, lambda: data.normalize(data.images["train"][:WHITENING_IMAGES] / 255)
+    )
     return Trainer(model, data, cfg, run, verbose=verbose, on_epoch=on_epoch)
 
 

@@ -27,6 +27,7 @@ from fmnist.config import RecordConfig
 from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
 from fmnist.runs import RunDir
+from fmnist.training.evaluation import in_layout
 
 # an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the
 # bytes
@@ -277,7 +278,7 @@ class Recorder:
         x = trainer.data.normalize(
             trainer.data.images["test"][torch.from_numpy(index).to(trainer.device)].float() / 255
         )
-        features = penultimate_features(model, trainer._input(x))
+        features = penultimate_features(model, in_layout(x, trainer.cfg.train))
         if self.cfg.embeddings:
             self.run.write_embeddings(features.numpy(), labels[index], index)
         if self.writer is not None:

@@ -22,7 +22,7 @@ from fmnist.data import DeviceSplits
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.training.evaluation import scores, split_logits
+from fmnist.training.evaluation import in_layout, scores, split_logits
 from fmnist.training.hardware import (
     autocast,
     choose_precision,
@@ -104,11 +104,6 @@ class Trainer:
         self.recorder = Recorder(
             cfg.record, run
         )  # filters/histograms/embeddings/TensorBoard, if asked
-
-    def _input(self, x: torch.Tensor) -> torch.Tensor:
-        return (
-            x.contiguous(memory_format=torch.channels_last) if self.cfg.train.channels_last else x
-        )
 
     # -- one step ------------------------------------------------------------------------------
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,7 +201,7 @@ class Trainer:
         ):
             if self.plateau is None:  # a plateau schedule changes the LR after validations only
                 lr = self._set_lr()
-            loss, hits = self.step_fn(self._input(x), y)
+            loss, hits = self.step_fn(in_layout(x, self.cfg.train), y)
             if self.ema is not None:
                 self.ema.update_parameters(self.model)
             loss_sum += loss * len(y)
