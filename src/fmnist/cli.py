@@ -488,9 +488,6 @@ def report(
 
 @data_app.command("augment")
 def data_augment(
-    show: Annotated[
-        bool, typer.Option("--show", help="Save a grid of augmented training images.")
-    ] = True,
     overrides: SetOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
         "augment.png"

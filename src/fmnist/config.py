@@ -16,24 +16,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from fmnist.errors import ConfigError, invalid_field
+from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
+from fmnist.schema import Strict, validated
 from fmnist.yamlio import check_structure, parse_yaml
 
 CLASS_COUNT = 10  # Fashion-MNIST's classes (fmnist.data.CLASS_NAMES; this module imports no torch)
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-class DataConfig(_Strict):
+class DataConfig(Strict):
     data_dir: Path | None = Field(
         None,
         description="Directory with the four IDX files; else FMNIST_DATA, the Debian package, "
@@ -93,7 +89,7 @@ class DataConfig(_Strict):
         return self
 
 
-class AugmentConfig(_Strict):
+class AugmentConfig(Strict):
     """Per-batch augmentations applied on the device to training images only (pixel scale [0,1])."""
 
     hflip: bool | Literal["alternate"] = Field(
@@ -155,7 +151,7 @@ class ModelConfig(BaseModel):
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
 
 
-class OptimConfig(_Strict):
+class OptimConfig(Strict):
     name: OptimizerName = "adam"
     lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
     momentum: float = Field(
@@ -198,7 +194,7 @@ class OptimConfig(_Strict):
         return data
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     name: Literal["constant", "exponential", "step", "plateau", "onecycle", "cosine"] = "constant"
     gamma: float = Field(
         0.1,
@@ -232,7 +228,7 @@ class ScheduleConfig(_Strict):
     )
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     epochs: int = Field(10, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=65536)
     eval_batch_size: int = Field(1000, ge=1, le=65536)
@@ -299,7 +295,7 @@ class TrainConfig(_Strict):
         return device
 
 
-class RecordConfig(_Strict):
+class RecordConfig(Strict):
     """What to record during training beyond metrics (for reports and TensorBoard)."""
 
     filters: bool = Field(False, description="First-layer weights every epoch (filters.npz).")
@@ -317,7 +313,7 @@ class RecordConfig(_Strict):
     tensorboard: bool = Field(False, description="TensorBoard event files in RUN_DIR/tensorboard.")
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     name: str | None = Field(
         None,
         # Part of a folder name: no '/', no leading '.', so no name leads out of --out.
@@ -442,15 +438,13 @@ def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     clear ConfigError."""
     check_structure(data, "the config")
     data = apply_overrides(json.loads(json.dumps(data, default=str)), list(overrides))
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_field(
-            exc,
-            "config field",
-            fix="correct it in the YAML file or --set (every field and its default: fmnist config)",
-            allowed_fields=_allowed_fields,
-        ) from None
+    return validated(
+        RunConfig,
+        data,
+        "config field",
+        fix="correct it in the YAML file or --set (every field and its default: fmnist config)",
+        allowed_fields=_allowed_fields,
+    )
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:

@@ -27,12 +27,12 @@ import time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fmnist.config import DataConfig
-from fmnist.errors import ConfigError, invalid_field
+from fmnist.errors import ConfigError
 from fmnist.recipes import Baseline
 from fmnist.runs import RunDir
+from fmnist.schema import Strict, validated
 
 # Defaults per baseline; a recipe's `baseline.options` override them.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -56,10 +56,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 _HOG_KEYS = ("orientations", "pixels_per_cell", "cells_per_block")
 
 
-class BaselineRunConfig(BaseModel):
+class BaselineRunConfig(Strict):
     """What a baseline run directory's config.yaml holds."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str | None = None
     seed: int = 0
     data: DataConfig = DataConfig()
@@ -71,15 +70,13 @@ class BaselineRunConfig(BaseModel):
 
 def baseline_config(data: dict[str, Any]) -> BaselineRunConfig:
     """Validate a baseline run config (a recipe's `config` may only set name, seed and data)."""
-    try:
-        return BaselineRunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_field(
-            exc,
-            "baseline config field",
-            fix="a baseline recipe sets only name, seed, data and baseline",
-            allowed_fields=lambda loc: ", ".join(BaselineRunConfig.model_fields),
-        ) from None
+    return validated(
+        BaselineRunConfig,
+        data,
+        "baseline config field",
+        fix="a baseline recipe sets only name, seed, data and baseline",
+        allowed_fields=lambda loc: ", ".join(BaselineRunConfig.model_fields),
+    )
 
 
 def build_classifier(name: str, options: dict[str, Any], seed: int):

@@ -33,18 +33,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fmnist.config import TrainConfig, apply_overrides, read_yaml, set_dotted
-from fmnist.errors import ConfigError, invalid_field
+from fmnist.errors import ConfigError
 from fmnist.machine import Machine
+from fmnist.schema import Strict, validated
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SweepPoint(_Strict):
+class SweepPoint(Strict):
     name: str = Field(description="Folder name of the point, e.g. 'l1l2'.")
     set: dict[str, Any] = Field(
         default_factory=dict,
@@ -60,7 +57,7 @@ class SweepPoint(_Strict):
     )
 
 
-class Sweep(_Strict):
+class Sweep(Strict):
     param: str | None = Field(None, description="1-D sweep: the dotted config field that varies.")
     values: list[Any] | None = Field(None, description="1-D sweep: its values, one run each.")
     grid: dict[str, list[Any]] | None = Field(
@@ -112,7 +109,7 @@ class Sweep(_Strict):
         return self
 
 
-class Baseline(_Strict):
+class Baseline(Strict):
     name: Literal[
         "logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm", "mlp", "boosted_trees"
     ] = Field(description="scikit-learn classifier (see fmnist.experiments.baselines).")
@@ -121,7 +118,7 @@ class Baseline(_Strict):
     )
 
 
-class HardwareVariant(_Strict):
+class HardwareVariant(Strict):
     why: str = Field(
         description="One line: what differs and what it gains on such hardware "
         "(chosen on validation)."
@@ -131,7 +128,7 @@ class HardwareVariant(_Strict):
     )
 
 
-class Recipe(_Strict):
+class Recipe(Strict):
     name: str
     description: str
     study: str | None = Field(None, description="Study document number, 000-004.")
@@ -164,11 +161,6 @@ class Recipe(_Strict):
         return (
             f"{value:03d}" if isinstance(value, int) else value
         )  # YAML reads an unquoted 001 as 1
-
-    @property
-    def is_series(self) -> bool:
-        """More than one run: a sweep, repeats or folds (run it with `fmnist run`)."""
-        return self.sweep is not None or self.seeds > 1 or self.folds is not None
 
     def kind(self) -> str:
         """A few words for listings: 'sweep of 5', 'k-fold 5', 'baseline knn', 'single run'."""
@@ -242,14 +234,12 @@ def load_recipe(name: str) -> Recipe:
 
 def parse_recipe(data: dict[str, Any]) -> Recipe:
     """Validate a recipe mapping, or raise one clear ConfigError naming the field."""
-    try:
-        return Recipe.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_field(
-            exc,
-            f"recipe '{data.get('name', '?')}' field",
-            fix="correct the recipe file (its fields are listed in fmnist.recipes' docstring)",
-        ) from None
+    return validated(
+        Recipe,
+        data,
+        f"recipe '{data.get('name', '?')}' field",
+        fix="correct the recipe file (its fields are listed in fmnist.recipes' docstring)",
+    )
 
 
 def with_hardware_variant(

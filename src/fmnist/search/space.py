@@ -22,19 +22,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from fmnist.config import get_dotted, merge, read_yaml
-from fmnist.errors import ConfigError, invalid_field
+from fmnist.errors import ConfigError
 from fmnist.machine import Machine
+from fmnist.schema import Strict, validated
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Distribution(_Strict):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class Distribution(Strict):
+    model_config = ConfigDict(populate_by_name=True)  # the rest is Strict's
 
     real: tuple[float, float] | None = Field(
         None, alias="float", description="[low, high] of a real value."
@@ -85,12 +82,12 @@ class Distribution(_Strict):
         return (self.real or self.integer)[0]
 
 
-class Base(_Strict):
+class Base(Strict):
     recipe: str | None = Field(None, description="A shipped single-run recipe (fmnist recipes).")
     config: dict[str, Any] = Field(default_factory=dict, description="RunConfig fields.")
 
 
-class SearchSpace(_Strict):
+class SearchSpace(Strict):
     name: str
     description: str
     base: Base = Base()
@@ -142,12 +139,12 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
             allowed=f"{', '.join(space_names())} or the path of a .yaml file",
             fix="see the shipped spaces with: fmnist search spaces",
         )
-    try:
-        space = SearchSpace.model_validate({"name": name, **data})
-    except ValidationError as exc:
-        raise invalid_field(
-            exc, f"search space '{name}' field", fix="see fmnist.search.space for the format"
-        ) from None
+    space = validated(
+        SearchSpace,
+        {"name": name, **data},
+        f"search space '{name}' field",
+        fix="see fmnist.search.space for the format",
+    )
     check_fields(space)
     return space
 
