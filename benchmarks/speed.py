@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmnist.experiments.verify import record_dicts
+from fmnist.records.verify import record_dicts
 from fmnist.training.hardware import cpu_features, gpu_name, native_bf16, synchronize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ import pytest
 
 from fmnist import api
 from fmnist.errors import ConfigError
-from fmnist.experiments.sweep import plan
+from fmnist.config import parse_overrides
+from fmnist.runner.resolve import plan
 from fmnist.recipes import load_recipe
 from fmnist.runs import RunDir
 
@@ -43,7 +44,8 @@ def test_train_with_a_recipe_and_run_share_one_config_and_one_run_folder(tmp_pat
     assert "run directory: runs/s000_softmax/seed0" in trained.stdout
     again = fmnist("run", "s000_softmax", *flags, "-q", cwd=tmp_path)
     assert again.returncode == 0 and "[1/1] skipped  runs/s000_softmax/seed0" in again.stdout
-    ((job,),) = [plan(load_recipe("s000_softmax"), out=tmp_path / "runs", overrides=QUICK)]
+    quick = parse_overrides(QUICK)
+    ((job,),) = [plan(load_recipe("s000_softmax"), out=tmp_path / "runs", overrides=quick)]
     assert api.resolve_config(recipe="s000_softmax", overrides=QUICK) == job.config
 
 

@@ -13,7 +13,8 @@ import torch
 
 import fmnist
 from fmnist.config import RunConfig
-from fmnist.experiments.sweep import plan
+from fmnist.config import parse_overrides
+from fmnist.runner.resolve import plan
 from fmnist.machine import MACHINES
 from fmnist.recipes import load_recipe
 from fmnist.training.hardware import choose_precision, cpu_bf16_is_native, native_bf16
@@ -81,7 +82,8 @@ def test_a_run_on_a_cpu_without_native_bf16_trains_in_fp32_records_why_and_resum
 
 
 def _resolved_fast(*overrides: str, machine: str) -> RunConfig:
-    return plan(load_recipe("fast"), overrides=list(overrides), machine=MACHINES[machine])[0].config
+    fields = parse_overrides(overrides)
+    return plan(load_recipe("fast"), overrides=fields, machine=MACHINES[machine])[0].config
 
 
 def test_fast_takes_its_fp32_variant_on_a_cpu_without_native_bf16():

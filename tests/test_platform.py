@@ -203,10 +203,11 @@ def test_fmnist_uses_no_posix_only_names_of_os_and_signal():
 
 def test_a_run_held_by_another_process_is_waited_for_and_leaves_no_lock(tmp_path, real_data_dir):
     """The run lock (filelock: flock here, LockFileEx on Windows): a second process on a run waits,
-    says so, then makes it; once the run is finished no lock file is left beside it."""
+    says so, then makes it; once the run is finished no lock file is left in it."""
     from filelock import FileLock
 
-    lock = FileLock(tmp_path / "fast-quick" / ".seed0.lock")
+    (tmp_path / "fast-quick" / "seed0").mkdir(parents=True)
+    lock = FileLock(tmp_path / "fast-quick" / "seed0" / ".lock")
     lock.acquire()
     cmd = [sys.executable, "-m", "fmnist", "train", "--recipe", "fast", "--quick", "--quiet"]
     cmd += ["--set", "data.train_subset=1000", "--set", "train.epochs=1", "--out", str(tmp_path)]
@@ -214,13 +215,13 @@ def test_a_run_held_by_another_process_is_waited_for_and_leaves_no_lock(tmp_path
     worker = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert worker.stderr.readline().startswith("waiting: another process is making")
-        assert not (tmp_path / "fast-quick" / "seed0").exists()
+        assert not (tmp_path / "fast-quick" / "seed0" / "config.yaml").exists()
     finally:
         lock.release()
     _, err = worker.communicate(timeout=300)
     assert worker.returncode == 0, err
     assert (tmp_path / "fast-quick" / "seed0" / "summary.json").is_file()
-    assert sorted(p.name for p in (tmp_path / "fast-quick").iterdir()) == ["seed0"]
+    assert not (tmp_path / "fast-quick" / "seed0" / ".lock").exists()
 
 
 def _text_file_calls(tree: ast.AST):

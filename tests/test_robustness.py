@@ -89,7 +89,7 @@ def test_a_wrong_reference_is_refused_before_any_measuring(two_runs, tmp_path, m
     def measure(*args):
         raise AssertionError("measured before the reference was checked")
 
-    monkeypatch.setattr("fmnist.experiments.robustness.measure", measure)
+    monkeypatch.setattr("fmnist.analysis.robustness.measure", measure)
     with pytest.raises(RunDirError, match="is not an fmnist run directory"):
         api.robustness(mlp.path, reference=tmp_path / "no-such-run", images=IMAGES)
 

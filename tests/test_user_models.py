@@ -19,7 +19,7 @@ import fmnist
 from conftest import fmnist_cli, tiny
 from fmnist import api
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.experiments.compare import Side, compare_sides
+from fmnist.analysis.compare import Side, compare_sides
 from fmnist.models import catalog
 from fmnist.runs import RunDir
 

@@ -179,7 +179,7 @@ def test_a_run_or_benchmark_whose_number_does_not_recount_is_refused(tmp_path):
 def test_a_rows_interval_is_over_seeds_where_there_are_several_else_over_the_test_images():
     from scipy import stats
 
-    from fmnist.experiments.table import accuracy_interval
+    from fmnist.analysis.table import accuracy_interval
 
     low, high, over = accuracy_interval([0.91, 0.92, 0.93])
     half = stats.t.ppf(0.975, 2) * 0.01 / 3**0.5  # sample std 0.01, three seeds

@@ -15,31 +15,34 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmnist.config import RunConfig, read_yaml
+from fmnist.analysis.collect import find_runs
+from fmnist.analysis.table import build_table, to_markdown, write_table
+from fmnist.config import RunConfig, parse_overrides, read_yaml
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.experiments import spec, sweep
-from fmnist.experiments.collect import find_runs
-from fmnist.experiments.spec import RunSpec
-from fmnist.experiments.table import build_table, to_markdown, write_table
 from fmnist.machine import MACHINES, Machine
 from fmnist.models.user import register_model
 from fmnist.recipes import Recipe, load_recipe, match_recipes
+from fmnist.runner import resolve, sweep
+from fmnist.runner.make import make_run
+from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, writable_folder
 
 if TYPE_CHECKING:
-    from fmnist.experiments.compare import Comparison
-    from fmnist.experiments.robustness import Robustness
-    from fmnist.experiments.verify import Verified
+    from fmnist.analysis.compare import Comparison
+    from fmnist.analysis.robustness import Robustness
     from fmnist.inference import Run
+    from fmnist.records.verify import Verified
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
+# --set style 'section.field=value' strings, or {dotted field: value} with typed values
+OverridesLike = Sequence[str] | Mapping[str, Any]
 
 
 # -- configs --------------------------------------------------------------------------------------
@@ -47,7 +50,7 @@ def resolve_config(
     config: ConfigLike = None,
     *,
     recipe: str | None = None,
-    overrides: Sequence[str] = (),
+    overrides: OverridesLike = (),
     machine: Machine | str | None = None,
 ) -> RunConfig:
     """A single run's config: defaults, then a shipped single-run ``recipe``, then ``config``
@@ -57,10 +60,10 @@ def resolve_config(
     a kind of ``fmnist.machine.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda', 'mps') or a ``Machine``;
     None (default): the recipe as written, without its hardware variant.
     ``fmnist train``, ``fmnist run`` and ``fmnist config`` resolve through the same
-    ``fmnist.experiments.spec``.
+    ``fmnist.runner.resolve``.
     """
-    return spec.resolve_config(
-        recipe, _as_dict(config, recipe), list(overrides), machine=_machine(machine)
+    return resolve.resolve_config(
+        recipe, _as_dict(config, recipe), parse_overrides(overrides), machine=_machine(machine)
     )
 
 
@@ -99,7 +102,7 @@ def train(
     *,
     model: str | Callable[..., Any] | None = None,
     recipe: str | None = None,
-    overrides: Sequence[str] = (),
+    overrides: OverridesLike = (),
     out: str | Path = "runs",
     run_dir: str | Path | None = None,
     quick: bool = False,
@@ -116,7 +119,8 @@ def train(
         recipe: start from this shipped single-run recipe (``fmnist recipes``). Its run goes where
             ``fmnist run RECIPE`` puts it, ``out/RECIPE/seed<N>``: a finished one is returned as
             it is, an interrupted one resumed, one with another config refused.
-        overrides: ``--set`` style 'section.field=value' strings, applied last.
+        overrides: ``--set`` style 'section.field=value' strings, or a mapping of dotted fields
+            to values ({'train.epochs': 3}), applied last.
         out: parent folder of the run directory (without a recipe: ``out/<date>-<name>-<hash>``).
         run_dir: exact, new run directory to use instead (not with a recipe).
         quick: with a recipe, its quick settings (fewer epochs, a training subset), as
@@ -127,44 +131,26 @@ def train(
     """
     from fmnist.training.progress import live_curves
 
+    overrides = parse_overrides(overrides)
     if model is not None:
-        overrides = [f"model.name={_model_name(model)}", *overrides]
-    base = _as_dict(config, recipe)
-    if recipe is not None:
-        if run_dir is not None:
-            raise ConfigError(
-                "run_dir cannot be chosen for a recipe's run", fix=f"choose its parent: out={out}"
-            )
-        job = spec.recipe_spec(
-            recipe,
-            base,
-            list(overrides),
-            out=writable_folder(out),
-            machine=_machine("here"),
-            quick=quick,
-        )
-        with live_curves(curves):
-            state = sweep.run_job(job, verbose=verbose)
-        if state == "skipped" and verbose:
-            print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
-        return load_run(job.path)
-    if quick:
-        raise ConfigError(
-            "quick settings belong to a recipe", fix="name one: fmnist train --recipe fast --quick"
-        )
-    if run_dir is not None and Path(run_dir).exists():
-        raise ConfigError(
-            f"run directory {run_dir} already exists",
-            fix=f"resume it with `fmnist train --resume {run_dir}` or choose a new path",
-        )
-    cfg = spec.resolve_config(None, base, list(overrides))
+        overrides = {"model.name": _model_name(model), **overrides}
+    job = resolve.single_run_spec(
+        recipe,
+        _as_dict(config, recipe),
+        overrides,
+        out=out,
+        run_dir=run_dir,
+        machine=_machine("here") if recipe is not None else None,
+        quick=quick,
+    )
     if run_dir is None:
         writable_folder(out)
     else:
         writable_folder(Path(run_dir).parent, "run_dir's parent")
-    job = spec.config_spec(cfg, out=out, run_dir=run_dir)
     with live_curves(curves):
-        spec.make_run(job, verbose=verbose)
+        state = make_run(job, verbose=verbose)
+    if state == "skipped" and verbose:
+        print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
     return load_run(job.path)
 
 
@@ -384,7 +370,7 @@ def run_recipes(
     seeds: int | None = None,
     points: Sequence[str] = (),
     quick: bool = False,
-    overrides: Sequence[str] = (),
+    overrides: OverridesLike = (),
     out: str | Path = "runs",
     jobs: int = 1,
     storage: str | None = None,
@@ -402,7 +388,7 @@ def run_recipes(
             points is refused.
         quick: fewer epochs and a training subset (``RecipePlan.quick_settings``); runs go to
             ``out/RECIPE-quick``, never mixed with full runs.
-        overrides: ``--set`` style strings applied to every run.
+        overrides: ``--set`` style strings (or a mapping) applied to every run.
         out: parent folder; runs go to ``out/RECIPE/<point>/seed<N>``.
         jobs: runs trained at once, each in its own process (on a GPU; on a CPU keep 1).
         storage: a study database (PostgreSQL URL) shared by workers on several machines, each
@@ -425,17 +411,17 @@ def run_recipes(
     plans = [
         RecipePlan(
             recipe,
-            spec.recipe_root(recipe, out, quick=quick),
-            sweep.plan(
+            resolve.recipe_root(recipe, out, quick=quick),
+            resolve.plan(
                 recipe,
                 out=out,
                 seeds=seeds,
                 quick=quick,
-                overrides=list(overrides),
+                overrides=parse_overrides(overrides),
                 machine=here,
                 points=list(points),
             ),
-            spec.quick_overrides(recipe) if quick else None,
+            resolve.quick_overrides(recipe) if quick else None,
         )
         for recipe in chosen
     ]
@@ -509,11 +495,11 @@ DOCUMENTATION = ("README.md", "results/README.md", "benchmarks/README.md", "docs
 def verify(*roots: str | Path, pages: Sequence[str | Path] | None = None) -> Verified:
     """Recount every run (test_predictions.txt) and benchmark record (.predictions.npz) under
     ``roots`` against the official test labels, and check the numbers ``pages`` quote from
-    records (fmnist.experiments.quotes); one RunDirError names the first that disagrees.
+    records (fmnist.records.quotes); one RunDirError names the first that disagrees.
 
     Without arguments, in a checkout of fmnist: the committed records and documentation.
     """
-    from fmnist.experiments.verify import verify as verify_records
+    from fmnist.records.verify import verify as verify_records
 
     if not roots and pages is None:
         pages = sorted(p for pattern in DOCUMENTATION for p in Path().glob(pattern))
@@ -527,8 +513,8 @@ def robustness(
     MNIST-C; fmnist.data.corruptions), written to RUN/robustness/; with a ``reference`` run, the
     corruption error relative to it (ImageNet-C's CE), measuring the reference first if it has
     not been. ``images``: the first N test images only, for a quick look (default: all)."""
+    from fmnist.analysis import robustness as measured
     from fmnist.data.sources import load_arrays
-    from fmnist.experiments import robustness as measured
 
     if not 1 <= images <= 10_000:
         raise ConfigError(
@@ -559,7 +545,7 @@ def robustness(
 def robustness_table(root: str | Path) -> str:
     """The Markdown table of every run under ``root`` whose robustness was measured (``fmnist
     robustness``), most robust first, with its calibration."""
-    from fmnist.experiments import robustness as measured
+    from fmnist.analysis import robustness as measured
 
     rows = measured.table(Path(root))
     if not rows:
@@ -573,8 +559,8 @@ def robustness_table(root: str | Path) -> str:
 def compare(a: str | Path, b: str | Path) -> Comparison:
     """Whether B's test accuracy really differs from A's (each a run or a folder of seeds):
     McNemar's exact test on the images only one gets right, a paired bootstrap interval of the
-    difference and, over seeds, Welch's interval (see fmnist.experiments.compare)."""
-    from fmnist.experiments.compare import compare as compare_runs
+    difference and, over seeds, Welch's interval (see fmnist.analysis.compare)."""
+    from fmnist.analysis.compare import compare as compare_runs
 
     return compare_runs(a, b)
 
@@ -729,7 +715,7 @@ def explore_data(
 
 
 def augment_grid(
-    overrides: Sequence[str] = (), output: str | Path = "augment.png"
+    overrides: OverridesLike = (), output: str | Path = "augment.png"
 ) -> tuple[Path, dict[str, Any]]:
     """A PNG of training images (first column) beside augmented copies, for the augmentation the
     overrides set (default: flips, 2-pixel shifts and 10-degree rotations); returns the file and

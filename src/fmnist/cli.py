@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -55,9 +55,11 @@ DataDirOption = Annotated[
 ]
 
 
-def _shortcuts(**fields) -> list[str]:
-    """Flags such as --epochs 5 as the --set overrides they stand for (train.epochs=5)."""
-    return [f"{key}={value}" for key, value in fields.items() if value is not None]
+def _overrides(shortcuts: dict[str, Any], set_texts: list[str] | None) -> dict[str, Any]:
+    """Flags such as --epochs 5 as the overrides they stand for ({"train.epochs": 5}, typed as
+    given), then the --set strings, read once (they win)."""
+    typed = {key: value for key, value in shortcuts.items() if value is not None}
+    return {**typed, **api.parse_overrides(set_texts or [])}
 
 
 @app.command()
@@ -100,14 +102,13 @@ def train(
     if resume:
         run = api.resume(resume, verbose=not quiet)
     else:
-        extras = [f"record.{item.strip()}=true" for item in record.split(",")] if record else []
-        shortcuts = _shortcuts(
-            **{"model.name": model, "train.epochs": epochs, "seed": seed, "data.data_dir": data_dir}
-        )
+        extras = {f"record.{item.strip()}": True for item in record.split(",")} if record else {}
+        shortcuts = {"model.name": model, "train.epochs": epochs, "seed": seed}
+        shortcuts |= {"data.data_dir": data_dir, **extras}
         run = api.train(
             config,
             recipe=recipe,
-            overrides=shortcuts + extras + list(overrides or []),
+            overrides=_overrides(shortcuts, overrides),
             out=out,
             quick=quick,
             verbose=not quiet,
@@ -495,8 +496,7 @@ def data_augment(
     data_dir: DataDirOption = None,
 ) -> None:
     """See what an augmentation setting does: originals in the first column, augmented copies beside."""  # noqa: E501 (shown as written by `fmnist --help`)
-    shortcuts = _shortcuts(**{"data.data_dir": data_dir})
-    path, settings = api.augment_grid(shortcuts + list(overrides or []), output)
+    path, settings = api.augment_grid(_overrides({"data.data_dir": data_dir}, overrides), output)
     typer.echo(f"augmentation grid: {path}  ({settings})")
 
 

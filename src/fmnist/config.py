@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -353,15 +354,27 @@ class RunConfig(Strict):
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"optim.lr=0.01"`` -> (["optim", "lr"], 0.01); the value is parsed as YAML."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(
-            "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
-        )
-    value = parse_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
-    return key.strip().split("."), value
+Overrides = dict[str, Any]  # dotted field -> value, e.g. {"optim.lr": 0.01}, applied last
+
+
+def parse_overrides(items: Iterable[str] | Mapping[str, Any] = ()) -> Overrides:
+    """``--set`` overrides as one {dotted field: value} mapping, later wins. ``"optim.lr=0.01"``
+    strings (what a user types) are read once, each value as YAML; a mapping's values are taken
+    as typed (what code and the CLI's own options pass)."""
+    if isinstance(items, Mapping):
+        return dict(items)
+    if isinstance(items, str):  # one string would be read a character at a time
+        items = [items]
+    overrides: Overrides = {}
+    for text in items:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
+            )
+        value = parse_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
+        overrides[key.strip()] = value
+    return overrides
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
@@ -389,12 +402,11 @@ def get_dotted(data: Any, key: str) -> Any:
     return data
 
 
-def apply_overrides(base: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set KEY=VALUE`` overrides to a nested dict."""
-    for text in overrides:
-        path, value = parse_override(text)
-        set_dotted(base, ".".join(path), value)
-    return base
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (in place) with each dotted field of ``overrides`` set."""
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return data
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -433,11 +445,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
-    """Validate a nested dict (after applying ``--set`` overrides) into a RunConfig, or raise one
-    clear ConfigError."""
+def build_config(data: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Validate a nested dict (after applying ``overrides``) into a RunConfig, or raise one clear
+    ConfigError."""
     check_structure(data, "the config")
-    data = apply_overrides(json.loads(json.dumps(data, default=str)), list(overrides))
+    data = apply_overrides(json.loads(json.dumps(data, default=str)), overrides or {})
     return validated(
         RunConfig,
         data,
@@ -447,7 +459,9 @@ def build_config(data: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     )
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+def load_config(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> RunConfig:
     return build_config(read_yaml(path) if path else {}, overrides)
 
 

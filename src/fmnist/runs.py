@@ -69,9 +69,9 @@ class RunDir:
 
     @classmethod
     def make(cls, path: str | Path) -> RunDir:
-        """The one place a run folder is created: ``path`` and its ``ckpt/``, new (a folder that
-        already exists is an error: FileExistsError, which callers turn into their message)."""
-        (Path(path) / "ckpt").mkdir(parents=True)
+        """The one place a run folder is created: ``path`` and its ``ckpt/``, kept where they
+        exist (an interrupted run is resumed in them). ``--out`` was checked writable before."""
+        (Path(path) / "ckpt").mkdir(parents=True, exist_ok=True)
         return cls(path)
 
     @staticmethod

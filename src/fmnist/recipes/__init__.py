@@ -27,7 +27,6 @@ fp32_variant:                  # optional: settings for CPUs without native bf16
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from importlib import resources
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fmnist.config import TrainConfig, apply_overrides, read_yaml, set_dotted
+from fmnist.config import TrainConfig, read_yaml
 from fmnist.errors import ConfigError
 from fmnist.machine import Machine
 from fmnist.schema import Strict, validated
@@ -112,7 +111,7 @@ class Sweep(Strict):
 class Baseline(Strict):
     name: Literal[
         "logreg", "random_forest", "knn", "linear_svm", "svm", "hog_svm", "mlp", "boosted_trees"
-    ] = Field(description="scikit-learn classifier (see fmnist.experiments.baselines).")
+    ] = Field(description="scikit-learn classifier (see fmnist.baselines).")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}."
     )
@@ -242,27 +241,15 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
     )
 
 
-def with_hardware_variant(
-    recipe: Recipe, data: dict[str, Any], overrides: list[str], machine: Machine | None
-) -> dict[str, Any]:
-    """``data`` with the recipe's fp32 variant where the run would train on ``machine``'s CPU
-    without native bf16 (None: no machine in view, the recipe as written).
-
-    ``data`` is the run's config so far; ``overrides`` (--set, applied later by the caller) still
-    win. Nothing is validated here: the caller validates the finished config once.
-    """
+def hardware_variant(recipe: Recipe, train: Any, machine: Machine | None) -> HardwareVariant | None:
+    """The recipe's fp32 variant where a run with these ``train`` settings (the run's config
+    section, before validation) would train on ``machine``'s CPU without native bf16; None where
+    it would not, where the recipe has none, or with no machine in view (the recipe as written)."""
     variant = recipe.fp32_variant
     if variant is None or machine is None:
-        return data
-    train = apply_overrides(data, list(overrides)).get("train")
+        return None
     train = train if isinstance(train, dict) else {}  # not a section: validation refuses it later
     defaults = TrainConfig.model_fields
     device = train.get("device", defaults["device"].default)
     precision = train.get("precision", defaults["precision"].default)
-    if not machine.trains_emulated_bf16_on_cpu(device, precision):
-        return data
-    data = json.loads(json.dumps(data))
-    for key, value in variant.set.items():
-        set_dotted(data, key, value)
-    data["variant"] = f"fp32: {variant.why}"
-    return data
+    return variant if machine.trains_emulated_bf16_on_cpu(device, precision) else None

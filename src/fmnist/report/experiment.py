@@ -1,7 +1,7 @@
 """The report of an experiment folder: many finished runs at any depth, grouped as ``fmnist table``
 groups them.
 
-A group is one row of ``fmnist.experiments.table``: one experiment point (a recipe's point, else a
+A group is one row of ``fmnist.analysis.table``: one experiment point (a recipe's point, else a
 run name) repeated over seeds (or folds); its numbers are mean ± std over the group, recounted from
 the runs' test predictions. Figures:
 
@@ -26,15 +26,15 @@ from typing import Any
 import matplotlib.patches
 import numpy as np
 
-from fmnist.errors import RunDirError
-from fmnist.experiments.collect import plus_minus
-from fmnist.experiments.table import (
+from fmnist.analysis.collect import plus_minus
+from fmnist.analysis.table import (
     DISPLAY_COLUMNS,
     below_study,
     display_cells,
     recounted_records,
     table_rows,
 )
+from fmnist.errors import RunDirError
 from fmnist.report.groups import (
     find_grids,
     find_sweeps,

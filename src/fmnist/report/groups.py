@@ -1,7 +1,7 @@
 """The numbers of an experiment report, apart from drawing and HTML: which groups form a sweep or a
 grid (``fmnist.report.experiment`` states the rule), and what a sweep, a grid and k-fold show.
 
-A group is one row of ``fmnist.experiments.table`` (its statistics come from there), named by the
+A group is one row of ``fmnist.analysis.table`` (its statistics come from there), named by the
 row's ``group``; ``options`` maps each group to its flat options (``group_options`` of its first
 run's config).
 """

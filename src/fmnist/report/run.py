@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from fmnist.analysis import robustness
 from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
-from fmnist.experiments import robustness
 from fmnist.report import figures
 from fmnist.runs import RunDir
 

@@ -15,9 +15,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from fmnist.experiments.sweep import plan, run_jobs
-from fmnist.experiments.table import build_table
+from fmnist.analysis.table import build_table
 from fmnist.recipes import Recipe
+from fmnist.runner.resolve import plan
+from fmnist.runner.sweep import run_jobs
 from fmnist.search.space import SearchSpace, decode, trial_config
 from fmnist.search.study import study_root, trial_states
 from fmnist.viz.html import Page

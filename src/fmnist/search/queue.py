@@ -22,8 +22,8 @@ import optuna
 from optuna.trial import TrialState
 
 from fmnist.errors import ConfigError
-from fmnist.experiments.spec import RunSpec
-from fmnist.experiments.sweep import run_job
+from fmnist.runner.make import make_run
+from fmnist.runner.resolve import RunSpec
 from fmnist.search.study import HEARTBEAT_S, WORKER, open_storage
 
 COMPLETE = (TrialState.COMPLETE,)
@@ -56,7 +56,7 @@ def run_shared(
         job = keys[fixed]
         trial.set_user_attr("run", fixed)
         trial.set_user_attr("worker", WORKER)
-        results.append((job, run_job(job, verbose=verbose)))
+        results.append((job, make_run(job, verbose=verbose)))
         if on_job:
             on_job(*results[-1])
         return 1.0  # a queue, not an optimisation: every run is worth the same

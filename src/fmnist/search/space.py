@@ -101,9 +101,6 @@ class SearchSpace(Strict):
         "whose epochs so far project past it is pruned, so the search ranks what fits the budget.",
     )
 
-    def fixed_overrides(self) -> list[str]:
-        return [f"{key}={json.dumps(value)}" for key, value in self.set.items()]
-
 
 def _storable(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, tuple, dict)) else value
@@ -186,8 +183,8 @@ def trial_config(
     the ``machine`` that trains it (None: a base recipe as written, without hardware variants).
 
     A base recipe that is a sweep lends its shared settings (its ``config``), not a point's."""
-    from fmnist.experiments.spec import resolve_config
     from fmnist.recipes import load_recipe
+    from fmnist.runner.resolve import resolve_config
 
     recipe, config = space.base.recipe, space.base.config
     if recipe is not None:
@@ -199,5 +196,4 @@ def trial_config(
             )
         if spec.sweep is not None or spec.folds:
             recipe, config = None, merge(spec.config, config)
-    overrides = space.fixed_overrides() + [f"{k}={json.dumps(v)}" for k, v in values.items()]
-    return resolve_config(recipe, config, overrides, machine=machine).to_dict()
+    return resolve_config(recipe, config, {**space.set, **values}, machine=machine).to_dict()

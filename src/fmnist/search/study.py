@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from fmnist.config import RunConfig, get_dotted
 from fmnist.errors import ConfigError, TrainingDiverged
+from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, redact
 from fmnist.search.space import SearchSpace, base_values, decode, trial_config
 
@@ -206,20 +207,12 @@ def standing(study: optuna.Study) -> dict[str, Any]:
 
 
 def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Trial) -> float:
-    from fmnist.training.fit import fit_run
+    from fmnist.runner.make import make_run
     from fmnist.training.hardware import this_machine
 
     values = suggest(trial, space)
     name = f"{root.name}:trial-{trial.number:04d}"
     cfg = RunConfig.model_validate({**trial_config(space, values, this_machine()), "name": name})
-    path = root / f"trial-{trial.number:04d}"
-    try:
-        run = RunDir.make(path)
-    except FileExistsError:
-        raise ConfigError(
-            f"{path} already holds a trial of another study named '{root.name}'",
-            fix="choose another --study name, or move the old folder away",
-        ) from None
     record = {
         "study": root.name,
         "trial": trial.number,
@@ -227,12 +220,12 @@ def _objective(space: SearchSpace, root: Path, verbose: bool, trial: optuna.Tria
         "state": "running",
         "worker": WORKER,
     }
-    run.write_trial(record)
+    spec = RunSpec(cfg, root / f"trial-{trial.number:04d}", trial=record)
+    run = RunDir(spec.path)
     try:
         seconds = space.time_budget_s
         budget = None if seconds is None else TimeBudget(seconds, cfg.train.epochs)
-        on_epoch = partial(_report, trial, budget)
-        fit_run(cfg, run, verbose=verbose, test=False, on_epoch=on_epoch)
+        make_run(spec, verbose=verbose, on_epoch=partial(_report, trial, budget))
     except optuna.TrialPruned as exc:
         epochs = len(run.read_metrics())
         run.write_trial({**record, "state": "pruned", "epochs": epochs, "why": str(exc)})

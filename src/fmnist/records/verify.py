@@ -7,7 +7,7 @@
   (``"predictions": "<stem>.predictions.npz:<key>"``, one byte a test image) must recount to the
   ``accuracy`` it states; an entry of ``"test_images": N`` was measured on the first N of them.
 - Pages (README.md and the like): every number a marked block quotes from a record is a value of
-  it, and a marked table is what ``fmnist table`` prints today (``fmnist.experiments.quotes``).
+  it, and a marked table is what ``fmnist table`` prints today (``fmnist.records.quotes``).
 
 A disagreement is one RunDirError naming the record, or the page and line. Nothing is trained;
 the labels are the verified official files.
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.analysis.table import recounted_records, table_rows
 from fmnist.errors import RunDirError
-from fmnist.experiments import quotes
-from fmnist.experiments.quotes import Quotes
-from fmnist.experiments.table import recounted_records, table_rows
+from fmnist.records import quotes
+from fmnist.records.quotes import Quotes
 
 HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
 BENCHMARK_RECORDS = ("speed-*.json", "frontier-*.json", "gpu-*.json", "photos-*.json")

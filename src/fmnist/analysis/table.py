@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.analysis.collect import group_records, mean_std, plus_minus, run_records
 from fmnist.errors import RunDirError
-from fmnist.experiments.collect import group_records, mean_std, plus_minus, run_records
 from fmnist.runs import RunDir
 
 COLUMNS = [

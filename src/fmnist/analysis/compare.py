@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from fmnist.analysis.collect import find_runs
 from fmnist.errors import RunDirError
-from fmnist.experiments.collect import find_runs
 from fmnist.runs import RunDir
 
 BOOTSTRAP_RESAMPLES = 2000

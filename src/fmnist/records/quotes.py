@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
-from fmnist.experiments import robustness
-from fmnist.experiments.table import build_table, to_markdown
+from fmnist.analysis import robustness
+from fmnist.analysis.table import build_table, to_markdown
 
 CODE = re.compile(r"`([^`]*)`")
 MARK = re.compile(r"<!--\s*(from|table):\s*(.*?)\s*-->")

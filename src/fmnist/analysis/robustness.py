@@ -132,7 +132,7 @@ def table(root: Path) -> list[dict[str, Any]]:
     """One row per run under ``root`` whose robustness was measured, most robust first: its
     clean and mean corrupted accuracy (%), mCE, the corruption that hurts it most, and its test
     calibration (ECE %, before and after temperature scaling)."""
-    from fmnist.experiments.collect import find_runs
+    from fmnist.analysis.collect import find_runs
 
     rows = []
     for run in find_runs(root):
