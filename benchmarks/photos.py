@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from fmnist import load_run
+from fmnist.analysis.compare import Side, compare_sides
 from fmnist.data.photos import prepare_photo, studio_shots
 from fmnist.data.sources import load_arrays
-from fmnist.analysis.compare import Side, compare_sides
 from fmnist.training.hardware import cpu_features
 from speed import ROOT, slug, write_json
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from fmnist import api
-from fmnist.errors import ConfigError
 from fmnist.config import parse_overrides
-from fmnist.runner.resolve import plan
+from fmnist.errors import ConfigError
 from fmnist.recipes import load_recipe
+from fmnist.runner.resolve import plan
 from fmnist.runs import RunDir
 
 CLI = Path(api.__file__).with_name("cli.py")

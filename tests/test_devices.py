@@ -9,9 +9,9 @@ import torch
 
 from fmnist.config import build_config
 from fmnist.errors import ConfigError
-from fmnist.runner.resolve import plan
 from fmnist.machine import MACHINES
 from fmnist.recipes import load_recipe
+from fmnist.runner.resolve import plan
 from fmnist.training import hardware, memory
 from fmnist.training.hardware import choose_precision, resolve_device
 from tests.conftest import fmnist_cli
@@ -96,7 +96,9 @@ def test_a_mac_runs_fast_as_written_not_the_cpu_variant():
     """auto on a Mac trains on its GPU, not on a CPU without native bf16."""
     resolved = plan(load_recipe("fast"), machine=MACHINES["mps"])[0].config
     assert resolved.variant is None and resolved.train.epochs == 13
-    on_its_cpu = plan(load_recipe("fast"), overrides={"train.device": "cpu"}, machine=MACHINES["mps"])
+    on_its_cpu = plan(
+        load_recipe("fast"), overrides={"train.device": "cpu"}, machine=MACHINES["mps"]
+    )
     assert on_its_cpu[0].config.variant is not None
 
 

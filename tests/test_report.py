@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 import fmnist
-from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.analysis.collect import mean_std
+from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.report import build_report
 from fmnist.report.figures import overfitting_start
 from fmnist.report.run import conv_feature_maps, summary_cards

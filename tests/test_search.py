@@ -420,9 +420,9 @@ def test_workers_started_at_once_on_a_fresh_database_all_open_it(backend, reques
 def test_a_worker_whose_plan_differs_is_told_what_differs(tmp_path):
     """Workers on a bf16 CPU and an AVX2 laptop resolve `strong` differently (its fp32 variant
     trains fewer epochs): the second is refused, and told which setting of which run differs."""
-    from fmnist.runner.resolve import plan
     from fmnist.machine import MACHINES
     from fmnist.recipes import load_recipe
+    from fmnist.runner.resolve import plan
     from fmnist.search import queue
 
     storage = f"sqlite:///{tmp_path / 'queue.db'}"

@@ -17,7 +17,7 @@ import yaml
 import fmnist
 from fmnist.config import OptimConfig, ScheduleConfig
 from fmnist.errors import TrainingDiverged
-from fmnist.runs import RunDir, kept_val_accuracy
+from fmnist.runs import RunDir
 from fmnist.training.checkpoint import load_checkpoint
 from fmnist.training.optim import build_optimizer
 from fmnist.training.schedules import lr_factor
@@ -272,7 +272,12 @@ def test_kill_minus_9_and_resume_gives_the_same_final_model(tmp_path):
     assert summary_a["confusion_matrix"] == summary_b["confusion_matrix"]
 
 
-def test_the_summary_gives_the_validation_accuracy_of_the_model_the_run_keeps():
-    history = [{"epoch": 1, "val_accuracy": 0.9}, {"epoch": 2}, {"epoch": 3, "val_accuracy": 0.8}]
-    assert kept_val_accuracy(history, 0.9, restore_best=True) == 0.9  # best.pt is restored
-    assert kept_val_accuracy(history, 0.9, restore_best=False) == 0.8  # the last epoch is kept
+@pytest.mark.parametrize("restore_best, kept", [(True, 0.9), (False, 0.8)])
+def test_the_summary_gives_the_validation_accuracy_of_the_model_the_run_keeps(
+    tmp_path, restore_best, kept
+):
+    run = RunDir.make(tmp_path / "run")
+    run.write_config({"train": {"restore_best": restore_best}})
+    for row in [{"epoch": 1, "val_accuracy": 0.9}, {"epoch": 2}, {"epoch": 3, "val_accuracy": 0.8}]:
+        run.append_metrics(row)
+    assert run.kept_val_accuracy() == kept  # best.pt is restored, or the last epoch is kept

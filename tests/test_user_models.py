@@ -18,8 +18,8 @@ from scipy import stats
 import fmnist
 from conftest import fmnist_cli, tiny
 from fmnist import api
-from fmnist.errors import ConfigError, RunDirError
 from fmnist.analysis.compare import Side, compare_sides
+from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import catalog
 from fmnist.runs import RunDir
 

@@ -238,7 +238,7 @@ class Run:
         """The final model, ready for ``predict``."""
         config = self.config  # a clear error for a baseline run, which keeps no model
         self.dir.read_summary()  # and for a run that never finished
-        final = load_checkpoint(self.path / "ckpt" / "final.pt", required=("model", "mean", "std"))
+        final = load_checkpoint(RunDir(self.path).final_ckpt, required=("model", "mean", "std"))
         return _predictor(final, config)
 
     @property

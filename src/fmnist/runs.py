@@ -191,10 +191,20 @@ class RunDir:
     def best_ckpt(self) -> Path:
         return self.path / "ckpt" / "best.pt"
 
+    @property
+    def final_ckpt(self) -> Path:
+        return self.path / "ckpt" / "final.pt"
+
     # -- results ----------------------------------------------------------------------------
     @property
     def is_complete(self) -> bool:
         return self.file("summary.json").is_file()
+
+    @classmethod
+    def finished_under(cls, root: str | Path) -> list[RunDir]:
+        """Every finished run (its summary.json) under ``root``, ``root`` itself included, sorted
+        by path."""
+        return [cls(p.parent) for p in sorted(Path(root).rglob("summary.json"))]
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write_json("summary.json", summary)
@@ -205,12 +215,15 @@ class RunDir:
         return self._read_json("summary.json")
 
     def kept_val_accuracy(self) -> float | None:
-        """Validation accuracy of the model the run ends with: the best epoch's when the run
-        restores it (as summary.json says), else the last validated epoch's; None without
+        """Validation accuracy of the model the run keeps, from its config and metrics so far:
+        the best epoch's (the first to reach the highest) when it restores that epoch's weights,
+        else the last validated epoch's (the last epoch always validates); None without
         validation."""
         restores_best = self.read_config().get("train", {}).get("restore_best", True)
-        best = self.read_summary().get("val_accuracy")  # the best epoch's in runs before 2026-12
-        return kept_val_accuracy(self.read_metrics(), best, restore_best=restores_best)
+        scores = [row["val_accuracy"] for row in self.read_metrics() if "val_accuracy" in row]
+        if not scores:
+            return None
+        return max(scores) if restores_best else scores[-1]
 
     def write_predictions(
         self, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray
@@ -362,15 +375,6 @@ class RunDir:
             return None
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}
-
-
-def kept_val_accuracy(
-    history: list[dict[str, Any]], best: float | None, *, restore_best: bool
-) -> float | None:
-    """Validation accuracy of the model a run keeps: the best epoch's (``best``) when it restores
-    that epoch's weights, else the last validated epoch's (the last epoch always validates)."""
-    scores = [row["val_accuracy"] for row in history if "val_accuracy" in row]
-    return best if restore_best or not scores else scores[-1]
 
 
 def writable_folder(path: str | Path, option: str = "--out") -> Path:

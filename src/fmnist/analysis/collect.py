@@ -17,8 +17,7 @@ def find_runs(root: str | Path) -> list[RunDir]:
     """Every finished run (a folder with summary.json) under ``root``, ``root`` itself included,
     sorted by path. Search trials are left out: they were scored on validation only, and their
     study's report tests the best of them."""
-    runs = (RunDir(p.parent) for p in sorted(Path(root).rglob("summary.json")))
-    return [run for run in runs if run.is_run and run.read_trial() is None]
+    return [run for run in RunDir.finished_under(root) if run.is_run and run.read_trial() is None]
 
 
 def run_record(run: RunDir) -> dict[str, Any]:

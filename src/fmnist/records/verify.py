@@ -27,6 +27,7 @@ from fmnist.analysis.table import recounted_records, table_rows
 from fmnist.errors import RunDirError
 from fmnist.records import quotes
 from fmnist.records.quotes import Quotes
+from fmnist.runs import RunDir
 
 HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
 BENCHMARK_RECORDS = ("speed-*.json", "frontier-*.json", "gpu-*.json", "photos-*.json")
@@ -99,7 +100,7 @@ def verify(
 
 
 def _verify_runs(root: Path, test_labels: np.ndarray, result: Verified) -> None:
-    if not any(root.rglob("summary.json")):
+    if not RunDir.finished_under(root):
         return
     records = recounted_records(root)  # raises where a recount disagrees
     for record in records:

@@ -12,7 +12,7 @@ import torch
 from fmnist.config import RunConfig
 from fmnist.data import CLASS_NAMES
 from fmnist.errors import RunDirError
-from fmnist.runs import atomic_write
+from fmnist.runs import RunDir, atomic_write
 
 
 def final_checkpoint(
@@ -52,11 +52,12 @@ def load_checkpoint(
     """Load without unpickling arbitrary objects: a checkpoint can only hold tensors and plain
     data; ``required`` names the entries it must have."""
     if not path.is_file():
-        run = path.parent.parent  # RUN/ckpt/<name>.pt
-        if (run / "summary.json").is_file():  # finished, its weights not kept (results/ keeps none)
+        run = RunDir(path.parent.parent)  # RUN/ckpt/<name>.pt
+        if run.is_complete:  # finished, its weights not kept (results/ keeps none)
             raise RunDirError(
                 f"checkpoint {path} is missing: the run finished but its weights were not kept",
-                fix=f"train it again from its config: fmnist train --config {run / 'config.yaml'}",
+                fix="train it again from its config: fmnist train --config "
+                f"{run.path / 'config.yaml'}",
             )
         raise RunDirError(
             f"checkpoint {path} is missing: the run never finished an epoch",

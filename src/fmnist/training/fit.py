@@ -21,7 +21,7 @@ from fmnist.metrics import write_summary
 from fmnist.models import count_macs, count_params, create_model, model_source
 from fmnist.models.layers import fit_to_training_images
 from fmnist.models.user import restore as restore_model
-from fmnist.runs import RunDir, kept_val_accuracy
+from fmnist.runs import RunDir
 from fmnist.training.checkpoint import final_checkpoint, save_checkpoint
 from fmnist.training.evaluation import scores
 from fmnist.training.hardware import (
@@ -134,16 +134,12 @@ def _finish(trainer: Trainer, run: RunDir, *, test: bool = True) -> RunDir:
         model_source=model_source(cfg.model.name),
         temperature=temperature,
     )
-    save_checkpoint(final, run.path / "ckpt" / "final.pt")
+    save_checkpoint(final, run.final_ckpt)
     facts = {
         "name": cfg.name or cfg.model.name,
         "model": cfg.model.name,
         "seed": cfg.seed,
-        "val_accuracy": kept_val_accuracy(
-            trainer.history, trainer.best["val_accuracy"], restore_best=cfg.train.restore_best
-        )
-        if data.size("val")
-        else None,
+        "val_accuracy": run.kept_val_accuracy() if data.size("val") else None,
         "best_epoch": trainer.best["epoch"] if data.size("val") else trainer.epoch,
         "epochs_run": trainer.epoch,
         "train_seconds": round(trainer.elapsed, 3),
