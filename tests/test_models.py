@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from fmnist.data import load_arrays
 from fmnist.errors import ConfigError, UnknownModelError
 from fmnist.models import count_macs, count_params, create_model, list_models, model_options
+from fmnist.models.catalog import is_builtin
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,24 @@ def test_macs_match_a_hand_count_for_softmax_and_lenet():
     conv2 = 10 * 10 * 16 * 6 * 25
     dense = 400 * 120 + 120 * 84 + 84 * 10
     assert count_macs(create_model("lenet5")) == conv1 + conv2 + dense
+
+
+# Checkpoints and records name these models: each keeps its name and, at its defaults, its size.
+BUILTIN_PARAMS = {
+    "cnn": 421_642,
+    "fastnet": 104_426,
+    "lenet5": 61_706,
+    "mlp": 235_146,
+    "resnet18": 11_172_810,
+    "softmax": 7_850,
+    "spec_cnn": 421_642,
+    "tf_cnn": 3_274_634,
+    "vgg16": 14_985_546,
+    "vgg_small": 322_474,
+    "wrn": 2_748_602,
+}
+
+
+def test_the_builtin_models_keep_their_names_and_sizes():
+    assert {name for name in list_models() if is_builtin(name)} == set(BUILTIN_PARAMS)
+    assert {name: count_params(create_model(name)) for name in BUILTIN_PARAMS} == BUILTIN_PARAMS

@@ -11,6 +11,7 @@ import pytest
 from fmnist.config import build_config
 from fmnist.errors import UnknownModelError
 from fmnist.models import list_models, model_description, model_options
+from fmnist.models.catalog import ModelOptions, register
 
 NO_TORCH = "import sys; assert 'torch' not in sys.modules, 'torch was imported'"
 
@@ -42,6 +43,15 @@ def test_the_catalogue_describes_every_model():
     assert model_options("softmax") == {}
     assert model_options("cnn")["filters"] == (32, 64)
     assert model_description("lenet5").startswith("LeNet-5")
+
+
+def test_a_builtin_model_needs_a_description():
+    class Undescribed(ModelOptions):
+        pass
+
+    with pytest.raises(TypeError, match="'undescribed': its options class needs a docstring"):
+        register("undescribed", Undescribed)
+    assert "undescribed" not in list_models()
 
 
 def test_the_config_keeps_the_options_as_given():

@@ -1,5 +1,6 @@
-"""Models: declared by name with their options in ``catalog`` (no torch), built by one factory
-(``create_model``), listed by ``list_models``.
+"""Models: each family module (``mlp``, ``cnn``, ``spec_cnn``, ``vgg``, ``resnet``, ``fast``)
+holds its models' options and builders, registered by name in ``catalog`` (no torch); built by
+one factory (``create_model``), listed by ``list_models``.
 
 Importing this package does not import torch: ``create_model``, ``count_params`` and
 ``count_macs`` load it (from ``fmnist.models.factory``) on first use.

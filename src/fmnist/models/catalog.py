@@ -1,11 +1,12 @@
-"""The model catalogue: every model's name, description and options, importable without torch.
+"""The model registry: every model's name, description and options, importable without torch.
 
-Each model is declared once, here, as a small pydantic options model: its fields are the
-model's options (types and defaults), its docstring's first line the description shown by
-``fmnist models``, and ``@builtin_model(name, "module:function")`` names the builder that takes
-the validated options and returns an ``nn.Module`` mapping (N, 1, 28, 28) images to (N, 10)
-logits. The builder's module (and torch) is imported only when a model is built
-(``fmnist.models.create_model``), so validating a config never loads torch.
+A built-in model lives in its family module (``mlp``, ``cnn``, ``spec_cnn``, ``vgg``, ``resnet``,
+``fast``): a small pydantic options model, whose fields are the model's options (types and
+defaults) and whose docstring's first line is the description shown by ``fmnist models``, and
+beside it the builder that takes the validated options and returns an ``nn.Module`` mapping
+(N, 1, 28, 28) images to (N, 10) logits, registered by ``@register(name, Options)``. This module
+imports the family modules to fill the registry; they import torch only inside their builders,
+when a model is built (``fmnist.models.create_model``), so validating a config never loads torch.
 
 Option values come from YAML/JSON and are coerced as pydantic does by default (a list for a
 tuple, 1 for 1.0); unknown options are refused.
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fmnist.errors import UnknownModelError, invalid_field
 from fmnist.models import geometry
@@ -50,13 +51,13 @@ class ModelOptions(BaseModel):
 @dataclass(frozen=True)
 class _Entry:
     options: type[ModelOptions]
-    builder: str | Callable[[Any], Any]  # "module:function", imported when the model is built
+    builder: Callable[[Any], Any]  # called with the validated options
     description: str
     source: dict[str, Any] | None = None  # a user's model: where its code is (models.user)
 
 
 _MODELS: dict[str, _Entry] = {}
-_O = TypeVar("_O", bound=type[ModelOptions])
+_Builder = TypeVar("_Builder", bound=Callable[[Any], Any])
 # Where a model not (yet) registered may come from, asked in turn by name (each registers it if it
 # can), and the names they know without importing: fmnist.models.user adds a user's references and
 # installed plugins here, so this registry imports no user code itself.
@@ -69,21 +70,19 @@ def add_finder(find: Callable[[str], Any], names: Callable[[], list[str]]) -> No
     _LISTERS.append(names)
 
 
-def builtin_model(name: str, builder: str | Callable[[Any], Any]) -> Callable[[_O], _O]:
-    """Class decorator: register the options model it decorates as model ``name``, built by
-    ``builder`` (a ``"module:function"`` path, imported lazily, or the function itself) from the
-    validated options. The class docstring's first line is the model's description."""
+def register(name: str, options: type[ModelOptions]) -> Callable[[_Builder], _Builder]:
+    """Decorator on a builder: register it as fmnist's own model ``name``, whose options are the
+    pydantic model ``options`` (its docstring's first line is the model's description); the
+    builder is called with the validated options and returns the module."""
+    doc = (options.__doc__ or "").strip()
+    if not doc:
+        raise TypeError(f"model {name!r}: its options class needs a docstring (the description)")
 
-    def register(options: _O) -> _O:
-        doc = (options.__doc__ or "").strip()
-        if not doc:
-            raise TypeError(
-                f"model {name!r}: its options class needs a docstring (the description)"
-            )
+    def add(builder: _Builder) -> _Builder:
         _MODELS[name] = _Entry(options, builder, doc.splitlines()[0])
-        return options
+        return builder
 
-    return register
+    return add
 
 
 def add_model(
@@ -158,13 +157,8 @@ def check_model_options(name: str, options: dict[str, Any]) -> None:
 
 
 def model_builder(name: str) -> Callable[[Any], Any]:
-    """The function that builds model ``name`` from its validated options (imports its module,
-    and so torch)."""
-    builder = _entry(name).builder
-    if callable(builder):
-        return builder
-    module, _, function = builder.partition(":")
-    return getattr(importlib.import_module(module), function)
+    """The function that builds model ``name`` from its validated options (it imports torch)."""
+    return _entry(name).builder
 
 
 def _entry(name: str) -> _Entry:
@@ -180,159 +174,8 @@ def _entry(name: str) -> _Entry:
     return _MODELS[name]
 
 
-# -- fully connected (mlp.py) --------------------------------------------------------------------
-
-
-@builtin_model("softmax", "fmnist.models.mlp:softmax")
-class SoftmaxOptions(ModelOptions):
-    """Softmax (multinomial logistic) regression: one linear layer on the 784 pixels."""
-
-
-@builtin_model("mlp", "fmnist.models.mlp:mlp")
-class MlpOptions(ModelOptions):
-    """Multi-layer perceptron: any depth and widths, activation, dropout, batch norm."""
-
-    hidden: Widths = (256, 128)
-    activation: Activation = "relu"
-    dropout: Probability = 0.0
-    batch_norm: bool = False
-
-
-# -- plain CNNs (cnn.py, spec.py) ----------------------------------------------------------------
-
-
-@builtin_model("cnn", "fmnist.models.cnn:cnn")
-class CnnOptions(ModelOptions):
-    """CNN family: conv blocks (filters, kernel, stride, pooling, BN, dropout) then dense layers."""
-
-    filters: Widths = (32, 64)
-    kernel_size: Kernel = 3
-    stride: Stride = 1
-    padding: Literal["same", "valid"] = "same"
-    convs_per_block: LayerCount = 1
-    pool: Pool = "max"
-    batch_norm: bool = False
-    conv_dropout: Probability = 0.0
-    dense: DenseWidths = (128,)
-    dropout: Probability = 0.0
-    activation: Activation = "relu"
-
-    @model_validator(mode="after")
-    def _fits_28x28(self) -> CnnOptions:
-        side = geometry.IMAGE_SIDE
-        for block in range(1, len(self.filters) + 1):
-            for _ in range(self.convs_per_block):
-                side = geometry.conv_side(
-                    side,
-                    self.kernel_size,
-                    self.stride,
-                    valid=self.padding == "valid",
-                    where=f"conv block {block}",
-                )
-            if self.pool != "none":
-                side = geometry.pool_side(side, where=f"conv block {block}")
-        return self
-
-
-@builtin_model("tf_cnn", "fmnist.models.cnn:tf_cnn")
-class TfCnnOptions(ModelOptions):
-    """TensorFlow-docs CNN: conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout (the peer's model)."""  # noqa: E501 (first line = `fmnist models` description)
-
-    dropout: Probability = 0.4
-
-
-@builtin_model("lenet5", "fmnist.models.cnn:lenet5")
-class Lenet5Options(ModelOptions):
-    """LeNet-5 (LeCun 1998): conv6 5x5 (padded), pool, conv16 5x5, pool, 120, 84."""
-
-    activation: Activation = "tanh"
-    pool: Pool = "avg"
-
-
-@builtin_model("spec_cnn", "fmnist.models.spec_cnn:spec_cnn")
-class SpecCnnOptions(ModelOptions):
-    """CNN from a layer string (c<F>k<K>[s<S>][v], m, a): the studies' one-off nets, e.g. strided convs."""  # noqa: E501 (first line = `fmnist models` description)
-
-    spec: Annotated[str, Field(max_length=2000)] = "c32k3,m,c64k3,m"
-    dense: DenseWidths = (128,)
-    activation: Activation = "relu"
-    batch_norm: bool = False
-    conv_dropout: Probability = 0.0
-    dropout: Probability = 0.0
-
-    @field_validator("spec")
-    @classmethod
-    def _fits_28x28(cls, spec: str) -> str:
-        geometry.parse_spec(spec)
-        return spec
-
-
-# -- VGG (vgg.py) --------------------------------------------------------------------------------
-
-
-@builtin_model("vgg_small", "fmnist.models.vgg:vgg_small")
-class VggSmallOptions(ModelOptions):
-    """Small VGG: three blocks of two 3x3 convs (32, 64, 128) with BN and max-pool."""
-
-    width: Annotated[float, Field(gt=0, le=WIDTH_MAX / 512)] = 1.0  # times the layout's widths
-    batch_norm: bool = True
-    dropout: Probability = 0.5
-    hidden: Width = 256
-
-
-@builtin_model("vgg16", "fmnist.models.vgg:vgg16")
-class Vgg16Options(VggSmallOptions):
-    """VGG16's 13 convs adapted to 28x28 (four pools), BN, a 512-wide classifier."""
-
-    hidden: Width = 512
-
-
-# -- residual nets (resnet.py) -------------------------------------------------------------------
-
-
-@builtin_model("resnet18", "fmnist.models.resnet:resnet18")
-class Resnet18Options(ModelOptions):
-    """ResNet-18 for 28x28: 3x3 stem without max-pool, stages of 2 basic blocks at 1x, 2x, 4x, 8x width."""  # noqa: E501 (first line = `fmnist models` description)
-
-    width: Width = 64
-
-
-@builtin_model("wrn", "fmnist.models.resnet:wrn")
-class WrnOptions(ModelOptions):
-    """Wide-ResNet WRN-depth-widen: pre-activation blocks, stages of 16k, 32k, 64k channels."""
-
-    depth: Annotated[int, Field(ge=10, le=1000)] = 16
-    widen: Width = 4
-    dropout: Probability = 0.0
-
-    @field_validator("depth")
-    @classmethod
-    def _six_n_plus_four(cls, depth: int) -> int:
-        if (depth - 4) % 6:
-            raise ValueError("depth must be 6n+4 (10, 16, 22, 28, 40)")
-        return depth
-
-
-# -- fastnet (fast.py) ---------------------------------------------------------------------------
-
-
-@builtin_model("fastnet", "fmnist.models.fast:fastnet")
-class FastnetOptions(ModelOptions):
-    """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
-
-    # Each block halves the side (28, 14, 7, 3, 1): at most four blocks.
-    widths: Annotated[tuple[Width, ...], Field(min_length=1, max_length=4)] = (32, 64, 128)
-    convs: Annotated[tuple[LayerCount, ...], Field(min_length=1, max_length=4)] = (1, 1, 1)
-    pool_early: bool = False
-    head: Literal["flat", "max", "avg"] = "flat"
-    dropout: Probability = 0.0
-    # A frozen first convolution that whitens the image's k x k patches (0: none).
-    whiten: Literal[0, 2, 3] = 0
-
-    @field_validator("convs")
-    @classmethod
-    def _one_count_per_block(cls, convs: tuple[int, ...], info) -> tuple[int, ...]:
-        widths = info.data.get("widths")
-        if widths is not None and len(widths) != len(convs):
-            raise ValueError(f"convs needs one count per block, as many as widths {tuple(widths)}")
-        return convs
+# -- the built-in families: importing each registers its models (torch is imported by their
+# builders, when a model is built)
+BUILTIN_FAMILIES = ("mlp", "cnn", "spec_cnn", "vgg", "resnet", "fast")
+for _family in BUILTIN_FAMILIES:
+    importlib.import_module(f"fmnist.models.{_family}")

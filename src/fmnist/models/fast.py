@@ -10,17 +10,46 @@ ReLU and pooling are memory-bound and cost more than the convolutions:
   ``"max"``/``"avg"``: global pooling, fewer parameters.
 - ``whiten=k``: a frozen patch-whitening convolution before the first block
   (``layers.PatchWhitening``), fitted on training images before the first step.
+
+Torch is imported inside the builder: the catalogue imports this module without torch.
 """
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from fmnist.models.catalog import FastnetOptions
-from fmnist.models.layers import Classifier, PatchWhitening
+from pydantic import Field, field_validator
+
+from fmnist.models.catalog import LayerCount, ModelOptions, Probability, Width, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class FastnetOptions(ModelOptions):
+    """Fast net: blocks of 3x3 conv-BN-ReLU (widths x convs) with a max-pool each, then a linear head."""  # noqa: E501 (first line = `fmnist models` description)
+
+    # Each block halves the side (28, 14, 7, 3, 1): at most four blocks.
+    widths: Annotated[tuple[Width, ...], Field(min_length=1, max_length=4)] = (32, 64, 128)
+    convs: Annotated[tuple[LayerCount, ...], Field(min_length=1, max_length=4)] = (1, 1, 1)
+    pool_early: bool = False
+    head: Literal["flat", "max", "avg"] = "flat"
+    dropout: Probability = 0.0
+    # A frozen first convolution that whitens the image's k x k patches (0: none).
+    whiten: Literal[0, 2, 3] = 0
+
+    @field_validator("convs")
+    @classmethod
+    def _one_count_per_block(cls, convs: tuple[int, ...], info) -> tuple[int, ...]:
+        widths = info.data.get("widths")
+        if widths is not None and len(widths) != len(convs):
+            raise ValueError(f"convs needs one count per block, as many as widths {tuple(widths)}")
+        return convs
 
 
 def _block(cin: int, width: int, convs: int, pool_early: bool) -> list[nn.Module]:
+    from torch import nn
+
     layers: list[nn.Module] = []
     for i in range(convs):
         layers.append(nn.Conv2d(cin if i == 0 else width, width, 3, padding=1, bias=False))
@@ -32,7 +61,12 @@ def _block(cin: int, width: int, convs: int, pool_early: bool) -> list[nn.Module
     return layers
 
 
+@register("fastnet", FastnetOptions)
 def fastnet(o: FastnetOptions) -> nn.Module:
+    from torch import nn
+
+    from fmnist.models.layers import Classifier, PatchWhitening
+
     head = o.head
     layers: list[nn.Module] = []
     cin = 1

@@ -1,15 +1,47 @@
 """Residual nets adapted to 28x28: ResNet-18 (He et al. 2016) and Wide-ResNets (Zagoruyko &
-Komodakis 2016)."""
+Komodakis 2016).
+
+Torch is imported inside the builders: the catalogue imports this module without torch.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING, Annotated
 
-from fmnist.models.catalog import Resnet18Options, WrnOptions
-from fmnist.models.layers import BasicBlock, Classifier, conv_bn_act
+from pydantic import Field, field_validator
+
+from fmnist.models.catalog import ModelOptions, Probability, Width, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class Resnet18Options(ModelOptions):
+    """ResNet-18 for 28x28: 3x3 stem without max-pool, stages of 2 basic blocks at 1x, 2x, 4x, 8x width."""  # noqa: E501 (first line = `fmnist models` description)
+
+    width: Width = 64
+
+
+class WrnOptions(ModelOptions):
+    """Wide-ResNet WRN-depth-widen: pre-activation blocks, stages of 16k, 32k, 64k channels."""
+
+    depth: Annotated[int, Field(ge=10, le=1000)] = 16
+    widen: Width = 4
+    dropout: Probability = 0.0
+
+    @field_validator("depth")
+    @classmethod
+    def _six_n_plus_four(cls, depth: int) -> int:
+        if (depth - 4) % 6:
+            raise ValueError("depth must be 6n+4 (10, 16, 22, 28, 40)")
+        return depth
 
 
 def _stage(cin: int, cout: int, blocks: int, stride: int, **block_kw) -> nn.Sequential:
+    from torch import nn
+
+    from fmnist.models.layers import BasicBlock
+
     return nn.Sequential(
         *(
             BasicBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1, **block_kw)
@@ -18,7 +50,12 @@ def _stage(cin: int, cout: int, blocks: int, stride: int, **block_kw) -> nn.Sequ
     )
 
 
+@register("resnet18", Resnet18Options)
 def resnet18(o: Resnet18Options) -> nn.Module:
+    from torch import nn
+
+    from fmnist.models.layers import Classifier, conv_bn_act
+
     width = o.width
     widths = [width, 2 * width, 4 * width, 8 * width]
     stages = [
@@ -29,7 +66,12 @@ def resnet18(o: Resnet18Options) -> nn.Module:
     return Classifier(features, nn.Linear(widths[-1], 10))
 
 
+@register("wrn", WrnOptions)
 def wrn(o: WrnOptions) -> nn.Module:
+    from torch import nn
+
+    from fmnist.models.layers import Classifier
+
     blocks = (o.depth - 4) // 6  # o.depth is 6n+4 (checked by WrnOptions)
     widths = [16 * o.widen, 32 * o.widen, 64 * o.widen]
     stages = [
