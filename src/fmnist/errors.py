@@ -48,26 +48,3 @@ class TrainingDiverged(FmnistError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 3
-
-
-def invalid_field(
-    exc: Any, subject: str, *, fix: str, allowed_fields: Any = None, prefix: str | None = None
-) -> ConfigError:
-    """The first error of a pydantic ``ValidationError`` as one ConfigError in the shape above.
-
-    ``subject`` names what was validated ("config field", "recipe 's003_dense' field");
-    ``allowed_fields(loc)`` lists the field names allowed where an unknown field was given;
-    ``prefix`` starts the field's dotted path where the validated object sits in a config
-    ("model" for a model's options: 'model.hidden.0').
-    """
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
-    where = where or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    msg = msg[:1].lower() + msg[1:]
-    if err["type"] == "extra_forbidden":
-        names = allowed_fields(err["loc"][:-1]) if allowed_fields else None
-        return ConfigError(f"unknown {subject} '{where}'", allowed=names, fix=fix)
-    return ConfigError(
-        f"{subject} '{where}' is invalid", allowed=msg, got=err.get("input"), fix=fix
-    )

@@ -27,7 +27,7 @@ def validated(
     data: Any,
     subject: str,
     *,
-    fix: str,
+    fix: str | Callable[[tuple], str],
     allowed_fields: Callable[[tuple], str] | None = None,
     prefix: str | None = None,
     error: type[ConfigError] = ConfigError,
@@ -37,7 +37,8 @@ def validated(
     ``subject`` names what was validated ("config field", "recipe 's003_dense' field");
     ``allowed_fields(loc)`` lists the field names allowed where an unknown field was given;
     ``prefix`` starts the field's dotted path where the validated object sits in a config
-    ("model" for a model's options: 'model.hidden.0').
+    ("model" for a model's options: 'model.hidden.0'); ``fix(loc)`` may say how to fix the
+    field at ``loc``.
     """
     try:
         return model.model_validate(data)
@@ -45,6 +46,7 @@ def validated(
         err = exc.errors()[0]
         where = ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
         where = where or "(top level)"
+        fix = fix(err["loc"]) if callable(fix) else fix
         if err["type"] == "extra_forbidden":
             names = allowed_fields(err["loc"][:-1]) if allowed_fields else None
             raise error(f"unknown {subject} '{where}'", allowed=names, fix=fix) from None

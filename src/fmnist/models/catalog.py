@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
-from fmnist.errors import UnknownModelError, invalid_field
+from fmnist.errors import UnknownModelError
 from fmnist.models import geometry
+from fmnist.schema import Strict, validated
 
 Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "linear"]
 Pool = Literal["max", "avg", "none"]
@@ -42,10 +43,10 @@ Stride = Annotated[int, Field(ge=1, le=geometry.IMAGE_SIDE)]
 LayerCount = Annotated[int, Field(ge=1, le=16)]  # convs in one block
 
 
-class ModelOptions(BaseModel):
-    """Base of the options of one model: unknown options are refused, values are read-only."""
+class ModelOptions(Strict):
+    """Base of the options of one model: strict, and read-only once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True)
 
 
 @dataclass(frozen=True)
@@ -139,15 +140,21 @@ def validate_model_options(name: str, options: dict[str, Any]) -> ModelOptions:
             got=unknown[0] if len(unknown) == 1 else unknown,
             fix="correct the name or remove the option",
         )
-    try:
-        return entry.options.model_validate(options)
-    except ValidationError as exc:
-        field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
-        default = f" (default: {fields[field].default!r})" if field in fields else ""
-        fix = f"set a valid value{default}"
-        raise UnknownModelError(
-            str(invalid_field(exc, f"model '{name}': config field", fix=fix, prefix="model"))
-        ) from None
+
+    def fix(loc: tuple) -> str:
+        field = str(loc[0]) if loc else ""
+        return "set a valid value" + (
+            f" (default: {fields[field].default!r})" if field in fields else ""
+        )
+
+    return validated(
+        entry.options,
+        options,
+        f"model '{name}': config field",
+        fix=fix,
+        prefix="model",
+        error=UnknownModelError,
+    )
 
 
 def check_model_options(name: str, options: dict[str, Any]) -> None:
