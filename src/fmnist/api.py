@@ -723,7 +723,7 @@ def explore_data(
             allowed="100 to 20000 images",
             got=sample,
         )
-    from fmnist.viz.explore import explore
+    from fmnist.report.explore import explore
 
     return explore(out, data_dir=data_dir, sample=sample)
 

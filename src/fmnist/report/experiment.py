@@ -39,8 +39,8 @@ from fmnist.report.groups import (
     options_by_group,
     sweep_points,
 )
+from fmnist.report.html import Page
 from fmnist.viz.experiment import accuracy_vs_time, heat_map, kfold_boxes, sweep_curve
-from fmnist.viz.html import Page
 from fmnist.viz.plot import save
 
 

@@ -20,6 +20,7 @@ from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
 from fmnist.experiments import robustness
 from fmnist.metrics import overfitting_start
+from fmnist.report.html import Page
 from fmnist.runs import RunDir
 
 # what a model computes, not files: the same functions the recorder applies during training
@@ -28,7 +29,6 @@ from fmnist.training.record import first_layer_filters, weight_histograms
 # as a module: its first_layer_filters and weight_histograms draw what the two above compute
 from fmnist.viz import run as figures
 from fmnist.viz.explain import attribution_grid, class_mean_maps
-from fmnist.viz.html import Page
 from fmnist.viz.plot import save
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth

@@ -17,9 +17,9 @@ from optuna.trial import FrozenTrial, TrialState
 from fmnist.experiments.sweep import plan, run_jobs
 from fmnist.experiments.table import build_table
 from fmnist.recipes import Recipe
+from fmnist.report.html import Page
 from fmnist.search.space import SearchSpace, decode, trial_config
 from fmnist.search.study import study_root, trial_states
-from fmnist.viz.html import Page
 from fmnist.viz.search import study_plots
 
 TOP = 10  # rows of the best-trials table
