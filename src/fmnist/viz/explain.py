@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 
 from fmnist.data import CLASS_NAMES
-from fmnist.viz.plot import Figure, new_figure, png_bytes, styled
+from fmnist.viz.plot import Figure, new_figure, styled
 
 MAP_TITLES = {
     "integrated_gradients": "Integrated Gradients",
@@ -68,16 +68,6 @@ def class_mean_maps(mean_images: Sequence[np.ndarray], mean_maps: Sequence[np.nd
     fig.suptitle("What makes each class (mean Integrated Gradients)", fontweight="bold")
     fig.tight_layout()
     return fig
-
-
-@styled
-def overlay_png(image: np.ndarray, attribution: np.ndarray, size_inches: float = 2.4) -> bytes:
-    """A signed map over its 28x28 image, alone, as PNG bytes (for the web page)."""
-    fig, ax = new_figure(figsize=(size_inches, size_inches))
-    _overlay(ax, image, attribution, True)
-    ax.set_axis_off()
-    fig.subplots_adjust(0, 0, 1, 1)
-    return png_bytes(fig, dpi=70, bbox_inches=None)
 
 
 def _overlay(ax, image: np.ndarray, attribution: np.ndarray | None, signed: bool) -> None:
