@@ -17,8 +17,8 @@ from PIL import Image
 import fmnist
 from fmnist.analysis.collect import mean_std
 from fmnist.data import CLASS_NAMES, load_arrays
+from fmnist.metrics import overfitting_start
 from fmnist.report import build_report
-from fmnist.report.figures import overfitting_start
 from fmnist.report.run import conv_feature_maps, summary_cards
 from fmnist.runs import RunDir
 from tests.conftest import tiny
@@ -453,7 +453,7 @@ def test_a_report_leaves_the_users_matplotlib_backend_and_rcparams_as_they_were(
     no global style; and a figure fmnist returns shows itself in Jupyter as PNG."""
     import matplotlib
 
-    from fmnist.report import figures
+    from fmnist.viz.run import learning_curves
 
     users_backend = matplotlib.get_backend()
     try:
@@ -461,7 +461,7 @@ def test_a_report_leaves_the_users_matplotlib_backend_and_rcparams_as_they_were(
             matplotlib.use("svg")  # a backend fmnist would never choose itself
             before = dict(matplotlib.rcParams)
             build_report(cnn_run.path, out=tmp_path / "report")
-            figure = figures.learning_curves(cnn_run.metrics, best_epoch=None)
+            figure = learning_curves(cnn_run.metrics, best_epoch=None)
             after_backend, after = matplotlib.get_backend(), dict(matplotlib.rcParams)
     finally:
         matplotlib.use(users_backend)

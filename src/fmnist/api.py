@@ -254,7 +254,7 @@ def explain(
     from fmnist.data.images import read_images
     from fmnist.data.sources import load_arrays
     from fmnist.explain import explain_images
-    from fmnist.report.figures import attribution_grid
+    from fmnist.viz.explain import attribution_grid
     from fmnist.viz.plot import save
 
     run = load_run(run_dir)
@@ -533,12 +533,12 @@ def robustness(
     if reference is not None:
         against = measured.read(Path(reference), images) or robustness(reference, images=images)
     result = measured.Robustness(run.path, images, clean, accuracy, against)
-    from fmnist.report import figures
     from fmnist.viz.plot import save
+    from fmnist.viz.robustness import corruption_grid, robustness_heatmap
 
     out = measured.write(result)
-    save(figures.robustness_heatmap(accuracy, clean), out / "heatmap.png")
-    save(figures.corruption_grid(test[0], measured.example_grid(test[0])), out / "corruptions.png")
+    save(robustness_heatmap(accuracy, clean), out / "heatmap.png")
+    save(corruption_grid(test[0], measured.example_grid(test[0])), out / "corruptions.png")
     return result
 
 
@@ -709,7 +709,7 @@ def explore_data(
             allowed="100 to 20000 images",
             got=sample,
         )
-    from fmnist.viz.explore import explore
+    from fmnist.report.explore import explore
 
     return explore(out, data_dir=data_dir, sample=sample)
 

@@ -176,27 +176,27 @@ class Run:
     # -- figures: each returns a matplotlib Figure (a notebook shows it; .savefig writes it) ------
     def plot_curves(self) -> Figure:
         """Train and validation loss and accuracy per epoch, the best epoch marked."""
-        from fmnist.report.figures import learning_curves
+        from fmnist.viz.run import learning_curves
 
         best = self.summary.get("best_epoch") if self.summary.get("val_accuracy") else None
         return learning_curves(self.metrics, best)
 
     def plot_confusion(self) -> Figure:
         """The test confusion matrix, as counts and as shares of each true class."""
-        from fmnist.report.figures import confusion_matrices
+        from fmnist.viz.run import confusion_matrices
 
         return confusion_matrices(self.summary["confusion_matrix"])
 
     def plot_per_class(self) -> Figure:
         """Test precision, recall and F1 of each class."""
-        from fmnist.report.figures import per_class_scores
+        from fmnist.viz.run import per_class_scores
 
         return per_class_scores(self.summary["per_class"])
 
     def plot_mistakes(self, count: int = 18) -> Figure:
         """The ``count`` test images the model got wrong with the highest confidence, from the
         run's kept test predictions."""
-        from fmnist.report.figures import confident_mistakes
+        from fmnist.viz.run import confident_mistakes
 
         arrays, _ = load_arrays(self.dir.read_config()["data"].get("data_dir"))
         _, _, probabilities = self.dir.read_predictions()
@@ -208,7 +208,7 @@ class Run:
     def plot_reliability(self) -> Figure:
         """Accuracy against confidence on the test set, before and after the temperature scaling
         fitted on the validation split (from the run's kept predictions)."""
-        from fmnist.report.figures import reliability_diagram
+        from fmnist.viz.run import reliability_diagram
 
         calibration = self.summary.get("calibration")
         if not calibration:
@@ -221,8 +221,8 @@ class Run:
 
     def plot_filters(self) -> Figure:
         """The first layer's filters (conv kernels, or an MLP's first units as 28x28 templates)."""
-        from fmnist.report.figures import first_layer_filters as draw_filters
         from fmnist.training.record import first_layer_filters
+        from fmnist.viz.run import first_layer_filters as draw_filters
 
         filters = first_layer_filters(self.model)
         if filters is None:

@@ -1,6 +1,10 @@
-"""Classification metrics for summaries and reports (scikit-learn does the counting)."""
+"""Classification metrics for summaries and reports (scikit-learn does the counting), and what a
+run's per-epoch metrics say about overfitting (the learning curves draw it, the run report states
+it)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -84,3 +88,22 @@ def _calibration(
         block["temperature"] = calibrated[0]
         block["after_scaling"] = calibration_scores(calibrated[1], labels)
     return block
+
+
+# val loss this far (relative) above its minimum at the end counts as overfitting
+OVERFIT_MARGIN = 0.02
+
+
+def overfitting_start(metrics: list[dict[str, Any]]) -> int | None:
+    """The epoch after which the model overfits, or None.
+
+    Rule: the epoch of minimal validation loss, if by the last epoch validation loss has risen more
+    than OVERFIT_MARGIN above that minimum while training loss kept falling.
+    """
+    val = [m.get("val_loss") for m in metrics]
+    if len(metrics) < 3 or any(v is None for v in val):
+        return None
+    best = int(np.argmin(val))
+    rising = val[-1] > val[best] * (1 + OVERFIT_MARGIN)
+    still_learning = metrics[-1]["train_loss"] < metrics[best]["train_loss"]
+    return metrics[best]["epoch"] if best < len(metrics) - 1 and rising and still_learning else None

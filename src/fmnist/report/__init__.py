@@ -1,4 +1,9 @@
-"""Reports: figures and one self-contained HTML page from run directories (they never train).
+"""Reports: each one self-contained HTML page (``html.Page``), assembled from figures that
+``fmnist.viz`` draws; they never train.
+
+One module per page: ``run`` (a run directory), ``experiment`` (a folder of runs; ``groups`` finds
+its sweeps and grids), ``search`` (an Optuna study) and ``explore`` (the data set). Report imports
+viz, never the reverse, and nothing below it (training, inference, data) imports report.
 
 ``build_report(path)`` decides what ``path`` is: a run directory (it holds config.yaml) gets a run
 report; a folder holding finished runs at any depth gets an experiment report.

@@ -1,5 +1,5 @@
-"""The report of one run: read the run directory, draw its figures, write
-RUN_DIR/report/report.html.
+"""The report of one run: read the run directory, draw its figures (``fmnist.viz.run`` and
+``fmnist.viz.explain`` draw them), write RUN_DIR/report/report.html.
 
 Everything comes from files the run wrote (metrics, summary, predictions, recorded filters and
 histograms, the final weights); nothing is trained. Feature maps need one forward pass of the saved
@@ -19,12 +19,16 @@ from fmnist.analysis import robustness
 from fmnist.data import CLASS_NAMES, load_arrays
 from fmnist.data.splits import stratified_sample
 from fmnist.errors import ConfigError
-from fmnist.report import figures
+from fmnist.metrics import overfitting_start
+from fmnist.report.html import Page
 from fmnist.runs import RunDir
 
 # what a model computes, not files: the same functions the recorder applies during training
 from fmnist.training.record import first_layer_filters, weight_histograms
-from fmnist.viz.html import Page
+
+# as a module: its first_layer_filters and weight_histograms draw what the two above compute
+from fmnist.viz import run as figures
+from fmnist.viz.explain import attribution_grid, class_mean_maps
 from fmnist.viz.plot import save
 
 MAX_FEATURE_LAYERS = 6  # deep nets have 20+ convs: show this many, spread over the depth
@@ -121,7 +125,7 @@ def _learning_section(
         return
     best = summary["best_epoch"] if summary.get("val_accuracy") is not None else None
     path = save(figures.learning_curves(metrics, best), out / "learning_curves.png")
-    overfit = figures.overfitting_start(metrics)
+    overfit = overfitting_start(metrics)
     verdict = (
         (
             f"Overfitting starts after epoch {overfit}: validation loss rises from there while "
@@ -212,7 +216,7 @@ def _explanation_section(
         for i in mistakes[:EXPLAINED_MISTAKES]
     ]
     page.figure(
-        save(figures.attribution_grid(
+        save(attribution_grid(
             images[mistakes[:EXPLAINED_MISTAKES]], captions, [e.maps for e in explained],
             title="The most confidently wrong: where the model looked",
         ), out / "mistake_maps.png"),
@@ -228,7 +232,7 @@ def _explanation_section(
     bounds = np.cumsum([0, *map(len, correct)])
     page.figure(
         save(
-            figures.class_mean_maps(
+            class_mean_maps(
                 [images[c].mean(0) if len(c) else np.zeros((28, 28)) for c in correct],
                 [
                     maps[a:b].mean(0) if b > a else np.zeros((28, 28))

@@ -198,8 +198,8 @@ class NotebookDisplay:
     def _draw_curves(self) -> None:
         from IPython.display import Image
 
-        from fmnist.report.figures import learning_curves
         from fmnist.viz.plot import png_bytes
+        from fmnist.viz.run import learning_curves
 
         png = png_bytes(learning_curves(self.rows, self.best_epoch), dpi=80)
         self._curves.update(Image(data=png), metadata={"fmnist": {"epochs_drawn": len(self.rows)}})

@@ -1,5 +1,10 @@
-"""Figures of one run: plain arrays in, one ``Figure`` out (``fmnist.viz.plot.save`` writes it;
-a notebook shows it). Reading the run directory is ``report.run``'s job.
+"""Figures of one run: learning curves, confusion matrix, per-class scores, calibration, the most
+confident mistakes, first-layer filters (and their evolution as a GIF), feature maps, how each layer
+learns, and weight histograms.
+
+Plain arrays in, one ``Figure`` out (``fmnist.viz.plot.save`` writes it; a notebook shows it), so
+the run report, ``Run.plot_*`` and the live curves of a notebook's training draw the same figures.
+Reading the run directory is theirs to do (``fmnist.report.run``, ``fmnist.inference.Run``).
 
 Every figure has a title, axis labels with units, and class names instead of class numbers.
 """
@@ -18,10 +23,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
+from fmnist.metrics import overfitting_start
 from fmnist.viz.plot import (
     Figure,
     image_grid,
-    label_rows,
     new_figure,
     no_ticks,
     png_bytes,
@@ -29,27 +34,8 @@ from fmnist.viz.plot import (
     tile,
 )
 
-OVERFIT_MARGIN = (
-    0.02  # val loss this far (relative) above its minimum at the end counts as overfitting
-)
-
 
 # -- learning curves -------------------------------------------------------------------------
-def overfitting_start(metrics: list[dict[str, Any]]) -> int | None:
-    """The epoch after which the model overfits, or None.
-
-    Rule: the epoch of minimal validation loss, if by the last epoch validation loss has risen more
-    than OVERFIT_MARGIN above that minimum while training loss kept falling.
-    """
-    val = [m.get("val_loss") for m in metrics]
-    if len(metrics) < 3 or any(v is None for v in val):
-        return None
-    best = int(np.argmin(val))
-    rising = val[-1] > val[best] * (1 + OVERFIT_MARGIN)
-    still_learning = metrics[-1]["train_loss"] < metrics[best]["train_loss"]
-    return metrics[best]["epoch"] if best < len(metrics) - 1 and rising and still_learning else None
-
-
 @styled
 def learning_curves(metrics: list[dict[str, Any]], best_epoch: int | None) -> Figure:
     epochs = [m["epoch"] for m in metrics]
@@ -192,117 +178,6 @@ def reliability_diagram(
     counts.set_xlabel("confidence in the predicted class (%)")
     counts.set_ylabel("test images (log scale)")
     counts.set_title(f"How confident: {bins} equal-width bins")
-    return fig
-
-
-# -- attribution maps ----------------------------------------------------------------------------
-MAP_TITLES = {
-    "integrated_gradients": "Integrated Gradients",
-    "saliency": "saliency",
-    "grad_cam": "Grad-CAM (last conv)",
-    "occlusion": "occlusion (4x4 patch)",
-}
-
-
-@styled
-def attribution_grid(
-    images: Sequence[np.ndarray],
-    captions: Sequence[tuple[str, str]],
-    maps: Sequence[dict[str, np.ndarray | None]],
-    title: str = "Why the model says what it says",
-) -> Figure:
-    """One row per image: the input under its (title, text below) caption, e.g. its name and top
-    3, then each method's map over it. Integrated Gradients is signed (red: for the class, blue:
-    against); the others are magnitudes (bright: matters most). A map is as opaque as it is
-    strong, its colours scaled to its 99th percentile so that one extreme pixel does not hide the
-    rest."""
-    methods = list(MAP_TITLES)
-    fig, axes = new_figure(
-        len(images), 1 + len(methods), figsize=(2.3 * (1 + len(methods)), 2.9 * len(images) + 0.6),
-        squeeze=False,
-    )  # fmt: skip
-    for row, (image, (name, below), by_method) in enumerate(zip(images, captions, maps)):
-        axes[row, 0].imshow(image, cmap="gray", vmin=0, vmax=255)
-        axes[row, 0].set_title(name, fontsize=8, fontweight="normal")
-        axes[row, 0].set_xlabel(below, fontsize=8)
-        for col, method in enumerate(methods, start=1):
-            _overlay(axes[row, col], image, by_method.get(method), method == "integrated_gradients")
-            if row == 0:
-                axes[row, col].set_title(MAP_TITLES[method], fontsize=9)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title, fontweight="bold")
-    fig.tight_layout()
-    return fig
-
-
-@styled
-def class_mean_maps(mean_images: Sequence[np.ndarray], mean_maps: Sequence[np.ndarray]) -> Figure:
-    """One panel per class: its mean image under its mean (signed) attribution map."""
-    fig, axes = new_figure(2, 5, figsize=(11, 5.2))
-    for ax, name, image, attribution in zip(axes.flat, CLASS_NAMES, mean_images, mean_maps):
-        _overlay(ax, image, attribution, True)
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("What makes each class (mean Integrated Gradients)", fontweight="bold")
-    fig.tight_layout()
-    return fig
-
-
-@styled
-def overlay_png(image: np.ndarray, attribution: np.ndarray, size_inches: float = 2.4) -> bytes:
-    """A signed map over its 28x28 image, alone, as PNG bytes (for the web page)."""
-    fig, ax = new_figure(figsize=(size_inches, size_inches))
-    _overlay(ax, image, attribution, True)
-    ax.set_axis_off()
-    fig.subplots_adjust(0, 0, 1, 1)
-    return png_bytes(fig, dpi=70, bbox_inches=None)
-
-
-def _overlay(ax, image: np.ndarray, attribution: np.ndarray | None, signed: bool) -> None:
-    ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-    if attribution is None:
-        ax.text(0.5, 0.5, "no convolution", ha="center", va="center", transform=ax.transAxes,
-                fontsize=8, color="white")  # fmt: skip
-        return
-    values = attribution if signed else np.abs(attribution)
-    scale = float(np.percentile(np.abs(values), 99)) or float(np.abs(values).max()) or 1.0
-    strength = np.clip(np.abs(values) / scale, 0, 1)
-    cmap = matplotlib.colormaps.get_cmap("RdBu_r" if signed else "inferno")
-    colours = cmap((np.clip(values / scale, -1, 1) + 1) / 2 if signed else strength)
-    colours[..., 3] = 0.15 + 0.85 * strength
-    ax.imshow(colours)
-
-
-# -- robustness ----------------------------------------------------------------------------------
-@styled
-def robustness_heatmap(accuracy: dict[str, list[float]], clean: float) -> Figure:
-    """Test accuracy (%) per corruption (rows, most harmful first) and severity (columns)."""
-    names = sorted(accuracy, key=lambda name: np.mean(accuracy[name]))
-    grid = 100 * np.array([accuracy[name] for name in names])
-    fig, ax = new_figure(figsize=(7.5, 0.42 * len(names) + 1.6))
-    shown = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
-    for (row, col), value in np.ndenumerate(grid):
-        ax.text(col, row, f"{value:.1f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(grid.shape[1]), [f"severity {s}" for s in range(1, grid.shape[1] + 1)])
-    ax.set_yticks(range(len(names)), [name.replace("_", " ") for name in names])
-    ax.set_title(f"Test accuracy (%) under corruption; clean: {100 * clean:.2f} %")
-    ax.grid(False)
-    fig.colorbar(shown, ax=ax, label="test accuracy (%)", fraction=0.04)
-    return fig
-
-
-@styled
-def corruption_grid(clean: np.ndarray, corrupted: dict[str, list[np.ndarray]]) -> Figure:
-    """One test image, clean and under every corruption (rows) at every severity (columns)."""
-    names = list(corrupted)
-    images = [image for name in names for image in [clean, *corrupted[name]]]
-    header = ["clean", *(f"severity {s}" for s in range(1, 6))]
-    titles = header + [""] * (len(images) - len(header))
-    fig, axes = image_grid(images, titles, cols=6, cell=(1.3, 1.45), title_size=7)
-    label_rows(fig, axes, [name.replace("_", " ") for name in names])
     return fig
 
 
