@@ -108,3 +108,12 @@ def test_bad_arguments_fail_in_the_api_where_a_notebook_meets_them_too(tmp_path)
         api.run_recipes(["s000_softmax"], seeds=0, out=tmp_path)
     with pytest.raises(ConfigError, match="--sample is out of range"):
         api.explore_data(tmp_path, sample=10)
+
+
+def test_the_verbs_users_know_are_the_api_and_the_old_names_still_answer():
+    """fit / evaluate / predict as Keras and scikit-learn name them; train and classify, the names
+    before 0.2, are the same functions for a release."""
+    import fmnist as package
+
+    assert package.fit is api.fit and package.predict is api.predict
+    assert package.train is api.fit and api.classify is api.predict

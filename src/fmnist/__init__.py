@@ -1,6 +1,6 @@
 """fmnist: train, compare and understand neural networks on Fashion-MNIST.
 
-The public API (``fmnist.train``, ``fmnist.load_run``, ``fmnist.create_model`` ...) is imported
+The public API (``fmnist.fit``, ``fmnist.load_run``, ``fmnist.create_model`` ...) is imported
 lazily so ``import fmnist`` and ``fmnist --help`` stay fast; torch loads on first use.
 """
 
@@ -9,7 +9,9 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
+    "fit": "fmnist.api",
     "train": "fmnist.api",
+    "predict": "fmnist.api",
     "resume": "fmnist.api",
     "load_run": "fmnist.api",
     "resolve_config": "fmnist.api",

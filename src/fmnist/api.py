@@ -2,7 +2,7 @@
 else, so a notebook gets the same checks, the same run folders and the same errors.
 
     >>> import fmnist
-    >>> run = fmnist.train(recipe="fast")           # fmnist train --recipe fast  -> runs/fast/seed0
+    >>> run = fmnist.fit(recipe="fast")             # fmnist train --recipe fast  -> runs/fast/seed0
     >>> run.summary["test_accuracy"]
     >>> fmnist.api.run_recipes(["s003_*"], seeds=3)  # fmnist run 's003_*' --seeds 3
     >>> fmnist.api.table("runs").markdown           # fmnist table runs
@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from fmnist.analysis.collect import find_runs
 from fmnist.analysis.table import build_table, to_markdown, write_table
 from fmnist.config import RunConfig, parse_overrides, read_yaml
@@ -37,7 +35,8 @@ from fmnist.runs import RunDir, writable_folder
 if TYPE_CHECKING:
     from fmnist.analysis.compare import Comparison
     from fmnist.analysis.robustness import Robustness
-    from fmnist.inference import Run
+    from fmnist.explain import Explained
+    from fmnist.inference import Classified, Run
     from fmnist.records.verify import Verified
 
 ConfigLike = RunConfig | dict[str, Any] | str | Path | None
@@ -97,7 +96,7 @@ def _as_dict(config: ConfigLike, recipe: str | None = None) -> dict[str, Any]:
 
 
 # -- one run -------------------------------------------------------------------------------------
-def train(
+def fit(
     config: ConfigLike = None,
     *,
     model: str | Callable[..., Any] | None = None,
@@ -154,6 +153,9 @@ def train(
     return load_run(job.path)
 
 
+train = fit  # its name before 0.2, kept for a release
+
+
 def _model_name(model: str | Callable[..., Any]) -> str:
     """A model argument as the config's ``model.name``: a factory is registered under its name."""
     if isinstance(model, str):
@@ -189,19 +191,7 @@ def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, float]:
     return load_run(run_dir).evaluate(split)
 
 
-@dataclass
-class Classified:
-    """One image's prediction: its ``top`` (class name, probability) pairs, or the ``error`` that
-    kept it from being read; ``warnings`` say what makes the prediction doubtful."""
-
-    name: str
-    top: list[tuple[str, float]]
-    warnings: list[str]
-    error: str | None = None
-    shown: Path | None = None
-
-
-def classify(
+def predict(
     run_dir: str | Path,
     images: Sequence[str | Path],
     *,
@@ -211,33 +201,12 @@ def classify(
     """The ``top`` classes and probabilities of each image file (photos, prepared as Fashion-MNIST
     was made; .npy arrays of 28x28 uint8). A file that cannot be read gets its error and the others
     are still classified. ``show``: a folder where each input is saved as the model saw it."""
-    if not 1 <= top <= 10:
-        raise ConfigError("--top is out of range", allowed="1 to 10", got=top)
-    from fmnist.data.images import read_images, save_input
+    from fmnist.inference import classify_files
 
-    inputs = read_images(list(images))
-    readable = [i.pixels for i in inputs if i.error is None]
-    predictor = load_run(run_dir).predictor
-    probabilities = iter(predictor.predict(np.stack(readable)) if readable else [])
-    results = []
-    for k, item in enumerate(inputs):
-        if item.error is not None:
-            results.append(Classified(item.name, [], [], item.error))
-            continue
-        probs = next(probabilities)
-        best = [(predictor.class_names[c], float(probs[c])) for c in probs.argsort()[::-1][:top]]
-        where = Path(show) / f"{k:03d}-{Path(item.name).stem}.png" if show else None
-        shown = save_input(item, where) if where else None
-        results.append(Classified(item.name, best, item.warnings, shown=shown))
-    return results
+    return classify_files(load_run(run_dir), images, top=top, show=show)
 
 
-@dataclass
-class Explained:
-    """What ``explain`` drew: each image's name, top 3 and IG's convergence delta, and the PNG."""
-
-    figure: Path
-    images: list[tuple[str, list[tuple[str, float]], float]]
+classify = predict  # its name before 0.2, kept for a release
 
 
 def explain(
@@ -251,45 +220,9 @@ def explain(
     photos or .npy arrays (prepared as ``predict`` prepares them) and of test images by index
     (default: the first four), each for the class the run predicts; drawn in OUT/explain.png
     (default RUN/explain/)."""
-    from fmnist.data.images import read_images
-    from fmnist.data.sources import load_arrays
-    from fmnist.explain import explain_images
-    from fmnist.viz.explain import attribution_grid
-    from fmnist.viz.plot import save
+    from fmnist.explain import explain_files
 
-    run = load_run(run_dir)
-    predictor = run.predictor
-    test_images, test_labels = (
-        load_arrays(run.config.data.data_dir)[0][k] for k in ("test_images", "test_labels")
-    )
-    bad = [k for k in test if not 0 <= k < len(test_images)]
-    if bad:
-        raise ConfigError(
-            "--test is not a test image index",
-            allowed=f"0 to {len(test_images) - 1}",
-            got=bad[0],
-            fix="--test 0",
-        )
-    read = read_images(list(images))
-    unreadable = next((item for item in read if item.error), None)
-    if unreadable:
-        raise ConfigError(unreadable.error)  # names the file, what is allowed and the fix
-    indices = list(test) if test or images else [0, 1, 2, 3]
-    names = [item.name for item in read] + [
-        f"test image {k} ({predictor.class_names[test_labels[k]]})" for k in indices
-    ]
-    pixels = np.stack([item.pixels for item in read] + [test_images[k] for k in indices])
-    probabilities, explanations = explain_images(predictor, pixels)
-    tops = [
-        [(predictor.class_names[c], float(p[c])) for c in p.argsort()[::-1][:3]]
-        for p in probabilities
-    ]
-    captions = [(name, "\n".join(f"{c} {p:.1%}" for c, p in top)) for name, top in zip(names, tops)]
-    where = Path(out) if out else run.path / "explain"
-    figure = save(
-        attribution_grid(pixels, captions, [e.maps for e in explanations]), where / "explain.png"
-    )
-    return Explained(figure, [(n, t, e.ig_delta) for n, t, e in zip(names, tops, explanations)])
+    return explain_files(load_run(run_dir), images, test=test, out=out)
 
 
 def export(run_dir: str | Path, *, format: str = "onnx", output: str | Path | None = None) -> Any:
@@ -515,6 +448,7 @@ def robustness(
     not been. ``images``: the first N test images only, for a quick look (default: all)."""
     from fmnist.analysis import robustness as measured
     from fmnist.data.sources import load_arrays
+    from fmnist.viz.robustness import save_robustness_figures
 
     if not 1 <= images <= 10_000:
         raise ConfigError(
@@ -528,17 +462,11 @@ def robustness(
         load_run(reference)  # a wrong reference fails now, not after minutes of measuring
     arrays, _ = load_arrays(run.config.data.data_dir)
     test, labels = arrays["test_images"][:images], arrays["test_labels"][:images]
-    clean, accuracy = measured.measure(run.predict, test, labels)
     against = None
     if reference is not None:
         against = measured.read(Path(reference), images) or robustness(reference, images=images)
-    result = measured.Robustness(run.path, images, clean, accuracy, against)
-    from fmnist.viz.plot import save
-    from fmnist.viz.robustness import corruption_grid, robustness_heatmap
-
-    out = measured.write(result)
-    save(robustness_heatmap(accuracy, clean), out / "heatmap.png")
-    save(corruption_grid(test[0], measured.example_grid(test[0])), out / "corruptions.png")
+    result = measured.measure_run(run, test, labels, against)
+    save_robustness_figures(result, test[0])
     return result
 
 

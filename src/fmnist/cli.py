@@ -105,7 +105,7 @@ def train(
         extras = {f"record.{item.strip()}": True for item in record.split(",")} if record else {}
         shortcuts = {"model.name": model, "train.epochs": epochs, "seed": seed}
         shortcuts |= {"data.data_dir": data_dir, **extras}
-        run = api.train(
+        run = api.fit(
             config,
             recipe=recipe,
             overrides=_overrides(shortcuts, overrides),
@@ -180,7 +180,7 @@ def predict(
     ] = None,
 ) -> None:
     """Classify your own photos, prepared as Fashion-MNIST was made (trim, 28 px, sharpen, centre, negate)."""  # noqa: E501 (shown as written by `fmnist --help`)
-    results = api.classify(run_dir, images, top=top, show=show)
+    results = api.predict(run_dir, images, top=top, show=show)
     for result in results:
         if result.error:
             typer.echo(f"{result.name}: error: {result.error}", err=True)

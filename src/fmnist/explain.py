@@ -24,13 +24,19 @@ them (TTA and temperature included).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from fmnist.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fmnist.inference import Run
 
 METHODS = ("integrated_gradients", "saliency", "grad_cam", "occlusion")
 IG_STEPS = 64
@@ -141,3 +147,61 @@ def explain_images(predictor, pixels: np.ndarray) -> tuple[np.ndarray, list[Expl
     return probabilities, explain(
         predictor.module, x, probabilities.argmax(1).tolist(), black=_black(predictor)
     )
+
+
+@dataclass
+class Explained:
+    """What ``explain_files`` drew: each image's name, top 3 and IG's convergence delta, and the
+    PNG."""
+
+    figure: Path
+    images: list[tuple[str, list[tuple[str, float]], float]]
+
+
+def explain_files(
+    run: Run,
+    images: Sequence[str | Path] = (),
+    *,
+    test: Sequence[int] = (),
+    out: str | Path | None = None,
+) -> Explained:
+    """Attribution maps of photos or .npy arrays (prepared as ``predict`` prepares them) and of
+    test images by index (default: the first four), each for the class ``run`` predicts; drawn in
+    OUT/explain.png (default RUN/explain/)."""
+    from fmnist.data.images import read_images
+    from fmnist.data.sources import load_arrays
+    from fmnist.viz.explain import attribution_grid
+    from fmnist.viz.plot import save
+
+    predictor = run.predictor
+    test_images, test_labels = (
+        load_arrays(run.config.data.data_dir)[0][k] for k in ("test_images", "test_labels")
+    )
+    bad = [k for k in test if not 0 <= k < len(test_images)]
+    if bad:
+        raise ConfigError(
+            "--test is not a test image index",
+            allowed=f"0 to {len(test_images) - 1}",
+            got=bad[0],
+            fix="--test 0",
+        )
+    read = read_images(list(images))
+    unreadable = next((item for item in read if item.error), None)
+    if unreadable:
+        raise ConfigError(unreadable.error)  # names the file, what is allowed and the fix
+    indices = list(test) if test or images else [0, 1, 2, 3]
+    names = [item.name for item in read] + [
+        f"test image {k} ({predictor.class_names[test_labels[k]]})" for k in indices
+    ]
+    pixels = np.stack([item.pixels for item in read] + [test_images[k] for k in indices])
+    probabilities, explanations = explain_images(predictor, pixels)
+    tops = [
+        [(predictor.class_names[c], float(p[c])) for c in p.argsort()[::-1][:3]]
+        for p in probabilities
+    ]
+    captions = [(name, "\n".join(f"{c} {p:.1%}" for c, p in top)) for name, top in zip(names, tops)]
+    where = Path(out) if out else run.path / "explain"
+    figure = save(
+        attribution_grid(pixels, captions, [e.maps for e in explanations]), where / "explain.png"
+    )
+    return Explained(figure, [(n, t, e.ig_delta) for n, t, e in zip(names, tops, explanations)])

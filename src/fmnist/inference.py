@@ -9,6 +9,8 @@ checkpoint file is usable without its run directory, and it is still loaded with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,3 +270,43 @@ class Run:
         """Class probabilities (N, 10) for (N, 28, 28) uint8 images (0-255), light object on
         black."""
         return self.predictor.predict(images)
+
+
+@dataclass
+class Classified:
+    """One image's prediction: its ``top`` (class name, probability) pairs, or the ``error`` that
+    kept it from being read; ``warnings`` say what makes the prediction doubtful."""
+
+    name: str
+    top: list[tuple[str, float]]
+    warnings: list[str]
+    error: str | None = None
+    shown: Path | None = None
+
+
+def classify_files(
+    run: Run, images: Sequence[str | Path], *, top: int = 3, show: str | Path | None = None
+) -> list[Classified]:
+    """The ``top`` classes and probabilities of each image file by ``run``'s model (photos,
+    prepared as Fashion-MNIST was made; .npy arrays of 28x28 uint8). A file that cannot be read
+    gets its error and the others are still classified. ``show``: a folder where each input is
+    saved as the model saw it."""
+    if not 1 <= top <= 10:
+        raise ConfigError("--top is out of range", allowed="1 to 10", got=top)
+    from fmnist.data.images import read_images, save_input
+
+    inputs = read_images(list(images))
+    readable = [i.pixels for i in inputs if i.error is None]
+    predictor = run.predictor
+    probabilities = iter(predictor.predict(np.stack(readable)) if readable else [])
+    results = []
+    for k, item in enumerate(inputs):
+        if item.error is not None:
+            results.append(Classified(item.name, [], [], item.error))
+            continue
+        probs = next(probabilities)
+        best = [(predictor.class_names[c], float(probs[c])) for c in probs.argsort()[::-1][:top]]
+        where = Path(show) / f"{k:03d}-{Path(item.name).stem}.png" if show else None
+        shown = save_input(item, where) if where else None
+        results.append(Classified(item.name, best, item.warnings, shown=shown))
+    return results

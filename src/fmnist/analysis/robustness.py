@@ -92,9 +92,20 @@ def measure(predict, images: np.ndarray, labels: np.ndarray) -> tuple[float, dic
     return accuracy(images), table
 
 
+def measure_run(
+    run: Any, images: np.ndarray, labels: np.ndarray, against: Robustness | None = None
+) -> Robustness:
+    """``run``'s (a ``fmnist.inference.Run``) final model on the test ``images`` under every
+    corruption, compared ``against`` a reference run's, written to RUN/robustness/."""
+    clean, accuracy = measure(run.predict, images, labels)
+    result = Robustness(run.path, len(images), clean, accuracy, against)
+    write(result)
+    return result
+
+
 def write(result: Robustness) -> Path:
-    """RUN/robustness/robustness.json; returns the folder (where ``fmnist.api`` draws the heat
-    map and the grid: figures are the reports' concern)."""
+    """RUN/robustness/robustness.json; returns the folder (where ``fmnist.viz.robustness`` draws
+    the heat map and the grid)."""
     out = result.run / FOLDER
     out.mkdir(exist_ok=True)
     atomic_write(out / "robustness.json", json.dumps(result.to_dict(), indent=2))

@@ -3,7 +3,7 @@
 - A reference, on the command line or in a config: ``model.name: my_pkg.nets:TinyNet`` (a module
   on the Python path) or ``examples/tiny.py:TinyNet`` (a file, imported as a module of its own).
 - Registered in Python: ``@fmnist.register_model("tiny")`` on the factory, or
-  ``fmnist.train(model=TinyNet, ...)``.
+  ``fmnist.fit(model=TinyNet, ...)``.
 - An installed plugin: an entry point in the group ``fmnist.models`` (its name is the model's
   name, its value ``module:factory``), found by name once the package is installed.
 

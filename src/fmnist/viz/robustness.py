@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist.viz.plot import Figure, image_grid, label_rows, new_figure, styled
+from fmnist.analysis.robustness import FOLDER, Robustness, example_grid
+from fmnist.viz.plot import Figure, image_grid, label_rows, new_figure, save, styled
+
+
+def save_robustness_figures(result: Robustness, example: np.ndarray) -> None:
+    """The heat map and one ``example`` test image under every corruption, in RUN/robustness/."""
+    out = result.run / FOLDER
+    save(robustness_heatmap(result.accuracy, result.clean), out / "heatmap.png")
+    save(corruption_grid(example, example_grid(example)), out / "corruptions.png")
 
 
 @styled
