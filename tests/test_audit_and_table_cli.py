@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 import fmnist as fmnist_package
+from fmnist import api
 from fmnist.data.audit import exact_duplicates, near_duplicates, read_findings
-from fmnist.viz.audit import run_audit
 
 
 def test_duplicate_finders_on_planted_copies():
@@ -32,7 +32,7 @@ def test_duplicate_finders_on_planted_copies():
 
 
 def test_audit_writes_tables_and_grids_and_changes_nothing(tmp_path, real_data_dir):
-    files = run_audit(
+    files = api.audit_data(
         tmp_path, train_subset=2000, folds=3, data_dir=real_data_dir, echo=lambda _: None
     )
     assert {p.name for p in files} == {

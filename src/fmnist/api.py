@@ -616,15 +616,21 @@ def audit_data(
     out: str | Path = "runs/audit",
     *,
     quick: bool = False,
+    train_subset: int | None = None,
     folds: int = 5,
     data_dir: str | Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Exact and near duplicates and suspected label errors, written to ``out``; changes
-    nothing."""
-    from fmnist.viz.audit import run_audit
+    """Exact and near duplicates and suspected label errors, written to ``out`` as tables and
+    image grids; changes nothing. ``train_subset``: audit that many stratified training images
+    (default: all 60,000)."""
+    from fmnist.data.audit import run_audit
+    from fmnist.viz.audit import draw_audit
 
-    return sorted(run_audit(out, quick=quick, folds=folds, data_dir=data_dir, echo=echo))
+    tables = run_audit(
+        out, quick=quick, train_subset=train_subset, folds=folds, data_dir=data_dir, echo=echo
+    )
+    return sorted(tables + draw_audit(out, data_dir=data_dir))
 
 
 def explore_data(

@@ -6,20 +6,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fmnist.data import CLASS_NAMES, audit, load_arrays
 from fmnist.viz.plot import image_grid, save
 
 GRID_ISSUES = 30  # the most suspicious labels shown
 GRID_PAIRS = 12  # duplicate pairs shown, exact ones first
-
-
-def run_audit(out: str | Path, **options: Any) -> list[Path]:
-    """``fmnist.data.audit.run_audit`` (the same options), then the image grids of its findings;
-    returns every file written."""
-    tables = audit.run_audit(out, **options)
-    return tables + draw_audit(out, data_dir=options.get("data_dir"))
 
 
 def draw_audit(out: str | Path, *, data_dir: str | Path | None = None) -> list[Path]:
