@@ -16,6 +16,7 @@ from torch import nn
 import fmnist
 from fmnist.config import AugmentConfig, OptimConfig, TrainConfig, build_config, merge
 from fmnist.data import DeviceSplits
+from fmnist.errors import ConfigError
 from fmnist.models import create_model
 from fmnist.models.layers import PatchWhitening
 from fmnist.training import Trainer
@@ -340,6 +341,30 @@ def test_a_whitening_stem_whitens_the_training_patches_and_is_never_trained(tmp_
         channels = out.permute(1, 0, 2, 3).reshape(9, -1)
         covariance = channels @ channels.T / channels.shape[1]
         torch.testing.assert_close(covariance, torch.eye(9), atol=tolerance, rtol=0)
+
+
+def test_a_pooled_whitening_stem_takes_the_first_blocks_place():
+    """fastnet whiten_pool: the whitening's output is max-pooled, so the first learned conv sees
+    14x14 maps; without whitening there is nothing to pool, and a fourth block would not fit."""
+    net = create_model("fastnet", widths=[8, 16], pool_early=True, whiten=2, whiten_pool=True)
+    seen = {}
+    first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, o: seen.update(side=i[0].shape[-1]))
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10) and seen["side"] == 14
+    with pytest.raises(ConfigError, match="set whiten to 2 or 3"):
+        build_config({"model": {"name": "fastnet", "whiten_pool": True}})
+    with pytest.raises(ConfigError, match="at most three blocks"):
+        build_config(
+            {
+                "model": {
+                    "name": "fastnet",
+                    "widths": [8] * 4,
+                    "convs": [1] * 4,
+                    "whiten": 2,
+                    "whiten_pool": True,
+                }
+            }
+        )
 
 
 # -- the plateau schedule --------------------------------------------------------------------------
