@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import fmnist
-from fmnist.config import RunConfig, build_config
+from fmnist.config import RunConfig, build_config, parse_overrides
 from fmnist.data import DeviceSplits
 from fmnist.errors import FmnistError
 from fmnist.models import create_model, list_models, model_options
@@ -88,7 +88,7 @@ def outcome(config: dict | None = None, overrides: tuple[str, ...] = ()) -> str:
     """'refused' (with fmnist's error line) or 'accepted' (after one real step); anything else
     raises out of here and fails the test."""
     try:
-        cfg = build_config(config or {}, list(overrides))
+        cfg = build_config(config or {}, parse_overrides(overrides))
         check_memory(cfg, torch.device("cpu"), available=TEST_MEMORY)
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": None})})
         data = DeviceSplits(cfg.data)

@@ -28,7 +28,7 @@ def test_site_builds_strictly(tmp_path):
     # The home page is the README, and the reference holds what the docstrings say.
     assert "Two commands" in (site / "index.html").read_text()
     api = (site / "docs" / "api.html").read_text()
-    assert 'id="fmnist.api.train"' in api
+    assert 'id="fmnist.api.fit"' in api
     assert "Train one model and record it in a run directory" in api
 
 

@@ -55,7 +55,7 @@ def test_notebook_runs_top_to_bottom_in_a_real_kernel(path, tmp_path):
 def test_the_first_notebook_runs_and_redraws_its_curves_in_place_every_epoch(first_look):
     executed, folder = first_look
     assert not [output for output in drawn(executed) if output.output_type == "error"]
-    train = next(cell for cell in executed.cells if "fmnist.train(" in cell.source)
+    train = next(cell for cell in executed.cells if "fmnist.fit(" in cell.source)
     live = [
         output
         for output in train.outputs
