@@ -51,7 +51,7 @@ bench-frontier: $(BIN)/fmnist data
 $(BIN)/fmnist: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt \
-		-e ".[test,tensorboard,audit,search,export,serve,explain,docs]"
+		-e ".[test,tensorboard,audit,search,export,serve,explain,cluster,docs]"
 	touch $@
 
 # The Debian package is the fastest source; without apt (or root) fmnist downloads and verifies the files itself.

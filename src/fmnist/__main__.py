@@ -1,3 +1,4 @@
 from fmnist.cli import main
 
-main()
+if __name__ == "__main__":  # not again in a process spawned from this one
+    main()

@@ -307,6 +307,7 @@ def run_recipes(
     out: str | Path = "runs",
     jobs: int = 1,
     storage: str | None = None,
+    cluster: str | None = None,
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
     on_job: Callable[[RunSpec, str, int, int], None] | None = None,
@@ -327,6 +328,9 @@ def run_recipes(
         storage: a study database (PostgreSQL URL) shared by workers on several machines, each
             started with the same arguments: every run of the plan is made once, by one of them
             (``fmnist.search.queue``).
+        cluster: make every run as a task on a Dask cluster: 'local' (one worker process per
+            core here) or a scheduler's address ('tcp://HOST:8786'); every run folder ends up
+            under ``out`` (``fmnist.runner.cluster``).
         verbose: progress bars (one job at a time only).
         on_plan: called with each recipe's plan once every config is resolved, before any run.
         on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
@@ -364,7 +368,16 @@ def run_recipes(
     every_job = [job for recipe_plan in plans for job in recipe_plan.jobs]
     done = itertools.count(1)
     report = on_job and (lambda job, status: on_job(job, status, next(done), len(every_job)))
-    if storage is None:
+    if cluster is not None:
+        from fmnist.runner.cluster import run_on_cluster
+
+        if storage is not None or jobs != 1:
+            raise ConfigError(
+                "--cluster makes the runs on Dask's workers: --storage and --jobs have no place",
+                fix=f"leave them out: fmnist run RECIPE --cluster {cluster}",
+            )
+        results = run_on_cluster(every_job, cluster, out=Path(out), on_job=report)
+    elif storage is None:
         results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
     else:
         results = _run_shared(plans, storage, jobs=jobs, out=out, verbose=verbose, on_job=report)

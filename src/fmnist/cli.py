@@ -288,6 +288,14 @@ def run(
             "made once."
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Make each run as a task on a Dask cluster: local, or a scheduler's address "
+            "(tcp://HOST:8786, its workers started with `dask worker ADDRESS --nthreads 1`); "
+            "every run folder ends up under --out."
+        ),
+    ] = None,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""  # noqa: E501 (shown as written by `fmnist --help`)
     then = f"; then --set {', '.join(overrides)}" if overrides else ""
@@ -310,6 +318,7 @@ def run(
         out=out,
         jobs=jobs,
         storage=storage,
+        cluster=cluster,
         verbose=not quiet,
         on_plan=show_plan,
         on_job=show_job,
