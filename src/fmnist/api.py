@@ -376,7 +376,10 @@ def run_recipes(
                 "--cluster makes the runs on Dask's workers: --storage and --jobs have no place",
                 fix=f"leave them out: fmnist run RECIPE --cluster {cluster}",
             )
-        results = run_on_cluster(every_job, cluster, out=Path(out), on_job=report)
+        quiet = lambda _: None  # noqa: E731
+        results = run_on_cluster(
+            every_job, cluster, out=Path(out), on_job=report, echo=print if verbose else quiet
+        )
     elif storage is None:
         results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
     else:

@@ -63,25 +63,35 @@ def run_on_cluster(
         }
         for future in as_completed(futures):
             job = futures[future]
-            state, files = future.result()
+            state, files, worker = future.result()
             if files is not None:
                 _write_back(job.path, files)
             results.append((job, state))
             if on_job:
                 on_job(job, state)
+            echo(f"  made by {worker}; {_standing(client, futures)}")
     return results
 
 
-def make_on_worker(job: RunSpec, marker: str) -> tuple[str, RunFiles | None]:
+def _standing(client, futures: dict) -> str:
+    """'N done, N running, N queued' of the sweep's tasks, as the scheduler sees them now."""
+    running_keys = {key for keys in client.processing().values() for key in keys}
+    done = sum(future.done() for future in futures)
+    running = sum(future.key in running_keys for future in futures if not future.done())
+    return f"{done} done, {running} running, {len(futures) - done - running} queued"
+
+
+def make_on_worker(job: RunSpec, marker: str) -> tuple[str, RunFiles | None, str]:
     """The task: make ``job``'s run in place where this worker sees the client's ``--out``
-    (``marker`` is a file there), else in a folder of its own, sent back whole. Returns the state
-    and the files (None: made in place)."""
+    (``marker`` is a file there), else in a folder of its own, sent back whole. Returns the state,
+    the files (None: made in place) and the worker's address."""
     import torch
     from distributed import get_worker
 
-    torch.set_num_threads(max(1, get_worker().state.nthreads))  # Dask's threads for this worker
+    worker = get_worker()
+    torch.set_num_threads(max(1, worker.state.nthreads))  # Dask's threads for this worker
     if Path(marker).is_file():
-        return make_run(job, verbose=False), None
+        return make_run(job, verbose=False), None, worker.address
     with tempfile.TemporaryDirectory(prefix="fmnist-run-") as folder:
         here = dataclasses.replace(job, path=Path(folder) / job.path.name)
         state = make_run(here, verbose=False)
@@ -90,7 +100,7 @@ def make_on_worker(job: RunSpec, marker: str) -> tuple[str, RunFiles | None]:
             for path in sorted(here.path.rglob("*"))
             if path.is_file()
         }
-    return state, files
+    return state, files, worker.address
 
 
 def _write_back(path: Path, files: RunFiles) -> None:
