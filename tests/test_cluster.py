@@ -107,3 +107,14 @@ def test_a_sweep_on_a_local_dask_cluster_gives_the_runs_made_here(
     output, _ = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, output
     assert _predictions(tmp_path / "local") == local_sweep
+
+
+def test_the_old_storage_queue_of_fmnist_run_names_what_replaced_it(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "fmnist", "run", "s000_softmax", "--storage", "sqlite:///q.db"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "replaced by --cluster" in done.stderr.strip().splitlines()[-1]

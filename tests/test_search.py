@@ -259,80 +259,6 @@ def test_trial_records_are_json_that_name_their_worker(tmp_path):
     assert json.loads(json.dumps(record)) == record
 
 
-def test_a_recipe_sweep_spread_over_two_workers_makes_every_run_once_and_resumes_a_killed_one(
-    tmp_path, postgres_url
-):
-    storage = postgres_url.replace("/search", "/postgres")  # a database of its own for this queue
-    cmd = [
-        sys.executable,
-        "-m",
-        "fmnist",
-        "run",
-        "s001_hidden_sweep",
-        "--quick",
-        "--set",
-        "train.epochs=4",
-        "--storage",
-        storage,
-        "--out",
-        str(tmp_path),
-        "-q",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    workers = [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    study = _wait_for_study(storage, "fmnist-run:s001_hidden_sweep-quick")
-    victim, trial = _wait_for_a_run_mid_training(study, workers, tmp_path)
-    victim.send_signal(signal.SIGKILL)
-    (survivor,) = [w for w in workers if w is not victim]
-    out, err = survivor.communicate(timeout=600)
-    assert survivor.returncode == 0, err[-3000:]
-
-    trials = study.get_trials()
-    planned = {t.system_attrs["fixed_params"]["run"] for t in trials}
-    assert len(planned) == 9  # one queued run per point
-    done = [t.user_attrs["run"] for t in trials if t.state == TrialState.COMPLETE]
-    assert sorted(done) == sorted(planned)  # every run made exactly once
-    assert all(RunDir(tmp_path / key).is_complete for key in planned)
-    assert next(t for t in trials if t.number == trial.number).state == TrialState.FAIL
-    killed_run = trial.system_attrs["fixed_params"]["run"]
-    assert f"resumed  {tmp_path / killed_run}" in out  # from the dead worker's last checkpoint
-    env = (tmp_path / killed_run / "env.json").read_text()
-    assert "--storage" in env and PASSWORD not in env  # the command line is kept, redacted
-
-
-def _wait_for_study(storage: str, name: str, timeout: float = 120) -> optuna.Study:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            study = optuna.load_study(study_name=name, storage=storage)
-        except KeyError:
-            time.sleep(0.2)
-            continue
-        if "plan" in study.user_attrs:
-            return study
-        time.sleep(0.2)
-    raise AssertionError(f"study {name} was not created within {timeout} s")
-
-
-def _wait_for_a_run_mid_training(study: optuna.Study, workers, out: Path, timeout: float = 300):
-    """A worker and the queued run it is training, past its first epoch."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for trial in study.get_trials(states=(TrialState.RUNNING,)):
-            pid = int(trial.user_attrs.get("worker", "?:0").split(":")[1])
-            run = RunDir(out / trial.system_attrs["fixed_params"]["run"])
-            worker = next((w for w in workers if w.pid == pid), None)
-            if worker is not None and run.read_metrics():
-                return worker, trial
-        stopped = [w for w in workers if w.poll() is not None]
-        assert not stopped, f"a worker stopped before the kill: {stopped[0].stderr.read()[-3000:]}"
-        time.sleep(0.05)
-    raise AssertionError(f"no queued run reached its first epoch within {timeout} s")
-
-
 def test_a_diverging_trial_is_recorded_and_the_search_goes_on(tmp_path):
     space = tmp_path / "wild.yaml"
     wild = {
@@ -415,31 +341,6 @@ def test_workers_started_at_once_on_a_fresh_database_all_open_it(backend, reques
         storages = list(pool.map(open_at_once, range(workers)))
     assert len(storages) == workers
     assert storages[0].get_all_studies() == []
-
-
-def test_a_worker_whose_plan_differs_is_told_what_differs(tmp_path):
-    """Workers on a bf16 CPU and an AVX2 laptop resolve `strong` differently (its fp32 variant
-    trains fewer epochs): the second is refused, and told which setting of which run differs."""
-    from fmnist.machine import MACHINES
-    from fmnist.recipes import load_recipe
-    from fmnist.runner.resolve import plan
-    from fmnist.search import queue
-
-    storage = f"sqlite:///{tmp_path / 'queue.db'}"
-
-    def planned(machine: str):
-        jobs = plan(load_recipe("strong"), out=tmp_path, seeds=2, machine=MACHINES[machine])
-        return {queue._key(job, tmp_path): job for job in jobs}
-
-    queue._open("fmnist-run:strong", storage, planned("cpu-bf16"))
-    queue._open("fmnist-run:strong", storage, planned("cpu-bf16"))  # the same plan joins
-    with pytest.raises(
-        ConfigError, match=r"run strong/seed0: train.epochs is 28 in the queued plan, 10 here"
-    ):
-        queue._open("fmnist-run:strong", storage, planned("cpu-fp32"))
-    with pytest.raises(ConfigError, match=r"run strong/seed2 here, not in the queued plan"):
-        jobs = plan(load_recipe("strong"), out=tmp_path, seeds=3, machine=MACHINES["cpu-bf16"])
-        queue._open("fmnist-run:strong", storage, {queue._key(j, tmp_path): j for j in jobs})
 
 
 def test_two_grid_workers_run_each_point_once_and_a_killed_trials_point_again(tmp_path):

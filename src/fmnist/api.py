@@ -306,7 +306,6 @@ def run_recipes(
     overrides: OverridesLike = (),
     out: str | Path = "runs",
     jobs: int = 1,
-    storage: str | None = None,
     cluster: str | None = None,
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
@@ -325,9 +324,6 @@ def run_recipes(
         overrides: ``--set`` style strings (or a mapping) applied to every run.
         out: parent folder; runs go to ``out/RECIPE/<point>/seed<N>``.
         jobs: runs trained at once, each in its own process (on a GPU; on a CPU keep 1).
-        storage: a study database (PostgreSQL URL) shared by workers on several machines, each
-            started with the same arguments: every run of the plan is made once, by one of them
-            (``fmnist.search.queue``).
         cluster: make every run as a task on a Dask cluster: 'local' (one worker process per
             core here) or a scheduler's address ('tcp://HOST:8786'); every run folder ends up
             under ``out`` (``fmnist.runner.cluster``).
@@ -371,41 +367,19 @@ def run_recipes(
     if cluster is not None:
         from fmnist.runner.cluster import run_on_cluster
 
-        if storage is not None or jobs != 1:
+        if jobs != 1:
             raise ConfigError(
-                "--cluster makes the runs on Dask's workers: --storage and --jobs have no place",
-                fix=f"leave them out: fmnist run RECIPE --cluster {cluster}",
+                "--cluster makes the runs on Dask's workers: --jobs has no place",
+                fix=f"leave it out: fmnist run RECIPE --cluster {cluster}",
             )
         quiet = lambda _: None  # noqa: E731
         results = run_on_cluster(
             every_job, cluster, out=Path(out), on_job=report, echo=print if verbose else quiet
         )
-    elif storage is None:
-        results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
     else:
-        results = _run_shared(plans, storage, jobs=jobs, out=out, verbose=verbose, on_job=report)
+        results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
     rows = [row for recipe_plan in plans for row in build_table(recipe_plan.root)]
     return RecipeRuns(plans, results, rows)
-
-
-def _run_shared(
-    plans: list[RecipePlan], storage: str, *, jobs: int, out, verbose: bool, on_job
-) -> list[tuple[RunSpec, str]]:
-    if jobs != 1:
-        raise ConfigError(
-            "--jobs and --storage do not go together",
-            fix="start one more worker (the same command) for each run you want at once",
-        )
-    _search_modules()  # the search extra, or one clear line
-    from fmnist.search.queue import run_shared
-
-    return [
-        result
-        for plan in plans
-        for result in run_shared(
-            plan.jobs, name=plan.root.name, storage=storage, out=out, verbose=verbose, on_job=on_job
-        )
-    ]
 
 
 @dataclass

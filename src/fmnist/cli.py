@@ -281,12 +281,7 @@ def run(
         ),
     ] = 1,
     storage: Annotated[
-        str | None,
-        typer.Option(
-            help="Share the runs with workers on other machines through this database "
-            "(postgresql+psycopg://USER:PW@HOST/DB): start the same command on each; every run is "
-            "made once."
-        ),
+        str | None, typer.Option(hidden=True, help="Replaced by --cluster (fmnist 0.2).")
     ] = None,
     cluster: Annotated[
         str | None,
@@ -298,6 +293,12 @@ def run(
     ] = None,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""  # noqa: E501 (shown as written by `fmnist --help`)
+    if storage is not None:  # the queue on an Optuna study that fmnist 0.1 had
+        raise FmnistError(
+            "fmnist run --storage was replaced by --cluster (Dask)",
+            fix="start `dask scheduler` and `dask worker ADDRESS --nthreads 1` on the machines, "
+            "then: fmnist run RECIPE --cluster ADDRESS (see docs/search.md)",
+        )
     then = f"; then --set {', '.join(overrides)}" if overrides else ""
 
     def show_plan(plan: api.RecipePlan) -> None:
@@ -317,7 +318,6 @@ def run(
         overrides=list(overrides or []),
         out=out,
         jobs=jobs,
-        storage=storage,
         cluster=cluster,
         verbose=not quiet,
         on_plan=show_plan,

@@ -241,7 +241,7 @@ def plan(
 def chosen_points(recipe: Recipe, patterns: list[str]) -> list[Point]:
     """The recipe's points whose names match one of ``patterns`` (all of them without patterns),
     in the recipe's order. A pattern that selects nothing is refused: a typo would otherwise run
-    nothing, or in a shared run (--storage) leave a worker with a different plan."""
+    nothing."""
     every = expand_points(recipe)
     if not patterns:
         return every

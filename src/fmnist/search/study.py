@@ -353,7 +353,7 @@ def _table_creation_lock(url: str) -> Iterator[None]:
 
 def _stale(root: Path | None, study: optuna.Study, trial: FrozenTrial) -> None:
     """A trial whose worker stopped sending heartbeats (killed, machine lost): queue it again while
-    the study still needs trials (a queue of runs always does), and mark its run directory failed
+    the study still needs trials, and mark its run directory failed
     where this machine holds it."""
     needed = study.user_attrs.get("trials")
     if needed is None or counted(study) < needed:
