@@ -17,6 +17,7 @@ gives it to another worker. Each worker trains with as many torch threads as Das
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -132,7 +133,11 @@ def _client(address: str) -> Iterator:
 
     if address == "local":
         cores = os.cpu_count() or 1
-        with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True) as cluster:
+        # silence_logs: Dask's warnings as its workers are stopped are not the user's business
+        local = LocalCluster(
+            n_workers=cores, threads_per_worker=1, processes=True, silence_logs=logging.ERROR
+        )
+        with local as cluster:
             with Client(cluster) as client:
                 yield client
         return
