@@ -30,13 +30,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _fmnist(*args: str, env: dict) -> subprocess.Popen:
+def _fmnist(*args: str, env: dict, cwd: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "fmnist", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=cwd,
     )
 
 
@@ -70,16 +71,21 @@ def test_a_sweep_on_dask_workers_survives_a_killed_worker_and_gathers_every_run(
             start_new_session=True,
         )
     ]
+    (tmp_path / "workers").mkdir()
     for _ in range(2):
         worker = [str(DASK), "worker", address, "--nthreads", "1", "--nworkers", "1"]
         started.append(
             subprocess.Popen(
-                worker, env=env, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path
+                worker,
+                env=env,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=tmp_path / "workers",  # not the client's: --out below is relative to its own
             )
         )
     out = tmp_path / "cluster"
     try:
-        sweep = _fmnist(*SWEEP, "--out", str(out), "--cluster", address, env=env)
+        sweep = _fmnist(*SWEEP, "--out", "cluster", "--cluster", address, env=env, cwd=tmp_path)
         # Kill the first worker (its nanny and its process) once a run has a checkpoint.
         deadline = time.monotonic() + 300
         while not list(out.rglob("last.pt")) and time.monotonic() < deadline:

@@ -55,11 +55,17 @@ def run_on_cluster(
                 on_job(job, "skipped")
         else:
             todo.append(job)
-    with _client(address) as client, _shared_marker(out) as marker:
+    with _client(address) as client, _shared_marker(out.absolute()) as marker:
         if client.dashboard_link:
             echo(f"Dask dashboard: {client.dashboard_link}")
+        # absolute paths: a worker's working folder is not the client's
         futures = {
-            client.submit(make_on_worker, job, str(marker), key=f"fmnist-{uuid.uuid4()}"): job
+            client.submit(
+                make_on_worker,
+                dataclasses.replace(job, path=job.path.absolute()),
+                str(marker),
+                key=f"fmnist-{uuid.uuid4()}",
+            ): job
             for job in todo
         }
         for future in as_completed(futures):
