@@ -63,9 +63,10 @@ def run_state(spec: RunSpec, run: RunDir) -> str:
     if not run.is_run:
         _require_empty(run.path)
         return "trained"
-    key = differs_from(spec, run.read_config())
+    stored = run.read_config()
+    key = differs_from(spec, stored)
     if key is not None:
-        there, now = get_dotted(run.read_config(), key), get_dotted(spec.config_dict, key)
+        there, now = get_dotted(stored, key), get_dotted(spec.config_dict, key)
         raise ConfigError(
             f"{spec.path} holds a run with a different config"
             f" ({key}: {there!r} there, {now!r} now)",

@@ -77,8 +77,8 @@ def recipe_run_config(
     machine: Machine | None = None,
 ) -> RunConfig | BaselineRunConfig:
     """The validated config of one run of a recipe, in the module's order of layers."""
-    start = merge(
-        merge(json.loads(json.dumps(recipe.config)), base or {}),
+    start = merge(  # merge copies what it changes; _layered copies the rest before setting
+        merge(recipe.config, base or {}),
         {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed},
     )
     fold_fields = {} if fold is None else {"data.folds": recipe.folds, "data.fold": fold}
