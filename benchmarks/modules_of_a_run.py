@@ -6,7 +6,11 @@ body, a decorator it applies) is not counted: that is loading code, not making t
     python benchmarks/modules_of_a_run.py -- run s000_softmax --quick
 
 The run trains in a temporary folder on 1,000 images for one epoch: the path through the code is
-the same as a full run's. Issue 42 counted the modules of `fmnist train --recipe fast` with it.
+the same as a full run's. Issue 42 counted the modules of `fmnist train --recipe fast` with it:
+33 at 7a2226b, 20 at the commit that added this line (cli, config, schema, api, training.hardware,
+recipes, runner.resolve, models.catalog, models.fast, runs, training.progress, runner.make,
+models.layers, data.loader, data.sources, training.trainer, training.optim, training.record,
+metrics, inference).
 """
 
 from __future__ import annotations

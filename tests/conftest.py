@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fmnist.data.idx import SPECS, find_file
-from fmnist.data.sources import DEBIAN_DIR
+from fmnist.data.sources import DEBIAN_DIR, SPECS, find_file
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

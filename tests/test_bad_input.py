@@ -28,8 +28,8 @@ from fmnist.config import RunConfig, build_config, parse_overrides
 from fmnist.data import DeviceSplits
 from fmnist.errors import FmnistError
 from fmnist.models import create_model, list_models, model_options
-from fmnist.training.evaluation import predict_logits
-from fmnist.training.memory import check_memory
+from fmnist.training.hardware import check_memory
+from fmnist.training.record import predict_logits
 from fmnist.training.trainer import Trainer
 from tests.conftest import fmnist_cli, tiny
 

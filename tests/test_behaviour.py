@@ -19,11 +19,11 @@ from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
 from fmnist.models import create_model
 from fmnist.models.layers import PatchWhitening
+from fmnist.runner.make import WHITENING_IMAGES
 from fmnist.training import Trainer
-from fmnist.training.checkpoint import load_checkpoint
-from fmnist.training.evaluation import predict_logits
-from fmnist.training.fit import WHITENING_IMAGES
 from fmnist.training.optim import build_optimizer, kernel_penalty
+from fmnist.training.record import predict_logits
+from fmnist.training.trainer import load_checkpoint
 from tests.conftest import tiny
 
 WEIGHT_DECAY = 0.1

@@ -8,16 +8,16 @@ import torch
 
 import fmnist
 from fmnist import api
-from fmnist.calibration import (
+from fmnist.data import DeviceSplits
+from fmnist.data.sources import load_arrays
+from fmnist.metrics import (
     brier_score,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
     softmax,
 )
-from fmnist.data import DeviceSplits
-from fmnist.data.sources import load_arrays
-from fmnist.training.evaluation import split_logits
+from fmnist.training.record import split_logits
 from tests.conftest import tiny
 
 

@@ -16,9 +16,8 @@ from torch.utils.data import DataLoader
 
 from fmnist.config import AugmentConfig, DataConfig
 from fmnist.data import CLASS_NAMES, DeviceSplits, FashionMNIST, load_arrays, sources
-from fmnist.data.augment import augment
+from fmnist.data.loader import augment, holdout_split, kfold_splits
 from fmnist.data.sources import download
-from fmnist.data.splits import holdout_split, kfold_splits
 from fmnist.errors import ConfigError, DataError
 from tests.conftest import fmnist_cli
 

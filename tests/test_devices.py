@@ -9,10 +9,9 @@ import torch
 
 from fmnist.config import build_config
 from fmnist.errors import ConfigError
-from fmnist.machine import MACHINES
-from fmnist.recipes import load_recipe
+from fmnist.recipes import MACHINES, load_recipe
 from fmnist.runner.resolve import plan
-from fmnist.training import hardware, memory
+from fmnist.training import hardware
 from fmnist.training.hardware import choose_precision, resolve_device
 from tests.conftest import fmnist_cli
 from tests.test_bad_input import assert_one_line_on_stderr
@@ -108,7 +107,7 @@ def test_memory_that_cannot_be_measured_does_not_refuse_a_run(monkeypatch):
     def no_proc():
         raise FileNotFoundError("/proc/meminfo")
 
-    monkeypatch.setattr(memory.psutil, "virtual_memory", no_proc)
-    monkeypatch.setattr(memory, "_cgroup_room", lambda: None)
-    assert memory.free_bytes(torch.device("cpu")) is None
-    memory.check_memory(build_config({}), torch.device("cpu"))  # no refusal
+    monkeypatch.setattr(hardware.psutil, "virtual_memory", no_proc)
+    monkeypatch.setattr(hardware, "_cgroup_room", lambda: None)
+    assert hardware.free_bytes(torch.device("cpu")) is None
+    hardware.check_memory(build_config({}), torch.device("cpu"))  # no refusal

@@ -15,8 +15,15 @@ from fmnist.analysis.table import build_table, recount, table_rows, to_csv, to_m
 from fmnist.api import run_recipes
 from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.recipes import list_recipes, load_recipe, match_recipes, parse_recipe, recipe_names
-from fmnist.recipes.points import expand_points, point_name
+from fmnist.recipes import (
+    expand_points,
+    list_recipes,
+    load_recipe,
+    match_recipes,
+    parse_recipe,
+    point_name,
+    recipe_names,
+)
 from fmnist.runner.resolve import plan
 from fmnist.runs import RunDir
 from fmnist.training import Trainer

@@ -13,8 +13,7 @@ import torch
 
 import fmnist
 from fmnist.config import RunConfig, parse_overrides
-from fmnist.machine import MACHINES
-from fmnist.recipes import load_recipe
+from fmnist.recipes import MACHINES, load_recipe
 from fmnist.runner.resolve import plan
 from fmnist.training.hardware import choose_precision, cpu_bf16_is_native, native_bf16
 from tests.conftest import ROOT, fmnist_cli, tiny

@@ -10,8 +10,8 @@ import torch
 import fmnist
 from fmnist.runs import RunDir
 from fmnist.training import trainer as trainer_module
-from fmnist.training.checkpoint import load_checkpoint
 from fmnist.training.record import learning_layers
+from fmnist.training.trainer import load_checkpoint
 from tests.conftest import tiny
 
 CNN = {"name": "cnn", "filters": [8, 16], "dense": [32]}

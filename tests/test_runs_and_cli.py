@@ -14,7 +14,7 @@ import fmnist
 from fmnist.data import load_arrays
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.runs import RunDir
-from fmnist.training.checkpoint import load_checkpoint
+from fmnist.training.trainer import load_checkpoint
 from tests.conftest import fmnist_cli, tiny
 
 

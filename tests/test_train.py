@@ -18,9 +18,8 @@ import fmnist
 from fmnist.config import OptimConfig, ScheduleConfig
 from fmnist.errors import TrainingDiverged
 from fmnist.runs import RunDir
-from fmnist.training.checkpoint import load_checkpoint
-from fmnist.training.optim import build_optimizer
-from fmnist.training.schedules import lr_factor
+from fmnist.training.optim import build_optimizer, lr_factor
+from fmnist.training.trainer import load_checkpoint
 from tests.conftest import tiny
 
 

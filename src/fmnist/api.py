@@ -24,9 +24,8 @@ from fmnist.analysis.collect import find_runs
 from fmnist.analysis.table import build_table, to_markdown, write_table
 from fmnist.config import RunConfig, parse_overrides, read_yaml
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.machine import MACHINES, Machine
 from fmnist.models.user import register_model
-from fmnist.recipes import Recipe, load_recipe, match_recipes
+from fmnist.recipes import MACHINES, Machine, Recipe, load_recipe, match_recipes
 from fmnist.runner import resolve, sweep
 from fmnist.runner.make import make_run
 from fmnist.runner.resolve import RunSpec
@@ -56,7 +55,7 @@ def resolve_config(
     (a RunConfig, a nested dict or a YAML path), then ``--set`` style ``overrides`` (later wins).
 
     ``machine``: resolve for the hardware a run will train on: 'here' (this machine, measured),
-    a kind of ``fmnist.machine.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda', 'mps') or a ``Machine``;
+    a kind of ``fmnist.recipes.MACHINES`` ('cpu-fp32', 'cpu-bf16', 'cuda', 'mps') or a ``Machine``;
     None (default): the recipe as written, without its hardware variant.
     ``fmnist train``, ``fmnist run`` and ``fmnist config`` resolve through the same
     ``fmnist.runner.resolve``.
@@ -173,7 +172,7 @@ def _model_name(model: str | Callable[..., Any]) -> str:
 def resume(run_dir: str | Path, *, verbose: bool = True) -> Run:
     """Finish an interrupted run from its last checkpoint, with the same final weights as an
     uninterrupted run (a finished run is returned as it is)."""
-    from fmnist.training.fit import resume_run
+    from fmnist.runner.make import resume_run
 
     return load_run(resume_run(RunDir.open(run_dir), verbose=verbose).path)
 

@@ -23,8 +23,7 @@ from pydantic import (
 
 from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
-from fmnist.schema import Strict, validated
-from fmnist.yamlio import check_structure, parse_yaml
+from fmnist.schema import Strict, check_structure, parse_yaml, validated
 
 CLASS_COUNT = 10  # Fashion-MNIST's classes (fmnist.data.CLASS_NAMES; this module imports no torch)
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)

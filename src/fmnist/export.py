@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fmnist.data.augment import tta_views
+from fmnist.data.loader import tta_views
 from fmnist.errors import ConfigError
 from fmnist.inference import Predictor
 

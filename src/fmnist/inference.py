@@ -23,11 +23,11 @@ from fmnist.data import CLASS_NAMES, SPLITS, DeviceSplits, load_arrays
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.models import create_model
 from fmnist.models.user import restore as restore_model
+from fmnist.runner.make import recorded_config
 from fmnist.runs import RunDir
-from fmnist.training.checkpoint import load_checkpoint, require_keys
-from fmnist.training.evaluation import predict_logits, scores, split_logits
-from fmnist.training.fit import recorded_config
 from fmnist.training.hardware import choose_precision, native_bf16, pin_precision, resolve_device
+from fmnist.training.record import predict_logits, scores, split_logits
+from fmnist.training.trainer import load_checkpoint, require_keys
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,7 +43,7 @@ class Predictor:
         std: the training split's pixel standard deviation (the normalisation).
         class_names: the label of each output.
         temperature: the logits are divided by it before the softmax (temperature scaling,
-            fitted on the run's validation split: ``fmnist.calibration``); 1 leaves them.
+            fitted on the run's validation split: ``fmnist.metrics``); 1 leaves them.
         device: where to compute (default: a GPU when there is one, else the CPU).
     """
 

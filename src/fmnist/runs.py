@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.yamlio import parse_yaml
+from fmnist.schema import parse_yaml
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.data.loader import CLASS_NAMES
+from fmnist.data.loader import CLASS_NAMES, kfold_splits, stratified_subset
 from fmnist.data.sources import load_arrays
-from fmnist.data.splits import kfold_splits, stratified_subset
 from fmnist.runs import atomic_write
 
 QUICK = {"train_subset": 10000, "folds": 3}

@@ -1,4 +1,5 @@
-"""The model registry: every model's name, description and options, importable without torch.
+"""The model registry and factory: every model's name, description and options, importable
+without torch, and ``create_model``, the one function that builds a model.
 
 A built-in model lives in its family module (``mlp``, ``cnn``, ``spec_cnn``, ``vgg``, ``resnet``,
 ``fast``): a small pydantic options model, whose fields are the model's options (types and
@@ -6,7 +7,7 @@ defaults) and whose docstring's first line is the description shown by ``fmnist 
 beside it the builder that takes the validated options and returns an ``nn.Module`` mapping
 (N, 1, 28, 28) images to (N, 10) logits, registered by ``@register(name, Options)``. This module
 imports the family modules to fill the registry; they import torch only inside their builders,
-when a model is built (``fmnist.models.create_model``), so validating a config never loads torch.
+when a model is built (``create_model``), so validating a config never loads torch.
 
 Option values come from YAML/JSON and are coerced as pydantic does by default (a list for a
 tuple, 1 for 1.0); unknown options are refused.
@@ -18,7 +19,7 @@ import fnmatch
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import ConfigDict, Field
 
@@ -26,12 +27,15 @@ from fmnist.errors import UnknownModelError
 from fmnist.models import geometry
 from fmnist.schema import Strict, validated
 
+if TYPE_CHECKING:
+    from torch import nn
+
 Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "linear"]
 Pool = Literal["max", "avg", "none"]
 
 # -- what an option allows, as types: pydantic checks them without torch, and the error names the
 # bound. Widths are bounded only where sizes would overflow a tensor's size arithmetic: what a
-# machine can hold is checked before training (fmnist.training.memory), so a width of 1,000,000
+# machine can hold is checked before training (fmnist.training.hardware), so a width of 1,000,000
 # is refused by the memory it needs.
 WIDTH_MAX = 2**20
 Width = Annotated[int, Field(ge=1, le=WIDTH_MAX)]  # channels, units: at least one
@@ -163,9 +167,30 @@ def check_model_options(name: str, options: dict[str, Any]) -> None:
     validate_model_options(name, options)
 
 
-def model_builder(name: str) -> Callable[[Any], Any]:
-    """The function that builds model ``name`` from its validated options (it imports torch)."""
-    return _entry(name).builder
+def create_model(name: str, **options: Any) -> nn.Module:
+    """Build a registered model from its options (validated by its options model; ``None``
+    options are dropped so the defaults stand). Its builder imports torch."""
+    return _entry(name).builder(validate_model_options(name, options))
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module) -> int:
+    """Multiply-accumulates of one forward pass of one 28x28 image, counted by torch's FLOP
+    counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    device = next(model.parameters()).device
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28, device=device))
+    model.train(was_training)
+    return counter.get_total_flops() // 2
 
 
 def _entry(name: str) -> _Entry:

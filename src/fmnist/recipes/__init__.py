@@ -27,7 +27,10 @@ fp32_variant:                  # optional: settings for CPUs without native bf16
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import math
+import re
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +39,6 @@ from pydantic import Field, field_validator, model_validator
 
 from fmnist.config import TrainConfig, read_yaml
 from fmnist.errors import ConfigError
-from fmnist.machine import Machine
 from fmnist.schema import Strict, validated
 
 
@@ -72,7 +74,7 @@ class Sweep(Strict):
     @property
     def size(self) -> int:
         """How many points the sweep has (their names and checks:
-        ``fmnist.recipes.points.expand_points``)."""
+        ``expand_points``)."""
         if self.points is not None:
             return len(self.points)
         grid = self.grid if self.grid is not None else {self.param: self.values}
@@ -115,6 +117,38 @@ class Baseline(Strict):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments of the classifier, e.g. {C: 10}."
     )
+
+
+# -- the machine a recipe is resolved for: its facts as data. The resolver takes them as an
+# argument rather than asking the hardware itself, so that resolving a config imports no torch, a
+# plan says which machine it was made for, and a test can resolve for a machine it does not run
+# on. ``fmnist.training.hardware.this_machine`` measures the machine it runs on; ``MACHINES`` names
+# the kinds a user can ask ``fmnist config --machine`` about.
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What ``train.device: auto`` finds there (CUDA, else an Apple GPU, else the CPU), and
+    whether its CPU multiplies bf16 natively."""
+
+    cuda: bool
+    cpu_native_bf16: bool
+    mps: bool = False
+
+    def trains_emulated_bf16_on_cpu(self, device: str, precision: str) -> bool:
+        """Whether a run with these ``train.device`` and ``train.precision`` settings trains on
+        a CPU without native bf16, leaving the precision to fmnist (the case of a recipe's
+        ``fp32_variant``)."""
+        on_cpu = device == "cpu" or (device == "auto" and not (self.cuda or self.mps))
+        return precision == "auto" and on_cpu and not self.cpu_native_bf16
+
+
+MACHINES = {
+    "cpu-fp32": Machine(cuda=False, cpu_native_bf16=False),  # AVX2-only CPUs: most laptops
+    "cpu-bf16": Machine(cuda=False, cpu_native_bf16=True),  # AMX or AVX-512-BF16 CPUs
+    "cuda": Machine(cuda=True, cpu_native_bf16=True),  # GPU servers: AMX or AVX-512-BF16 CPUs
+    "mps": Machine(cuda=False, mps=True, cpu_native_bf16=False),  # Macs with an Apple GPU
+}
 
 
 class HardwareVariant(Strict):
@@ -253,3 +287,91 @@ def hardware_variant(recipe: Recipe, train: Any, machine: Machine | None) -> Har
     device = train.get("device", defaults["device"].default)
     precision = train.get("precision", defaults["precision"].default)
     return variant if machine.trains_emulated_bf16_on_cpu(device, precision) else None
+
+
+# -- points: the runs a sweep (1-D, grid or named points) asks for, with deterministic folder names
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a recipe: its folder name ('' for a single-point recipe), fields and reported
+    number."""
+
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    reported: float | None = None
+    reported_val: float | None = None
+
+
+def _label(key: str) -> str:
+    """'model.hidden' -> 'hidden'; 'optim.name' -> 'optim' (the section says more than 'name')."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(_value_text(v) for v in value) or "empty"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return re.sub(r"[^A-Za-z0-9.]+", "_", str(value)).strip("_") or "empty"
+
+
+def point_name(fields: dict[str, Any]) -> str:
+    """Deterministic folder name of a point: 'hidden-5', 'activation-elu__optim-adamax'."""
+    return "__".join(f"{_label(k)}-{_value_text(v)}" for k, v in fields.items())
+
+
+def expand_points(recipe: Recipe) -> list[Point]:
+    """Every point of the recipe in declaration order; a recipe without a sweep has one unnamed
+    point."""
+    sweep = recipe.sweep
+    if sweep is None:
+        return [Point("", {}, recipe.reported)]
+    if sweep.points is not None:
+        raw = [(p.name, p.set, p.reported, p.reported_val) for p in sweep.points]
+    else:
+        grid = sweep.grid if sweep.grid is not None else {sweep.param: sweep.values}
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        raw = [(point_name(fields), fields, None, None) for fields in combos]
+    names = [name for name, *_ in raw]
+    _check_names(recipe, names)
+    return [
+        Point(
+            name,
+            dict(fields),
+            reported if reported is not None else sweep.reported.get(name),
+            reported_val,
+        )
+        for name, fields, reported, reported_val in raw
+    ]
+
+
+def _check_names(recipe: Recipe, names: list[str]) -> None:
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n)]
+    if bad:
+        raise ConfigError(
+            f"recipe '{recipe.name}': a point name is not a plain folder name",
+            allowed="letters, digits, '.', '_' and '-'",
+            got=bad[0],
+            fix="rename the point",
+        )
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"recipe '{recipe.name}': the sweep lists a point twice",
+            got=", ".join(duplicates),
+            fix="list each value once",
+        )
+    unknown = sorted(set(recipe.sweep.reported) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"recipe '{recipe.name}': sweep.reported names unknown points",
+            allowed=", ".join(names),
+            got=", ".join(unknown),
+            fix="use the point names `fmnist run` prints",
+        )

@@ -13,7 +13,7 @@ import numpy as np
 
 from fmnist.config import DataConfig
 from fmnist.data import CLASS_NAMES, DeviceSplits
-from fmnist.data.splits import stratified_sample
+from fmnist.data.loader import stratified_sample
 from fmnist.report.html import Page
 from fmnist.viz.explore import class_counts, class_means, sample_grid
 from fmnist.viz.plot import save

@@ -17,7 +17,7 @@ from torch import nn
 
 from fmnist.analysis import robustness
 from fmnist.data import CLASS_NAMES, load_arrays
-from fmnist.data.splits import stratified_sample
+from fmnist.data.loader import stratified_sample
 from fmnist.errors import ConfigError
 from fmnist.metrics import overfitting_start
 from fmnist.report.html import Page

@@ -7,7 +7,7 @@ user's YAML or dict, the run's name and seed, the recipe's fp32 variant where th
 on a CPU without native bf16, the sweep point's fields, the fold, the quick settings, then the
 overrides (``--set`` and the CLI's own options). It is validated once, here; everything after
 takes it as it is. Resolving imports no torch: the machine a run is planned for comes in as data
-(``fmnist.machine``), and a model given by reference is imported only to check its options.
+(``fmnist.recipes.Machine``), and a model given by reference is imported only to check its options.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from typing import Any
 from fmnist.baselines import BaselineRunConfig, baseline_config
 from fmnist.config import Overrides, RunConfig, apply_overrides, build_config, merge
 from fmnist.errors import ConfigError
-from fmnist.machine import Machine
 from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.models.user import short_name
-from fmnist.recipes import Recipe, hardware_variant, load_recipe
-from fmnist.recipes.points import Point, expand_points
+from fmnist.recipes import Machine, Point, Recipe, expand_points, hardware_variant, load_recipe
 from fmnist.runs import RunDir
 
 # What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from fmnist.config import get_dotted, merge, read_yaml
 from fmnist.errors import ConfigError
-from fmnist.machine import Machine
+from fmnist.recipes import Machine
 from fmnist.schema import Strict, validated
 
 

@@ -1,5 +1,9 @@
-"""Optional recording during training, for reports and TensorBoard
-(``--record filters,histograms,layers,embeddings,tensorboard``).
+"""What is measured of a model while it trains: its evaluation, and optional records for reports
+and TensorBoard (``--record filters,histograms,layers,embeddings,tensorboard``).
+
+Evaluation is one way for training and inference: a model's logits for a split as its run
+evaluates it (eval mode, its precision and layout, flip TTA), and the loss and accuracy on them.
+It needs a model and the data, nothing of training's: no optimiser, no EMA, no progress bar.
 
 What each record holds, and the files it is kept in, is ``fmnist.runs``'s to say: the recorder
 computes and ``RunDir`` writes. TensorBoard gets scalars, weight histograms, the first layer's
@@ -21,13 +25,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from fmnist.config import RecordConfig
-from fmnist.data.splits import stratified_sample
+from fmnist.config import RecordConfig, TrainConfig
+from fmnist.data import DeviceSplits
+from fmnist.data.loader import stratified_sample, tta_views
 from fmnist.errors import ConfigError
 from fmnist.runs import RunDir
-from fmnist.training.evaluation import in_layout
+from fmnist.training.hardware import Precision, autocast
 
 # an MLP's first layer has hundreds of 784-pixel units; 64 show the pattern at a fraction of the
 # bytes
@@ -315,3 +321,40 @@ def _summary_writer(logdir: Path, purge_step: int | None):
             fix="pip install 'fmnist[tensorboard]' (or --set record.tensorboard=false)",
         ) from None
     return SummaryWriter(str(logdir), purge_step=purge_step)
+
+
+# -- evaluation, one way for training and inference
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, cfg: TrainConfig, precision: Precision
+) -> torch.Tensor:
+    """Float logits of normalised images as a run evaluates them: eval mode, its precision and
+    layout; with ``tta_flip``/``tta_shift``, the mean over the views ``tta_views`` makes (clothes
+    are left-right symmetric, and a garment a pixel off-centre is the same garment)."""
+    model.eval()
+    views = tta_views(x, cfg.tta_flip, cfg.tta_shift)
+    with autocast(x.device, precision):
+        return torch.stack([model(in_layout(view, cfg)).float() for view in views]).mean(0)
+
+
+def in_layout(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """``x`` in the memory layout the run's model takes (NHWC with ``channels_last``)."""
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+
+def split_logits(
+    model: nn.Module, data: DeviceSplits, split: str, cfg: TrainConfig, precision: Precision
+) -> torch.Tensor:
+    """Logits for every image of ``split``, in order, in batches of ``cfg.eval_batch_size``."""
+    batches = data.batches(split, cfg.eval_batch_size)
+    return torch.cat([predict_logits(model, x, cfg, precision) for x, _ in batches])
+
+
+def scores(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Mean cross-entropy loss and accuracy of ``logits`` against ``labels``."""
+    return {
+        "loss": F.cross_entropy(logits, labels).item(),
+        "accuracy": (logits.argmax(1) == labels).float().mean().item(),
+    }

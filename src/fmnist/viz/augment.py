@@ -8,7 +8,7 @@ import torch
 
 from fmnist.config import RunConfig
 from fmnist.data import CLASS_NAMES, DeviceSplits
-from fmnist.data.augment import augment
+from fmnist.data.loader import augment
 from fmnist.viz.plot import image_grid, label_rows, save
 
 

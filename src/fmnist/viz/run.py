@@ -21,9 +21,8 @@ import matplotlib.colors
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from fmnist.calibration import softmax
 from fmnist.data import CLASS_NAMES
-from fmnist.metrics import overfitting_start
+from fmnist.metrics import overfitting_start, softmax
 from fmnist.viz.plot import (
     Figure,
     image_grid,
