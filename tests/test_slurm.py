@@ -76,6 +76,12 @@ def slurm() -> dict[str, str]:
         pytest.skip("Slurm is not installed: apt-get install slurm-wlm munge (as .ci/run does)")
     if os.geteuid() != 0:
         pytest.skip("the test's Slurm runs its daemons and jobs as root")
+    # slurmd -C: this machine as Slurm sees it, its first line the node's definition
+    node = subprocess.run([f"{SBIN}/slurmd", "-C"], capture_output=True, text=True)
+    if node.returncode != 0:
+        pytest.skip(f"slurmd -C cannot describe this machine: {node.stderr.strip()}")
+    node_line = node.stdout.splitlines()[0]
+    host = node_line.split()[0].removeprefix("NodeName=")
     # short: munged's socket path must fit in 108 bytes, which a pytest tmp_path may not
     folder = Path(tempfile.mkdtemp(prefix="fmnist-slurm-"))
     for sub in ("state", "spool"):
@@ -84,12 +90,9 @@ def slurm() -> dict[str, str]:
     key = folder / "munge.key"
     key.write_bytes(os.urandom(128))
     key.chmod(0o600)  # munged refuses a key that others can read
-    # slurmd -C: this machine as Slurm sees it, its first line the node's definition
-    node = subprocess.run([f"{SBIN}/slurmd", "-C"], capture_output=True, text=True, check=True)
-    node_line = node.stdout.splitlines()[0]
-    host = node_line.split()[0].removeprefix("NodeName=")
     (folder / "slurm.conf").write_text(_slurm_conf(folder, host, node_line))
     env = {**os.environ, "SLURM_CONF": str(folder / "slurm.conf")}
+    # --force: munged otherwise refuses a socket in a folder others cannot enter (mkdtemp: 0700)
     munged = [f"{SBIN}/munged", "--foreground", "--force", f"--key-file={key}"]
     munged += [f"--socket={folder}/munge.sock", f"--pid-file={folder}/munged.pid"]
     munged += [f"--seed-file={folder}/munged.seed", f"--log-file={folder}/munged.log"]
