@@ -27,6 +27,7 @@ from fmnist.errors import ConfigError, RunDirError
 from fmnist.models.user import register_model
 from fmnist.recipes import MACHINES, Machine, Recipe, load_recipe, match_recipes
 from fmnist.runner import resolve, sweep
+from fmnist.runner.cluster import SlurmJobs
 from fmnist.runner.make import make_run
 from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, writable_folder
@@ -306,6 +307,7 @@ def run_recipes(
     out: str | Path = "runs",
     jobs: int = 1,
     cluster: str | None = None,
+    slurm: SlurmJobs | None = None,
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
     on_job: Callable[[RunSpec, str, int, int], None] | None = None,
@@ -325,7 +327,9 @@ def run_recipes(
         jobs: runs trained at once, each in its own process (on a GPU; on a CPU keep 1).
         cluster: make every run as a task on a Dask cluster: 'local' (one worker process per
             core here) or a scheduler's address ('tcp://HOST:8786'); every run folder ends up
-            under ``out`` (``fmnist.runner.cluster``).
+            under ``out`` (``fmnist.runner.cluster``); 'slurm': Slurm jobs through dask-jobqueue.
+        slurm: what ``cluster='slurm'`` asks of Slurm (jobs, partition, time, cores, memory,
+            GPUs); default ``SlurmJobs()``.
         verbose: progress bars (one job at a time only).
         on_plan: called with each recipe's plan once every config is resolved, before any run.
         on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
@@ -333,6 +337,12 @@ def run_recipes(
     """
     if seeds is not None and seeds < 1:
         raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
+    if slurm is not None and cluster != "slurm":
+        raise ConfigError(
+            "the --slurm-* options apply only to --cluster slurm",
+            got=cluster,
+            fix="add --cluster slurm, or leave the --slurm-* options out",
+        )
     writable_folder(out)
     chosen: list[Recipe] = []
     for item in recipes:
@@ -373,7 +383,12 @@ def run_recipes(
             )
         quiet = lambda _: None  # noqa: E731
         results = run_on_cluster(
-            every_job, cluster, out=Path(out), on_job=report, echo=print if verbose else quiet
+            every_job,
+            cluster,
+            out=Path(out),
+            on_job=report,
+            echo=print if verbose else quiet,
+            slurm=slurm,
         )
     else:
         results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)

@@ -241,6 +241,11 @@ def recipes() -> None:
         typer.echo(f"{r.name:<28} {r.study or '-':<5} {reported:>8}  {r.description} [{r.kind()}]")
 
 
+def _slurm_default(name: str) -> str:
+    """'default: X' of a --slurm-* option, read from the one place it is set (SlurmJobs)."""
+    return f"default: {getattr(api.SlurmJobs, name)}"
+
+
 @app.command()
 def run(
     recipes: Annotated[
@@ -286,10 +291,35 @@ def run(
     cluster: Annotated[
         str | None,
         typer.Option(
-            help="Make each run as a task on a Dask cluster: local, or a scheduler's address "
-            "(tcp://HOST:8786, its workers started with `dask worker ADDRESS --nthreads 1`); "
-            "every run folder ends up under --out."
+            help="Make each run as a task on a Dask cluster: local, slurm (jobs submitted with "
+            "the --slurm-* options), or a scheduler's address (tcp://HOST:8786, its workers "
+            "started with `dask worker ADDRESS --nthreads 1`); every run folder ends up under "
+            "--out."
         ),
+    ] = None,
+    slurm_jobs: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"Slurm jobs at once, one worker each; {_slurm_default('jobs')}."),
+    ] = None,
+    slurm_partition: Annotated[
+        str | None, typer.Option(help="Slurm partition; default: the cluster's default.")
+    ] = None,
+    slurm_time: Annotated[
+        str | None,
+        typer.Option(help=f"Time limit of each job, e.g. 04:00:00; {_slurm_default('time')}."),
+    ] = None,
+    slurm_cores: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"CPU cores of each job (torch threads); {_slurm_default('cores')}."
+        ),
+    ] = None,
+    slurm_memory: Annotated[
+        str | None, typer.Option(help=f"Memory of each job, e.g. 8GB; {_slurm_default('memory')}.")
+    ] = None,
+    slurm_gpus: Annotated[
+        int | None,
+        typer.Option(min=0, help=f"GPUs of each job (--gres=gpu:N); {_slurm_default('gpus')}."),
     ] = None,
 ) -> None:
     """Run recipes: one run, or whole sweeps x seeds x folds. Finished runs are skipped, interrupted ones resumed."""  # noqa: E501 (shown as written by `fmnist --help`)
@@ -299,6 +329,15 @@ def run(
             fix="start `dask scheduler` and `dask worker ADDRESS --nthreads 1` on the machines, "
             "then: fmnist run RECIPE --cluster ADDRESS (see docs/search.md)",
         )
+    given = dict(
+        jobs=slurm_jobs,
+        partition=slurm_partition,
+        time=slurm_time,
+        cores=slurm_cores,
+        memory=slurm_memory,
+        gpus=slurm_gpus,
+    )
+    slurm = {name: value for name, value in given.items() if value is not None}  # others: defaults
     then = f"; then --set {', '.join(overrides)}" if overrides else ""
 
     def show_plan(plan: api.RecipePlan) -> None:
@@ -319,6 +358,7 @@ def run(
         out=out,
         jobs=jobs,
         cluster=cluster,
+        slurm=api.SlurmJobs(**slurm) if slurm else None,
         verbose=not quiet,
         on_plan=show_plan,
         on_job=show_job,

@@ -5,6 +5,8 @@ worker the scheduler gives it, the same function a run made here calls.
                                                  dask scheduler
                                                  dask worker tcp://HOST:8786 --nthreads 1
     fmnist run RECIPE --cluster local             a LocalCluster here, one process per core
+    fmnist run RECIPE --cluster slurm             Slurm jobs through dask-jobqueue, one worker
+                                                 each (``SlurmJobs``: partition, time, size)
 
 Every run folder ends up under the client's ``--out``. A worker that sees that folder (this
 machine, or a folder shared by the machines) makes the run in place, so a run whose worker died is
@@ -20,10 +22,12 @@ import dataclasses
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from fmnist.errors import ConfigError
@@ -34,6 +38,20 @@ from fmnist.runs import RunDir, atomic_write
 RunFiles = dict[str, bytes]  # a finished run folder: relative path -> contents
 
 
+@dataclass(frozen=True)
+class SlurmJobs:
+    """What ``--cluster slurm`` asks Slurm for: ``jobs`` batch jobs, each one Dask worker that
+    trains with ``cores`` threads. Other settings (account, network interface, modules to load,
+    log folder) come from dask-jobqueue's own config, ~/.config/dask/jobqueue.yaml."""
+
+    jobs: int = 2  # jobs (= workers) at once, at most one per run left to make
+    partition: str | None = None  # None: the cluster's default partition
+    time: str = "01:00:00"  # each job's limit (Slurm's format); Slurm ends a job that reaches it
+    cores: int = 1  # per job: the worker's threads, torch's threads for its runs
+    memory: str = "4GB"  # per job
+    gpus: int = 0  # per job (--gres=gpu:N); its runs train on CUDA where device is auto
+
+
 def run_on_cluster(
     jobs: list[RunSpec],
     address: str,
@@ -41,10 +59,11 @@ def run_on_cluster(
     out: Path,
     on_job: Callable[[RunSpec, str], None] | None = None,
     echo: Callable[[str], None] = print,
+    slurm: SlurmJobs | None = None,
 ) -> list[tuple[RunSpec, str]]:
-    """Make ``jobs`` on the cluster at ``address`` ('local' or a scheduler's address); returns
-    (job, 'skipped' | 'resumed' | 'trained') in finishing order. Finished runs under ``out`` are
-    skipped here, without a task."""
+    """Make ``jobs`` on the cluster at ``address`` ('local', 'slurm' or a scheduler's address);
+    returns (job, 'skipped' | 'resumed' | 'trained') in finishing order. Finished runs under
+    ``out`` are skipped here, without a task. ``slurm``: the jobs of ``--cluster slurm``."""
     from distributed import as_completed
 
     results, todo = [], []
@@ -55,7 +74,11 @@ def run_on_cluster(
                 on_job(job, "skipped")
         else:
             todo.append(job)
-    with _client(address) as client, _shared_marker(out.absolute()) as marker:
+    if address == "slurm":
+        slurm = slurm or SlurmJobs()
+        # no more jobs than runs to make: a job with nothing to do would hold its cores
+        slurm = dataclasses.replace(slurm, jobs=min(slurm.jobs, len(todo)))
+    with _client(address, slurm, echo) as client, _shared_marker(out.absolute()) as marker:
         if client.dashboard_link:
             echo(f"Dask dashboard: {client.dashboard_link}")
         # absolute paths: a worker's working folder is not the client's
@@ -133,10 +156,15 @@ def _shared_marker(out: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def _client(address: str) -> Iterator:
-    """A client of a LocalCluster here ('local'), or of the scheduler at ``address``."""
+def _client(address: str, slurm: SlurmJobs | None, echo: Callable[[str], None]) -> Iterator:
+    """A client of a LocalCluster here ('local'), of Slurm jobs ('slurm'), or of the scheduler at
+    ``address``."""
     from distributed import Client, LocalCluster
 
+    if address == "slurm":
+        with _slurm_cluster(slurm or SlurmJobs(), echo) as cluster, Client(cluster) as client:
+            yield client
+        return
     if address == "local":
         cores = os.cpu_count() or 1
         # silence_logs: Dask's warnings as its workers are stopped are not the user's business
@@ -157,3 +185,61 @@ def _client(address: str) -> Iterator:
         ) from None
     with client:
         yield client
+
+
+@contextmanager
+def _slurm_cluster(slurm: SlurmJobs, echo: Callable[[str], None]) -> Iterator:
+    """A dask-jobqueue SLURMCluster: a scheduler here, ``slurm.jobs`` batch jobs that each start
+    one worker and connect back to it. Its jobs end with it."""
+    try:
+        import dask
+        from dask_jobqueue import SLURMCluster
+    except ImportError as exc:
+        raise ConfigError(
+            f"--cluster slurm needs dask-jobqueue ({exc})", fix="pip install 'fmnist[cluster]'"
+        ) from None
+    extra = dask.config.get("jobqueue.slurm.job-extra-directives") or []  # kept, not replaced
+    try:
+        cluster = SLURMCluster(
+            queue=slurm.partition,
+            walltime=slurm.time,
+            cores=slurm.cores,
+            processes=1,  # one worker per job, its threads the job's cores (make_on_worker)
+            memory=slurm.memory,
+            job_extra_directives=[*extra, f"--gres=gpu:{slurm.gpus}"] if slurm.gpus else None,
+        )
+    except ValueError as exc:  # a memory dask cannot read
+        raise ConfigError(f"--slurm-memory: {exc}", fix="e.g. --slurm-memory 8GB") from None
+    with cluster:
+        _test_submit(cluster.job_script())
+        cluster.scale(jobs=slurm.jobs)
+        echo(
+            f"Slurm: {slurm.jobs} job(s) submitted, each one worker ({slurm.cores} core(s), "
+            f"{slurm.memory}, {slurm.time}); watch them with: squeue --me"
+        )
+        yield cluster
+
+
+def _test_submit(script: str) -> None:
+    """``sbatch --test-only`` on the workers' job script: a partition, time or size that Slurm
+    refuses is one line now; dask-jobqueue submits in the background, where a refused job would
+    leave the sweep waiting for workers forever."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sh") as file:
+        file.write(script)
+        file.flush()
+        try:
+            done = subprocess.run(
+                ["sbatch", "--test-only", file.name], capture_output=True, text=True
+            )
+        except FileNotFoundError:
+            raise ConfigError(
+                "--cluster slurm: no sbatch command on this machine",
+                fix="run fmnist where you submit Slurm jobs (a login node), or use --cluster local",
+            ) from None
+    if done.returncode != 0:
+        refused = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise ConfigError(
+            f"--cluster slurm: Slurm refuses the workers' job ({refused})",
+            fix="change --slurm-partition, --slurm-time, --slurm-cores, --slurm-memory or "
+            "--slurm-gpus to what `sinfo` shows",
+        )
