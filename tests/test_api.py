@@ -117,3 +117,25 @@ def test_the_verbs_users_know_are_the_api_and_the_old_names_still_answer():
 
     assert package.fit is api.fit and package.predict is api.predict
     assert package.train is api.fit and api.classify is api.predict
+
+
+class _Planned(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("machine", "variant"), [("cpu-fp32", True), ("cpu-bf16", False)])
+def test_a_sweep_takes_the_hardware_variant_of_the_machine_it_trains_on(tmp_path, machine, variant):
+    """With --cluster the runs train on the workers, whose CPU need not be this one's: --machine
+    names their kind, and each recipe's variant follows it, not the client's CPU."""
+    plans = []
+
+    def stop(recipe_plan):
+        plans.append(recipe_plan)
+        raise _Planned  # resolved: nothing is trained
+
+    with pytest.raises(_Planned):
+        api.run_recipes(["fast"], machine=machine, out=tmp_path, on_plan=stop)
+    assert (plans[0].jobs[0].config.variant is not None) == variant
+    result = fmnist("run", "fast", "--machine", "abacus", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "unknown machine 'abacus'" in result.stderr
+    assert "Traceback" not in result.stderr

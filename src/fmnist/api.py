@@ -308,6 +308,7 @@ def run_recipes(
     jobs: int = 1,
     cluster: str | None = None,
     slurm: SlurmJobs | None = None,
+    machine: Machine | str = "here",
     verbose: bool = True,
     on_plan: Callable[[RecipePlan], None] | None = None,
     on_job: Callable[[RunSpec, str, int, int], None] | None = None,
@@ -330,6 +331,9 @@ def run_recipes(
             under ``out`` (``fmnist.runner.cluster``); 'slurm': Slurm jobs through dask-jobqueue.
         slurm: what ``cluster='slurm'`` asks of Slurm (jobs, partition, time, cores, memory,
             GPUs); default ``SlurmJobs()``.
+        machine: the machine the runs train on, whose kind picks each recipe's hardware variant:
+            'here' (this one), or a kind of ``MACHINES`` ('cpu-bf16' ...) where they train
+            elsewhere (the compute nodes of a cluster, whose CPU is not the login node's).
         verbose: progress bars (one job at a time only).
         on_plan: called with each recipe's plan once every config is resolved, before any run.
         on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
@@ -349,7 +353,7 @@ def run_recipes(
         found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
         chosen += [one for one in found if one.name not in {c.name for c in chosen}]
     # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
-    here = _machine("here")
+    trains_on = _machine(machine)
     plans = [
         RecipePlan(
             recipe,
@@ -360,7 +364,7 @@ def run_recipes(
                 seeds=seeds,
                 quick=quick,
                 overrides=parse_overrides(overrides),
-                machine=here,
+                machine=trains_on,
                 points=list(points),
             ),
             resolve.quick_overrides(recipe) if quick else None,

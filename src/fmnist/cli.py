@@ -297,6 +297,13 @@ def run(
             "--out."
         ),
     ] = None,
+    machine: Annotated[
+        str,
+        typer.Option(
+            help="The machine the runs train on, whose kind picks each recipe's hardware variant: "
+            "here (this one), cpu-fp32, cpu-bf16, cuda or mps; with --cluster, the workers' kind."
+        ),
+    ] = "here",
     slurm_jobs: Annotated[
         int | None,
         typer.Option(min=1, help=f"Slurm jobs at once, one worker each; {_slurm_default('jobs')}."),
@@ -358,6 +365,7 @@ def run(
         out=out,
         jobs=jobs,
         cluster=cluster,
+        machine=machine,
         slurm=api.SlurmJobs(**slurm) if slurm else None,
         verbose=not quiet,
         on_plan=show_plan,
