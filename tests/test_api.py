@@ -4,6 +4,7 @@ way, and resolving or validating one loads no torch."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +43,13 @@ def test_train_with_a_recipe_and_run_share_one_config_and_one_run_folder(tmp_pat
     trained = fmnist("train", "--recipe", "s000_softmax", *flags, "-q", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "run directory: runs/s000_softmax/seed0" in trained.stdout
+    shutil.rmtree(tmp_path / "runs/s000_softmax/seed0/ckpt")  # as committed runs keep no weights
     again = fmnist("run", "s000_softmax", *flags, "-q", cwd=tmp_path)
     assert again.returncode == 0 and "[1/1] skipped  runs/s000_softmax/seed0" in again.stdout
+    assert sorted(p.name for p in (tmp_path / "runs/s000_softmax/seed0").iterdir()) == [
+        "config.yaml", "env.json", "metrics.jsonl", "predictions.csv", "recipe.json",
+        "summary.json", "test_predictions.txt",
+    ]  # a skipped run is left exactly as it was: no folder made, no lock left  # fmt: skip
     quick = parse_overrides(QUICK)
     ((job,),) = [plan(load_recipe("s000_softmax"), out=tmp_path / "runs", overrides=quick)]
     assert api.resolve_config(recipe="s000_softmax", overrides=QUICK) == job.config

@@ -69,9 +69,10 @@ class RunDir:
 
     @classmethod
     def make(cls, path: str | Path) -> RunDir:
-        """The one place a run folder is created: ``path`` and its ``ckpt/``, kept where they
-        exist (an interrupted run is resumed in them). ``--out`` was checked writable before."""
-        (Path(path) / "ckpt").mkdir(parents=True, exist_ok=True)
+        """The one place a run folder is created, kept where it exists (an interrupted run is
+        resumed in it; a finished one is left as it is). ``--out`` was checked writable before.
+        ``ckpt/`` is made by the first checkpoint written into it."""
+        Path(path).mkdir(parents=True, exist_ok=True)
         return cls(path)
 
     @staticmethod

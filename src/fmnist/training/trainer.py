@@ -359,6 +359,7 @@ def final_checkpoint(
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
+    path.parent.mkdir(exist_ok=True)  # the run's ckpt/, made with its first checkpoint
     atomic_write(path, buffer.getvalue())
 
 
