@@ -58,29 +58,28 @@ def matmul_peak_gflops(device: str, dtype: torch.dtype, n: int = 4096, repeats: 
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def run_peer(peer: Path, epochs: int, seed: int) -> list[dict]:
-    """The peer's curve: one point per epoch, wall seconds from its process start."""
+def run_peer(
+    peer: Path, epochs: int, seed: int, *more: str, own_elapsed: bool = False
+) -> list[dict]:
+    """The peer's curve: one point per epoch, wall seconds from its process start (as this script
+    sees its lines arrive; with ``own_elapsed``, the ``elapsed`` the program prints, for
+    benchmarks/test_curve.py, which leaves its own test evaluations out)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, str(peer), str(epochs), str(seed)], stdout=subprocess.PIPE, text=True
-    )
+    command = [sys.executable, str(peer), str(epochs), str(seed), *more]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     curve = []
     for line in proc.stdout:
         match = PEER_LINE.search(line)
         if match:
-            curve.append(
-                {
-                    "epoch": int(match[1]),
-                    "wall": time.perf_counter() - start,
-                    "accuracy": float(match[3]),
-                }
-            )
+            wall = float(match[2]) if own_elapsed else time.perf_counter() - start
+            curve.append({"epoch": int(match[1]), "wall": wall, "accuracy": float(match[3])})
             print(
-                f"  peer epoch {match[1]}: {float(match[3]):.4f} at {curve[-1]['wall']:.1f}s",
+                f"  {peer.stem} {' '.join(more[:1])} epoch {match[1]}: {float(match[3]):.4f} at "
+                f"{wall:.1f}s",
                 flush=True,
             )
     if proc.wait():
-        sys.exit(f"the peer {peer} failed with exit code {proc.returncode}")
+        sys.exit(f"{peer} failed with exit code {proc.returncode}")
     return curve
 
 
