@@ -26,9 +26,8 @@ from fmnist.config import RunConfig, parse_overrides, read_yaml
 from fmnist.errors import ConfigError, RunDirError
 from fmnist.models.user import register_model
 from fmnist.recipes import MACHINES, Machine, Recipe, load_recipe, match_recipes
-from fmnist.runner import resolve, sweep
+from fmnist.runner import resolve
 from fmnist.runner.cluster import SlurmJobs
-from fmnist.runner.make import make_run
 from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, writable_folder
 
@@ -128,6 +127,7 @@ def fit(
         curves: in Jupyter or Colab, the loss and accuracy curves under the cell, redrawn after
             every epoch (with ``verbose``).
     """
+    from fmnist.runner.make import make_run  # imports torch: not before a run is made
     from fmnist.training.progress import live_curves
 
     overrides = parse_overrides(overrides)
@@ -395,7 +395,9 @@ def run_recipes(
             slurm=slurm,
         )
     else:
-        results = sweep.run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
+        from fmnist.runner.sweep import run_jobs  # imports torch: not before a run is made
+
+        results = run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
     rows = [row for recipe_plan in plans for row in build_table(recipe_plan.root)]
     return RecipeRuns(plans, results, rows)
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmnist.errors import ConfigError
-from fmnist.runner.make import make_run, run_state
 from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, atomic_write
 
@@ -65,6 +64,8 @@ def run_on_cluster(
     returns (job, 'skipped' | 'resumed' | 'trained') in finishing order. Finished runs under
     ``out`` are skipped here, without a task. ``slurm``: the jobs of ``--cluster slurm``."""
     from distributed import as_completed
+
+    from fmnist.runner.make import run_state  # imports torch: only when a sweep is made
 
     results, todo = [], []
     for job in jobs:
@@ -117,6 +118,8 @@ def make_on_worker(job: RunSpec, marker: str) -> tuple[str, RunFiles | None, str
     the files (None: made in place) and the worker's address."""
     import torch
     from distributed import get_worker
+
+    from fmnist.runner.make import make_run
 
     worker = get_worker()
     torch.set_num_threads(max(1, worker.state.nthreads))  # Dask's threads for this worker

@@ -4,6 +4,9 @@
                     which recipe or trial it is, train (a net by its Trainer, a baseline by
                     scikit-learn) -> final.pt, the one test evaluation, summary.json
 
+This module imports torch (the trainer's), so the api, sweeps and clusters import it only when a
+run is made: resolving a config never loads torch.
+
 ``fit_run`` trains a net from start to finish in a prepared run folder; ``resume_run`` finishes
 an interrupted one from its last checkpoint with the same final weights; ``recorded_config`` is
 the config a finished or interrupted run computes with again.
