@@ -30,7 +30,13 @@ from fmnist.records.quotes import Quotes
 from fmnist.runs import RunDir
 
 HALF_AN_IMAGE = 0.5 / 10_000  # accuracies are stated to at least four digits
-BENCHMARK_RECORDS = ("speed-*.json", "frontier-*.json", "gpu-*.json", "photos-*.json")
+BENCHMARK_RECORDS = (
+    "speed-*.json",
+    "frontier-*.json",
+    "gpu-*.json",
+    "photos-*.json",
+    "*-trials-*.json",
+)
 
 
 @dataclass
