@@ -9,9 +9,10 @@ summary.json and test_predictions.txt are copied to, for the record that quotes 
 fmnist evaluates the test set once per run, after training; these evaluations in the middle of a
 run are made for this benchmark alone and choose nothing (the run, its schedule and its final
 model are exactly those of `fmnist train --recipe RECIPE`). After each epoch's checkpoint the
-model is loaded from it and scored on the test set as the run would score it (its precision, its
-TTA views). `elapsed` counts from this process's start, imports included, and leaves out the time
-spent on these evaluations: the run's own time to reach that epoch. EPOCHS 0 keeps the recipe's.
+model is loaded from it and scored on the test set as the run would score it (the precision it
+trains in, its TTA views). `elapsed` counts from this process's start, imports included, and
+leaves out the time spent on these evaluations: the run's own time to reach that epoch. EPOCHS 0
+keeps the recipe's.
 """
 
 import time
@@ -29,7 +30,8 @@ from fmnist.models import create_model  # noqa: E402
 from fmnist.recipes import Machine  # noqa: E402
 from fmnist.runner.make import make_run  # noqa: E402
 from fmnist.runner.resolve import single_run_spec  # noqa: E402
-from fmnist.training.hardware import choose_precision, native_bf16, this_machine  # noqa: E402
+from fmnist.runs import RunDir  # noqa: E402
+from fmnist.training.hardware import this_machine  # noqa: E402
 from fmnist.training.record import scores, split_logits  # noqa: E402
 from fmnist.training.trainer import load_checkpoint  # noqa: E402
 
@@ -40,15 +42,16 @@ def main() -> None:
     machine: Machine = this_machine()
     with tempfile.TemporaryDirectory() as out:
         spec = single_run_spec(recipe, overrides=overrides, out=out, machine=machine)
-        cfg, device = spec.config, torch.device("cpu")
-        precision = choose_precision(cfg.train.precision, "cpu", native_bf16(device)).precision
-        data = DeviceSplits(cfg.data, device)
+        cfg = spec.config
+        data = DeviceSplits(cfg.data, torch.device("cpu"))
         evaluating = 0.0  # seconds spent here, left out of the run's time
 
         def test_accuracy(row: dict) -> None:
             nonlocal evaluating
             began = time.perf_counter()
-            state = load_checkpoint(spec.path / "ckpt" / "last.pt")
+            run = RunDir(spec.path)
+            precision = run.read_env()["precision"]  # the one the run chose and trains in
+            state = load_checkpoint(run.last_ckpt)
             model = create_model(cfg.model.name, **cfg.model.options)
             if state["ema"] is not None:  # the run's eval model is its EMA's copy
                 state = {"model": {k.removeprefix("module."): v for k, v in state["ema"].items()}}
@@ -62,8 +65,9 @@ def main() -> None:
             evaluating += time.perf_counter() - began
 
         make_run(spec, verbose=False, on_epoch=test_accuracy)
-        for name in ("summary.json", "test_predictions.txt")[: 2 * (len(sys.argv) > 4)]:
-            shutil.copy(spec.path / name, sys.argv[4])
+        if len(sys.argv) > 4:
+            for name in ("summary.json", "test_predictions.txt"):
+                shutil.copy(spec.path / name, sys.argv[4])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from filelock import FileLock, Timeout
 
-from fmnist.baselines import BaselineRunConfig
+from fmnist.baselines import BaselineRunConfig, train_baseline
 from fmnist.config import RunConfig, build_config, get_dotted
 from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
@@ -75,8 +75,6 @@ def require_device(spec: RunSpec) -> None:
     """Refuse a run whose ``train.device`` this machine lacks (``cuda`` here, ``mps`` off a Mac)
     before its folder is made. A baseline trains on the CPU: nothing to check."""
     if isinstance(spec.config, RunConfig):
-        from fmnist.training.hardware import resolve_device
-
         resolve_device(spec.config.train.device)
 
 
@@ -167,8 +165,6 @@ def _train(
     on_epoch: Callable[[dict], None] | None,
 ) -> None:
     if isinstance(spec.config, BaselineRunConfig):
-        from fmnist.baselines import train_baseline
-
         train_baseline(spec.config, run, verbose=verbose)  # no checkpoints: refitted whole
         return
     if resume:
