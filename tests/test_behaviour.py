@@ -142,6 +142,8 @@ OPTIMISERS = {
     "adadelta": ({"name": "adadelta", "lr": 1.0}, adadelta),
     "adamax": ({"name": "adamax"}, adamax),
     "nadam": ({"name": "nadam"}, nadam),
+    # muon orthogonalises conv filters only (the next test); the rest takes SGD's Nesterov step
+    "muon-without-filters": ({"name": "muon", "momentum": 0.9}, partial(sgd, nesterov=True)),
 }
 
 
@@ -165,6 +167,53 @@ def test_optimiser_steps_follow_the_update_rule(case):
     for i, (p, p0) in enumerate(zip(model.parameters(), start)):
         wd = cfg.weight_decay if p.ndim > 1 or cfg.decay_bias_and_norm else 0.0
         torch.testing.assert_close(p.detach(), rule(p0, [step[i] for step in grads], cfg.lr, wd))
+
+
+def test_muon_moves_each_filter_bank_by_its_orthogonalised_gradient_and_the_rest_by_sgd():
+    """optim.name=muon: a trained conv's filter bank, seen as an (out, in*k*k) matrix G + wd*W,
+    moves by -muon_lr times about U V^T of it (G = U S V^T: every singular value near 1); a
+    frozen conv does not move; the head and BN take plain SGD at lr."""
+    cfg = OptimConfig(name="muon", lr=0.1, muon_lr=0.05, weight_decay=WEIGHT_DECAY)
+    frozen = nn.Conv2d(1, 4, 2)
+    frozen.weight.requires_grad_(False)
+    conv = nn.Conv2d(4, 16, 3, bias=False)
+    model = nn.Sequential(frozen, conv, nn.BatchNorm2d(16), nn.Flatten(), nn.LazyLinear(10))
+    model(torch.zeros(1, 1, 8, 8))  # the head's input size
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    grads = {name: torch.randn_like(p) for name, p in model.named_parameters() if p.requires_grad}
+    for name, p in model.named_parameters():
+        p.grad = grads.get(name)
+    build_optimizer(model, cfg).step()
+    moved = {name: p.detach() - start[name] for name, p in model.named_parameters()}
+    step = moved["1.weight"].reshape(16, -1) / -cfg.muon_lr
+    u, singular, vh = torch.linalg.svd(
+        (grads["1.weight"] + WEIGHT_DECAY * start["1.weight"]).reshape(16, -1),
+        full_matrices=False,
+    )
+    assert singular.max() / singular.min() > 3  # a gradient far from orthogonal
+    step_singular = torch.linalg.svdvals(step)
+    assert step_singular.min() > 0.6 and step_singular.max() < 1.25
+    assert F.cosine_similarity(step.flatten(), (u @ vh).flatten(), dim=0) > 0.97
+    assert not moved["0.weight"].any()
+    for name in ["0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]:
+        wd = WEIGHT_DECAY if name == "4.weight" else 0.0  # the head's kernel is decayed, as by SGD
+        sgd_step = -cfg.lr * (1 + cfg.momentum) * (grads.get(name, 0) + wd * start[name])
+        torch.testing.assert_close(moved[name], sgd_step, msg=name)
+
+
+def test_the_schedule_scales_muons_filter_lr_with_the_rest():
+    """The one-cycle factor multiplies both peak LRs: filters at muon_lr x factor, the rest at
+    lr x factor; the reported LR is optim.lr's."""
+    trainer = make_trainer(
+        model={"name": "fastnet", "widths": [4, 8]},
+        optim={"name": "muon", "lr": 0.2, "muon_lr": 0.05},
+        schedule={"name": "onecycle", "warmup": 0.5},
+    )
+    trainer.step = 1
+    lr = trainer._set_lr()
+    by_kind = {bool(g["orthogonalise"]): g["lr"] for g in trainer.optimizer.param_groups}
+    assert by_kind[False] == pytest.approx(lr) and lr < 0.2
+    assert by_kind[True] == pytest.approx(lr * 0.05 / 0.2)
 
 
 # -- the training loss: label smoothing and L1/L2 kernel penalties ---------------------------------

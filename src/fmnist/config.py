@@ -148,7 +148,9 @@ class ModelConfig(BaseModel):
         return self
 
 
-OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
+OptimizerName = Literal[
+    "sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "muon"
+]
 
 
 class OptimConfig(Strict):
@@ -171,6 +173,12 @@ class OptimConfig(Strict):
         False,
         description="Apply weight_decay to biases and norm scales too "
         "(PyTorch's default; off: kernels only).",
+    )
+    muon_lr: float = Field(
+        0.05,
+        gt=0,
+        le=10,
+        description="muon: peak LR of the orthogonalised filter updates (the rest takes lr).",
     )
     l1: float = Field(
         0.0,

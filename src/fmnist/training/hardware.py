@@ -308,6 +308,7 @@ OPTIMIZER_SLOTS = {
     "adamw": 2,
     "adamax": 2,
     "nadam": 2,
+    "muon": 1,
 }
 GiB = 2**30
 

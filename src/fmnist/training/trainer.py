@@ -134,10 +134,11 @@ class Trainer:
             self.cfg.schedule, self.step, self.total_steps, self.steps_per_epoch
         )
         for group in self.optimizer.param_groups:
+            group_lr = lr * group.get("lr_scale", 1.0)  # muon's filters: their own peak LR
             if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)  # in place: the compiled step holds this tensor
+                group["lr"].fill_(group_lr)  # in place: the compiled step holds this tensor
             else:
-                group["lr"] = lr
+                group["lr"] = group_lr
         return lr
 
     # -- fit -----------------------------------------------------------------------------------
