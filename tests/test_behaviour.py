@@ -143,7 +143,8 @@ OPTIMISERS = {
     "adamax": ({"name": "adamax"}, adamax),
     "nadam": ({"name": "nadam"}, nadam),
     # muon orthogonalises conv filters only (the next test); the rest takes SGD's Nesterov step
-    "muon-without-filters": ({"name": "muon", "momentum": 0.9}, partial(sgd, nesterov=True)),
+    "muon-without-filters": ({"name": "muon", "nesterov": True}, partial(sgd, nesterov=True)),
+    "muon-without-filters-or-nesterov": ({"name": "muon"}, sgd),
 }
 
 
@@ -173,7 +174,7 @@ def test_muon_moves_each_filter_bank_by_its_orthogonalised_gradient_and_the_rest
     """optim.name=muon: a trained conv's filter bank, seen as an (out, in*k*k) matrix G + wd*W,
     moves by -muon_lr times about U V^T of it (G = U S V^T: every singular value near 1); a
     frozen conv does not move; the head and BN take plain SGD at lr."""
-    cfg = OptimConfig(name="muon", lr=0.1, muon_lr=0.05, weight_decay=WEIGHT_DECAY)
+    cfg = OptimConfig(name="muon", lr=0.1, muon_lr=0.05, nesterov=True, weight_decay=WEIGHT_DECAY)
     frozen = nn.Conv2d(1, 4, 2)
     frozen.weight.requires_grad_(False)
     conv = nn.Conv2d(4, 16, 3, bias=False)

@@ -14,7 +14,8 @@ from fmnist.config import OptimConfig, ScheduleConfig
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
     params, lr, wd = _decay_groups(model, cfg), cfg.lr, cfg.weight_decay
     if cfg.name == "muon":
-        return Muon(_muon_groups(model, cfg), lr=lr, momentum=cfg.momentum, weight_decay=wd)
+        nesterov = cfg.nesterov and cfg.momentum > 0
+        return Muon(_muon_groups(model, cfg), lr, cfg.momentum, nesterov, weight_decay=wd)
     if cfg.name == "sgd":
         return torch.optim.SGD(
             params,
@@ -76,14 +77,20 @@ class Muon(torch.optim.Optimizer):
     uses it on CIFAR-10's conv filters): every direction of a filter bank moves by the same amount,
     not only the few its gradient favours. torch.optim.Muon takes 2-D weights only; a conv bank of
     shape (out, in, k, k) is orthogonalised here as the (out, in*k*k) matrix it is for the
-    convolution. The other groups take exactly torch.optim.SGD's Nesterov step."""
+    convolution. The other groups take exactly torch.optim.SGD's step."""
 
     def __init__(
-        self, groups: list[dict], lr: float, momentum: float, weight_decay: float = 0.0
+        self,
+        groups: list[dict],
+        lr: float,
+        momentum: float,
+        nesterov: bool,
+        weight_decay: float = 0.0,
     ) -> None:
         defaults = {
             "lr": lr,
             "momentum": momentum,
+            "nesterov": nesterov,
             "weight_decay": weight_decay,
             "orthogonalise": False,
             "lr_scale": 1.0,
@@ -103,7 +110,7 @@ class Muon(torch.optim.Optimizer):
                     buffer = self.state[p]["momentum_buffer"] = grad.clone()
                 else:
                     buffer.mul_(momentum).add_(grad)
-                update = grad.add(buffer, alpha=momentum)  # Nesterov
+                update = grad.add(buffer, alpha=momentum) if group["nesterov"] else buffer
                 if group["orthogonalise"]:
                     matrix = update.reshape(len(update), -1)
                     # torch's "original" scale: a tall matrix's rows would otherwise move less
