@@ -72,7 +72,7 @@ def _muon_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
 
 
 class Muon(torch.optim.Optimizer):
-    """SGD with Nesterov momentum in which the update of a group marked ``orthogonalise`` is
+    """SGD with (Nesterov) momentum in which the update of a group marked ``orthogonalise`` is
     replaced by the nearest semi-orthogonal matrix (Muon, Keller Jordan 2024; airbench94_muon
     uses it on CIFAR-10's conv filters): every direction of a filter bank moves by the same amount,
     not only the few its gradient favours. torch.optim.Muon takes 2-D weights only; a conv bank of
@@ -116,7 +116,7 @@ class Muon(torch.optim.Optimizer):
                     # torch's "original" scale: a tall matrix's rows would otherwise move less
                     scale = max(1.0, matrix.shape[0] / matrix.shape[1]) ** 0.5
                     update = orthogonalised(matrix).reshape(p.shape) * scale
-                p.add_(update, alpha=-group["lr"])
+                p.sub_(update * group["lr"])  # lr may be a tensor (a compiled step's)
 
 
 def orthogonalised(matrix: torch.Tensor, steps: int = 5) -> torch.Tensor:
