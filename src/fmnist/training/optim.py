@@ -116,7 +116,11 @@ class Muon(torch.optim.Optimizer):
                     # torch's "original" scale: a tall matrix's rows would otherwise move less
                     scale = max(1.0, matrix.shape[0] / matrix.shape[1]) ** 0.5
                     update = orthogonalised(matrix).reshape(p.shape) * scale
-                p.sub_(update * group["lr"])  # lr may be a tensor (a compiled step's)
+                lr = group["lr"]
+                if isinstance(lr, torch.Tensor):  # a compiled step's LR; alpha takes numbers only
+                    p.sub_(update * lr)
+                else:  # one fused multiply-add: the step the recorded runs took
+                    p.add_(update, alpha=-lr)
 
 
 def orthogonalised(matrix: torch.Tensor, steps: int = 5) -> torch.Tensor:
