@@ -127,6 +127,7 @@ def fit(
         curves: in Jupyter or Colab, the loss and accuracy curves under the cell, redrawn after
             every epoch (with ``verbose``).
     """
+    from fmnist.inference import Run
     from fmnist.runner.make import make_run  # imports torch: not before a run is made
     from fmnist.training.progress import live_curves
 
@@ -150,7 +151,7 @@ def fit(
         state = make_run(job, verbose=verbose)
     if state == "skipped" and verbose:
         print(f"already finished: {job.path} (delete it to train again)", file=sys.stderr)
-    return load_run(job.path)
+    return Run(job.path)
 
 
 train = fit  # its name before 0.2, kept for a release

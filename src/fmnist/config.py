@@ -452,18 +452,26 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_config(data: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Validate a nested dict (after applying ``overrides``) into a RunConfig, or raise one clear
-    ConfigError."""
-    check_structure(data, "the config")
-    data = apply_overrides(json.loads(json.dumps(data, default=str)), overrides or {})
+def build_config(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> RunConfig:
+    """Validate a nested dict, with each layer of dotted fields (``--set`` overrides) set in turn,
+    into a RunConfig, or raise one clear ConfigError."""
     return validated(
         RunConfig,
-        data,
+        layered(data, *layers),
         "config field",
         fix="correct it in the YAML file or --set (every field and its default: fmnist config)",
         allowed_fields=_allowed_fields,
     )
+
+
+def layered(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of the nested dict ``data`` with each layer's dotted fields set in turn (later
+    wins)."""
+    check_structure(data, "the config")
+    data = json.loads(json.dumps(data, default=str))
+    for layer in layers:
+        apply_overrides(data, layer or {})
+    return data
 
 
 def load_config(

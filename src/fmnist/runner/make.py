@@ -7,9 +7,9 @@
 This module imports torch (the trainer's), so the api, sweeps and clusters import it only when a
 run is made: resolving a config never loads torch.
 
-``fit_run`` trains a net from start to finish in a prepared run folder; ``resume_run`` finishes
-an interrupted one from its last checkpoint with the same final weights; ``recorded_config`` is
-the config a finished or interrupted run computes with again.
+``train_net`` trains a net into a prepared run folder, from the start or, for an interrupted run,
+from its last checkpoint with the same final weights (``resume_run``); ``recorded_config`` is the
+config a finished or interrupted run computes with again.
 
 ``fmnist train``, ``fmnist run`` (one run or a sweep's many, in order or at once), search trials
 and scikit-learn baselines all come here, so a run is made the same way whoever asks.
@@ -27,14 +27,14 @@ import torch
 from filelock import FileLock, Timeout
 
 from fmnist.baselines import BaselineRunConfig, train_baseline
-from fmnist.config import RunConfig, build_config, get_dotted
+from fmnist.config import RunConfig, build_config
 from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
 from fmnist.metrics import fit_temperature, softmax, write_summary
 from fmnist.models import count_macs, count_params, create_model, model_source
 from fmnist.models.layers import fit_to_training_images
 from fmnist.models.user import restore as restore_model
-from fmnist.runner.resolve import RunSpec, differs_from, quick_overrides
+from fmnist.runner.resolve import RunSpec, quick_overrides
 from fmnist.runs import RunDir
 from fmnist.training.hardware import (
     check_memory,
@@ -84,16 +84,33 @@ def run_state(spec: RunSpec, run: RunDir) -> str:
     if not run.is_run:
         _require_empty(run.path)
         return "trained"
-    stored = run.read_config()
-    key = differs_from(spec, stored)
-    if key is not None:
-        there, now = get_dotted(stored, key), get_dotted(spec.config_dict, key)
+    stored, wanted = _read_as_today(run.read_config()), spec.config_dict
+    if stored != wanted:
+        key, there, now = _first_difference(stored, wanted)
         raise ConfigError(
             f"{spec.path} holds a run with a different config"
             f" ({key}: {there!r} there, {now!r} now)",
             fix="delete that folder or choose another --out",
         )
     return "skipped" if run.is_complete else "resumed"
+
+
+def _read_as_today(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored config as today's schema reads it: a field added since takes its default, so a new
+    option left at its default does not refuse every earlier run."""
+    try:
+        return build_config(stored).to_dict()
+    except ConfigError:  # a field since removed: compared as it is, so it differs
+        return stored
+
+
+def _first_difference(a: Any, b: Any, prefix: str = "") -> tuple[str, Any, Any]:
+    """The first dotted field where ``a`` and ``b`` differ, with its two values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+    return prefix.rstrip(".") or "config", a, b
 
 
 def _require_empty(path: Path) -> None:
@@ -166,11 +183,8 @@ def _train(
 ) -> None:
     if isinstance(spec.config, BaselineRunConfig):
         train_baseline(spec.config, run, verbose=verbose)  # no checkpoints: refitted whole
-        return
-    if resume:
-        resume_run(run, verbose=verbose)
     else:
-        fit_run(spec.config, run, verbose=verbose, test=spec.trial is None, on_epoch=on_epoch)
+        train_net(run, None if resume else spec.config, verbose=verbose, on_epoch=on_epoch)
 
 
 # -- training a net: build the trainer, fit, save final.pt, test once, write the summary
@@ -179,38 +193,41 @@ def _train(
 WHITENING_IMAGES = 2000  # training images a whitening stem's patch covariance is estimated from
 
 
-def fit_run(
-    cfg: RunConfig,
+def train_net(
     run: RunDir,
+    cfg: RunConfig | None = None,
     *,
     verbose: bool = True,
-    test: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> RunDir:
-    """Train ``cfg`` into the empty run directory ``run`` and record it.
+    """Train a net into ``run`` and record it: ``cfg`` from the start in a new, empty folder, or
+    (``cfg`` None) an interrupted run from its last checkpoint, with the config it recorded and the
+    same final weights as an uninterrupted run.
 
-    ``test=False`` (a search trial) never reads the test set: the summary holds validation scores
+    A search trial (trial.json) never reads the test set: its summary holds validation scores
     only. ``on_epoch`` is the trainer's per-epoch callback (see ``Trainer``).
     """
-    run.write_config(cfg.to_dict())
+    new = cfg is not None
+    if new:
+        run.write_config(cfg.to_dict())
+    else:
+        cfg = recorded_config(run)
     trainer = _build_trainer(cfg, run, verbose, on_epoch)
-    run.write_env(
-        str(trainer.device),
-        cfg.seed,
-        hardware=_hardware_record(trainer),
-        model_source=model_source(cfg.model.name),
-    )
-    return _finish(trainer, run, test=test)
+    if new:
+        run.write_env(
+            str(trainer.device),
+            cfg.seed,
+            hardware=_hardware_record(trainer),
+            model_source=model_source(cfg.model.name),
+        )
+    elif run.last_ckpt.is_file():
+        trainer.resume()
+    return _finish(trainer, run, test=run.read_trial() is None)
 
 
 def resume_run(run: RunDir, *, verbose: bool = True) -> RunDir:
     """Continue an interrupted run from its last checkpoint (a finished one is left as it is)."""
-    if run.is_complete:
-        return run
-    trainer = _build_trainer(recorded_config(run), run, verbose)
-    if run.last_ckpt.is_file():
-        trainer.resume()
-    return _finish(trainer, run, test=run.read_trial() is None)  # a search trial never sees test
+    return run if run.is_complete else train_net(run, verbose=verbose)
 
 
 def recorded_config(run: RunDir) -> RunConfig:

@@ -13,14 +13,13 @@ takes it as it is. Resolving imports no torch: the machine a run is planned for 
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fmnist.baselines import BaselineRunConfig, baseline_config
-from fmnist.config import Overrides, RunConfig, apply_overrides, build_config, merge
+from fmnist.config import Overrides, RunConfig, build_config, layered, merge
 from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.models.user import short_name
@@ -75,38 +74,35 @@ def recipe_run_config(
     machine: Machine | None = None,
 ) -> RunConfig | BaselineRunConfig:
     """The validated config of one run of a recipe, in the module's order of layers."""
-    start = merge(  # merge copies what it changes; _layered copies the rest before setting
-        merge(recipe.config, base or {}),
+    start = merge(recipe.config, base or {})
+    layers = [
         {"name": recipe.name + (f":{point.name}" if point.name else ""), "seed": seed},
-    )
-    fold_fields = {} if fold is None else {"data.folds": recipe.folds, "data.fold": fold}
-    after_variant = [
         point.fields,
-        fold_fields,
+        {} if fold is None else {"data.folds": recipe.folds, "data.fold": fold},
         quick_overrides(recipe) if quick else {},
         overrides or {},
     ]
-    data = _layered(start, after_variant)
-    # The variant is chosen by the device and precision the finished config asks for.
-    variant = hardware_variant(recipe, data.get("train"), machine)
-    if variant is not None:
-        start = {**_layered(start, [variant.set]), "variant": f"fp32: {variant.why}"}
-        data = _layered(start, after_variant)
     if recipe.baseline:
+        data = layered(start, *layers)
         return baseline_config({**data, "baseline": recipe.baseline.model_dump()})
+    cfg = _recipe_config(recipe, point, start, layers)
+    # The variant is chosen by the device and precision the config asks for, and goes under the
+    # point's fields and the overrides: a sweep over widths still sweeps on an AVX2 CPU.
+    variant = hardware_variant(recipe, cfg.train, machine)
+    if variant is None:
+        return cfg
+    below = [layers[0], variant.set, {"variant": f"fp32: {variant.why}"}]
+    return _recipe_config(recipe, point, start, below + layers[1:])
+
+
+def _recipe_config(
+    recipe: Recipe, point: Point, start: dict[str, Any], layers: list[Mapping[str, Any]]
+) -> RunConfig:
     try:
-        return build_config(data)
+        return build_config(start, *layers)
     except ConfigError as exc:
         where = f" point '{point.name}'" if point.name else ""
         raise ConfigError(f"recipe '{recipe.name}'{where}: {exc}") from None
-
-
-def _layered(start: dict[str, Any], layers: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """A copy of ``start`` with each layer's dotted fields set in turn."""
-    data = json.loads(json.dumps(start, default=str))
-    for layer in layers:
-        apply_overrides(data, layer)
-    return data
 
 
 def resolve_config(
@@ -272,23 +268,3 @@ def run_path(root: Path, point: Point, seed: int, fold: int | None) -> Path:
 def recipe_root(recipe: Recipe, out: str | Path = "runs", *, quick: bool = False) -> Path:
     """The experiment folder of a recipe: OUT/<recipe> or OUT/<recipe>-quick."""
     return Path(out) / (f"{recipe.name}-quick" if quick else recipe.name)
-
-
-def differs_from(spec: RunSpec, stored: dict[str, Any]) -> str | None:
-    """The first dotted field where a run's stored config differs from ``spec``'s, read as
-    today's schema reads it (a field added since takes its default, so a new option left at its
-    default does not refuse every earlier run); None where they agree."""
-    try:
-        stored = build_config(stored).to_dict()
-    except ConfigError:  # a field since removed: compared as it is, so it differs
-        pass
-    wanted = spec.config_dict
-    return None if stored == wanted else _first_difference(stored, wanted)
-
-
-def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
-    return prefix.rstrip(".") or "config"
