@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from fmnist import api
-from fmnist.config import parse_overrides
 from fmnist.errors import ConfigError
 from fmnist.recipes import load_recipe
 from fmnist.runner.resolve import plan
 from fmnist.runs import RunDir
+from fmnist.schema import parse_overrides
 
-CLI = Path(api.__file__).with_name("cli.py")
+CLI = Path(api.__file__).parent.with_name("cli.py")  # beside the api package
 QUICK = ["train.epochs=1", "data.train_subset=2000", "data.val_size=500"]
 
 

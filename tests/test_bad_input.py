@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import fmnist
-from fmnist.config import RunConfig, build_config, parse_overrides
+from fmnist.config import RunConfig, build_config
 from fmnist.data import DeviceSplits
 from fmnist.errors import FmnistError
 from fmnist.models import create_model, list_models, model_options
+from fmnist.schema import parse_overrides
 from fmnist.training.hardware import check_memory
 from fmnist.training.record import predict_logits
 from fmnist.training.trainer import Trainer

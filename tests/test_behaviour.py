@@ -14,12 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import fmnist
-from fmnist.config import AugmentConfig, OptimConfig, TrainConfig, build_config, merge
+from fmnist.config import AugmentConfig, OptimConfig, TrainConfig, build_config
 from fmnist.data import DeviceSplits
 from fmnist.errors import ConfigError
 from fmnist.models import create_model
 from fmnist.models.layers import PatchWhitening
 from fmnist.runner.make import WHITENING_IMAGES
+from fmnist.schema import merge
 from fmnist.training import Trainer
 from fmnist.training.optim import build_optimizer, kernel_penalty
 from fmnist.training.record import predict_logits

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import fmnist
-from fmnist.config import RunConfig, parse_overrides
+from fmnist.config import RunConfig
 from fmnist.recipes import MACHINES, load_recipe
 from fmnist.runner.resolve import plan
+from fmnist.schema import parse_overrides
 from fmnist.training.hardware import choose_precision, cpu_bf16_is_native, native_bf16
 from tests.conftest import ROOT, fmnist_cli, tiny
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
-from fmnist.schema import Strict, check_structure, parse_yaml, validated
+from fmnist.schema import Strict, layered, read_yaml, validated
 
 CLASS_COUNT = 10  # Fashion-MNIST's classes (fmnist.data.CLASS_NAMES; this module imports no torch)
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators both take seeds in [0, 2**32)
@@ -361,97 +360,6 @@ class RunConfig(Strict):
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
-Overrides = dict[str, Any]  # dotted field -> value, e.g. {"optim.lr": 0.01}, applied last
-
-
-def parse_overrides(items: Iterable[str] | Mapping[str, Any] = ()) -> Overrides:
-    """``--set`` overrides as one {dotted field: value} mapping, later wins. ``"optim.lr=0.01"``
-    strings (what a user types) are read once, each value as YAML; a mapping's values are taken
-    as typed (what code and the CLI's own options pass)."""
-    if isinstance(items, Mapping):
-        return dict(items)
-    if isinstance(items, str):  # one string would be read a character at a time
-        items = [items]
-    overrides: Overrides = {}
-    for text in items:
-        key, sep, raw = text.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(
-                "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
-            )
-        value = parse_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
-        overrides[key.strip()] = value
-    return overrides
-
-
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``); unknown keys are
-    caught by validation later."""
-    node = data
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(
-                f"'{key}': {part} is not a section",
-                allowed=", ".join(RunConfig.model_fields),
-                fix="write a dotted config field such as optim.lr",
-            )
-        node = child
-    node[parts[-1]] = value
-    return data
-
-
-def get_dotted(data: Any, key: str) -> Any:
-    """``data['a']['b']`` for key 'a.b', or None where a part is missing."""
-    for part in key.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
-
-
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` (in place) with each dotted field of ``overrides`` set."""
-    for key, value in overrides.items():
-        set_dotted(data, key, value)
-    return data
-
-
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge; ``update`` wins."""
-    out = dict(base)
-    for key, value in update.items():
-        out[key] = (
-            merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
-    return out
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"config file {path} does not exist",
-            fix="pass the path of a YAML file (or start from a recipe: fmnist recipes)",
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"config file {path} cannot be read as text ({type(exc).__name__})",
-            fix="pass a readable YAML file",
-        ) from None
-    data = parse_yaml(text, f"config file {path}") or {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {path} does not hold a mapping of sections",
-            allowed="model:, optim:, train: ... (see: fmnist config)",
-            got=type(data).__name__,
-        )
-    return data
-
-
 def build_config(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> RunConfig:
     """Validate a nested dict, with each layer of dotted fields (``--set`` overrides) set in turn,
     into a RunConfig, or raise one clear ConfigError."""
@@ -462,16 +370,6 @@ def build_config(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> Run
         fix="correct it in the YAML file or --set (every field and its default: fmnist config)",
         allowed_fields=_allowed_fields,
     )
-
-
-def layered(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A copy of the nested dict ``data`` with each layer's dotted fields set in turn (later
-    wins)."""
-    check_structure(data, "the config")
-    data = json.loads(json.dumps(data, default=str))
-    for layer in layers:
-        apply_overrides(data, layer or {})
-    return data
 
 
 def load_config(

@@ -1,6 +1,8 @@
-"""What a user writes, read safely: YAML within limits a config never comes near, and the strict
-pydantic base every options model derives from, validated one way (a ``ValidationError`` becomes
-one ConfigError line naming the field, ``fmnist.errors``' shape, never a traceback).
+"""What a user writes, read safely: YAML within limits a config never comes near, ``--set``
+overrides and the other layers of dotted fields a config is built from (later wins), and the
+strict pydantic base every options model derives from, validated one way (a ``ValidationError``
+becomes one ConfigError line naming the field, ``fmnist.errors``' shape, never a traceback).
+Nothing here knows a config's fields: those are ``fmnist.config``'s.
 
 YAML anyone may have written (configs, recipes, search spaces, ``--set`` values, a downloaded run
 folder's config.yaml): PyYAML builds nested nodes recursively, so 5,000 levels of ``[[[...]]]``
@@ -13,7 +15,9 @@ refused in one line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -90,6 +94,107 @@ def _too_deep(source: str) -> ConfigError:
         allowed=f"up to {MAX_DEPTH} levels of lists and mappings",
         fix="flatten it: a config has sections (model:, optim:, train: ...) of plain values",
     )
+
+
+# -- layers of dotted fields: --set overrides, a recipe's points, a user's config
+Overrides = dict[str, Any]  # dotted field -> value, e.g. {"optim.lr": 0.01}, applied last
+
+
+def parse_overrides(items: Iterable[str] | Mapping[str, Any] = ()) -> Overrides:
+    """``--set`` overrides as one {dotted field: value} mapping, later wins. ``"optim.lr=0.01"``
+    strings (what a user types) are read once, each value as YAML; a mapping's values are taken
+    as typed (what code and the CLI's own options pass)."""
+    if isinstance(items, Mapping):
+        return dict(items)
+    if isinstance(items, str):  # one string would be read a character at a time
+        items = [items]
+    overrides: Overrides = {}
+    for text in items:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                "an override is not KEY=VALUE", got=text, fix="write e.g. --set optim.lr=0.01"
+            )
+        value = parse_yaml(raw, f"the value of --set {key.strip()}") if raw.strip() else None
+        overrides[key.strip()] = value
+    return overrides
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set ``data['a']['b'] = value`` for key 'a.b' (in place; returns ``data``); unknown keys are
+    caught by validation later."""
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"'{key}': {part} is not a section",
+                fix="write a dotted config field such as optim.lr (every field: fmnist config)",
+            )
+        node = child
+    node[parts[-1]] = value
+    return data
+
+
+def get_dotted(data: Any, key: str) -> Any:
+    """``data['a']['b']`` for key 'a.b', or None where a part is missing."""
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (in place) with each dotted field of ``overrides`` set."""
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    return data
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; ``update`` wins."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = (
+            merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} does not exist",
+            fix="pass the path of a YAML file (or start from a recipe: fmnist recipes)",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} cannot be read as text ({type(exc).__name__})",
+            fix="pass a readable YAML file",
+        ) from None
+    data = parse_yaml(text, f"config file {path}") or {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path} does not hold a mapping of sections",
+            allowed="model:, optim:, train: ... (see: fmnist config)",
+            got=type(data).__name__,
+        )
+    return data
+
+
+def layered(data: dict[str, Any], *layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of the nested dict ``data`` with each layer's dotted fields set in turn (later
+    wins)."""
+    check_structure(data, "the config")
+    data = json.loads(json.dumps(data, default=str))
+    for layer in layers:
+        apply_overrides(data, layer or {})
+    return data
 
 
 class Strict(BaseModel):

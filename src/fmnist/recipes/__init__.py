@@ -37,9 +37,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fmnist.config import TrainConfig, read_yaml
+from fmnist.config import TrainConfig
 from fmnist.errors import ConfigError
-from fmnist.schema import Strict, validated
+from fmnist.schema import Strict, read_yaml, validated
 
 
 class SweepPoint(Strict):
@@ -275,17 +275,18 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
     )
 
 
-def hardware_variant(
-    recipe: Recipe, train: TrainConfig, machine: Machine | None
-) -> HardwareVariant | None:
-    """The recipe's fp32 variant where a run with these ``train`` settings would train on
-    ``machine``'s CPU without native bf16; None where it would not, where the recipe has none, or
-    with no machine in view (the recipe as written)."""
+def hardware_variant(recipe: Recipe, train: Any, machine: Machine | None) -> HardwareVariant | None:
+    """The recipe's fp32 variant where a run with these ``train`` settings (the run's config
+    section, before validation) would train on ``machine``'s CPU without native bf16; None where
+    it would not, where the recipe has none, or with no machine in view (the recipe as written)."""
     variant = recipe.fp32_variant
     if variant is None or machine is None:
         return None
-    on_this_cpu = machine.trains_emulated_bf16_on_cpu(train.device, train.precision)
-    return variant if on_this_cpu else None
+    train = train if isinstance(train, dict) else {}  # not a section: validation refuses it later
+    defaults = TrainConfig.model_fields
+    device = train.get("device", defaults["device"].default)
+    precision = train.get("precision", defaults["precision"].default)
+    return variant if machine.trains_emulated_bf16_on_cpu(device, precision) else None
 
 
 # -- points: the runs a sweep (1-D, grid or named points) asks for, with deterministic folder names

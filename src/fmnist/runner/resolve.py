@@ -13,18 +13,18 @@ takes it as it is. Resolving imports no torch: the machine a run is planned for 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fmnist.baselines import BaselineRunConfig, baseline_config
-from fmnist.config import Overrides, RunConfig, build_config, layered, merge
+from fmnist.config import RunConfig, build_config
 from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.models.user import short_name
 from fmnist.recipes import Machine, Point, Recipe, expand_points, hardware_variant, load_recipe
 from fmnist.runs import RunDir
+from fmnist.schema import Overrides, layered, merge
 
 # What --quick changes unless a recipe's `quick:` says otherwise: a 5,000-image stratified training
 # subset, 1,000 validation images and 2 epochs (the 10,000 test images are always all evaluated).
@@ -83,21 +83,14 @@ def recipe_run_config(
         overrides or {},
     ]
     if recipe.baseline:
-        data = layered(start, *layers)
-        return baseline_config({**data, "baseline": recipe.baseline.model_dump()})
-    cfg = _recipe_config(recipe, point, start, layers)
-    # The variant is chosen by the device and precision the config asks for, and goes under the
+        return baseline_config(
+            {**layered(start, *layers), "baseline": recipe.baseline.model_dump()}
+        )
+    # The variant is chosen by the device and precision the layers ask for, and goes under the
     # point's fields and the overrides: a sweep over widths still sweeps on an AVX2 CPU.
-    variant = hardware_variant(recipe, cfg.train, machine)
-    if variant is None:
-        return cfg
-    below = [layers[0], variant.set, {"variant": f"fp32: {variant.why}"}]
-    return _recipe_config(recipe, point, start, below + layers[1:])
-
-
-def _recipe_config(
-    recipe: Recipe, point: Point, start: dict[str, Any], layers: list[Mapping[str, Any]]
-) -> RunConfig:
+    variant = hardware_variant(recipe, layered(start, *layers).get("train"), machine)
+    if variant is not None:
+        layers = [layers[0], variant.set, {"variant": f"fp32: {variant.why}"}, *layers[1:]]
     try:
         return build_config(start, *layers)
     except ConfigError as exc:

@@ -24,10 +24,9 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from fmnist.config import get_dotted, merge, read_yaml
 from fmnist.errors import ConfigError
 from fmnist.recipes import Machine
-from fmnist.schema import Strict, validated
+from fmnist.schema import Strict, get_dotted, merge, read_yaml, validated
 
 
 class Distribution(Strict):

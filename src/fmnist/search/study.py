@@ -40,10 +40,11 @@ from filelock import FileLock
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from fmnist.config import RunConfig, get_dotted
+from fmnist.config import RunConfig
 from fmnist.errors import ConfigError, TrainingDiverged
 from fmnist.runner.resolve import RunSpec
 from fmnist.runs import RunDir, redact
+from fmnist.schema import get_dotted
 from fmnist.search.space import SearchSpace, base_values, decode, trial_config
 
 HEARTBEAT_S = 5  # a running trial writes a heartbeat this often
