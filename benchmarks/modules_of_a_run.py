@@ -7,10 +7,10 @@ body, a decorator it applies) is not counted: that is loading code, not making t
 
 The run trains in a temporary folder on 1,000 images for one epoch: the path through the code is
 the same as a full run's. Issue 42 counted the modules of `fmnist train --recipe fast` with it:
-33 at 7a2226b, 20 at the commit that added this line (cli, config, schema, api, training.hardware,
-recipes, runner.resolve, models.catalog, models.fast, runs, training.progress, runner.make,
-models.layers, data.loader, data.sources, training.trainer, training.optim, training.record,
-metrics, inference).
+33 at 7a2226b, 20 since 2b26d95; today's 20, in the order entered: cli, schema, api.runs,
+training.hardware, recipes, runner.resolve, config, models.catalog, models.fast, runs,
+training.progress, runner.make, models.layers, data.loader, data.sources, training.trainer,
+training.optim, training.record, metrics, inference.
 """
 
 from __future__ import annotations
