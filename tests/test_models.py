@@ -16,8 +16,8 @@ from fmnist.models.catalog import is_builtin
 @pytest.fixture(scope="module")
 def small_batch(real_data_dir):
     arrays, _ = load_arrays(real_data_dir)
-    x = torch.from_numpy(arrays["train_images"][:16].copy()).unsqueeze(1).float() / 255
-    return (x - 0.286) / 0.353, torch.from_numpy(arrays["train_labels"][:16].astype("int64"))
+    x = torch.from_numpy(arrays["train_images"][:8].copy()).unsqueeze(1).float() / 255
+    return (x - 0.286) / 0.353, torch.from_numpy(arrays["train_labels"][:8].astype("int64"))
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -43,7 +43,7 @@ def test_model_overfits_a_small_batch(name, small_batch):
                 if (model(x).argmax(1) == y).all():
                     break
     assert (model(x).argmax(1) == y).all(), (
-        f"{name} did not fit 16 images in {step + 1} steps (loss {first:.3f} -> {loss.item():.3f})"
+        f"{name} did not fit 8 images in {step + 1} steps (loss {first:.3f} -> {loss.item():.3f})"
     )
 
 
