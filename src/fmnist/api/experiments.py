@@ -15,10 +15,10 @@ from fmnist.analysis.collect import find_runs
 from fmnist.analysis.table import build_table, to_markdown, write_table
 from fmnist.api.runs import OverridesLike, as_machine, load_run
 from fmnist.errors import ConfigError, RunDirError
-from fmnist.recipes import Machine, Recipe, load_recipe, match_recipes
+from fmnist.recipes import Machine, Recipe, load_recipe
 from fmnist.runner import resolve
 from fmnist.runner.cluster import SlurmJobs
-from fmnist.runner.resolve import RunSpec
+from fmnist.runner.resolve import RecipePlan, RunSpec
 from fmnist.runs import writable_folder
 from fmnist.schema import parse_overrides
 
@@ -56,17 +56,6 @@ def recipes() -> list[Recipe]:
     from fmnist.recipes import list_recipes
 
     return list_recipes()
-
-
-@dataclass
-class RecipePlan:
-    """What ``fmnist run`` will make of one recipe: its folder, its runs, and the quick settings
-    (None for full runs)."""
-
-    recipe: Recipe
-    root: Path
-    jobs: list[RunSpec]
-    quick_settings: dict[str, Any] | None
 
 
 @dataclass
@@ -126,65 +115,44 @@ def run_recipes(
         on_job: called after each run with (job, 'skipped' | 'resumed' | 'trained', runs done,
             runs in all).
     """
-    if seeds is not None and seeds < 1:
-        raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
     if slurm is not None and cluster != "slurm":
         raise ConfigError(
             "the --slurm-* options apply only to --cluster slurm",
             got=cluster,
             fix="add --cluster slurm, or leave the --slurm-* options out",
         )
-    writable_folder(out)
-    chosen: list[Recipe] = []
-    for item in recipes:
-        found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
-        chosen += [one for one in found if one.name not in {c.name for c in chosen}]
-    # Every config is resolved before the first run, so a bad --set fails now, not an hour in.
-    trains_on = as_machine(machine)
-    plans = [
-        RecipePlan(
-            recipe,
-            resolve.recipe_root(recipe, out, quick=quick),
-            resolve.plan(
-                recipe,
-                out=out,
-                seeds=seeds,
-                quick=quick,
-                overrides=parse_overrides(overrides),
-                machine=trains_on,
-                points=list(points),
-            ),
-            resolve.quick_overrides(recipe) if quick else None,
+    if cluster is not None and jobs != 1:
+        raise ConfigError(
+            "--cluster makes the runs on Dask's workers: --jobs has no place",
+            fix=f"leave it out: fmnist run RECIPE --cluster {cluster}",
         )
-        for recipe in chosen
-    ]
+    writable_folder(out)
+    plans = resolve.plan_recipes(
+        recipes,
+        out=out,
+        seeds=seeds,
+        quick=quick,
+        overrides=parse_overrides(overrides),
+        machine=as_machine(machine),
+        points=list(points),
+    )
     for recipe_plan in plans:
         if on_plan:
             on_plan(recipe_plan)
     every_job = [job for recipe_plan in plans for job in recipe_plan.jobs]
     done = itertools.count(1)
     report = on_job and (lambda job, status: on_job(job, status, next(done), len(every_job)))
-    if cluster is not None:
-        from fmnist.runner.cluster import run_on_cluster
+    from fmnist.runner.sweep import make_runs  # imports torch: not before a run is made
 
-        if jobs != 1:
-            raise ConfigError(
-                "--cluster makes the runs on Dask's workers: --jobs has no place",
-                fix=f"leave it out: fmnist run RECIPE --cluster {cluster}",
-            )
-        quiet = lambda _: None  # noqa: E731
-        results = run_on_cluster(
-            every_job,
-            cluster,
-            out=Path(out),
-            on_job=report,
-            echo=print if verbose else quiet,
-            slurm=slurm,
-        )
-    else:
-        from fmnist.runner.sweep import run_jobs  # imports torch: not before a run is made
-
-        results = run_jobs(every_job, workers=jobs, verbose=verbose, on_job=report)
+    results = make_runs(
+        every_job,
+        workers=jobs,
+        cluster=cluster,
+        slurm=slurm,
+        out=out,
+        verbose=verbose,
+        on_job=report,
+    )
     rows = [row for recipe_plan in plans for row in build_table(recipe_plan.root)]
     return RecipeRuns(plans, results, rows)
 

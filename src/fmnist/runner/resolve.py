@@ -13,6 +13,7 @@ takes it as it is. Resolving imports no torch: the machine a run is planned for 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,15 @@ from fmnist.config import RunConfig, build_config
 from fmnist.errors import ConfigError
 from fmnist.models.catalog import check_model_options, is_registered
 from fmnist.models.user import short_name
-from fmnist.recipes import Machine, Point, Recipe, expand_points, hardware_variant, load_recipe
+from fmnist.recipes import (
+    Machine,
+    Point,
+    Recipe,
+    expand_points,
+    hardware_variant,
+    load_recipe,
+    match_recipes,
+)
 from fmnist.runs import RunDir
 from fmnist.schema import Overrides, layered, merge
 
@@ -199,6 +208,8 @@ def plan(
     ``points``: shell patterns of point names ('pool-max', 'activation-*__optim-rmsprop'); only
     those points are planned. A bad point, field or value fails here, before the first run starts.
     """
+    if seeds is not None and seeds < 1:
+        raise ConfigError("--seeds must be at least 1", got=seeds, fix="--seeds 3, or leave it out")
     if "seed" in (overrides or {}):
         raise ConfigError(
             "--set seed would give every run of the recipe the same seed",
@@ -223,6 +234,52 @@ def plan(
                 path = run_path(root, point, seed, fold)
                 specs.append(RunSpec(config, path, recipe, point, fold, quick))
     return specs
+
+
+@dataclass(frozen=True)
+class RecipePlan:
+    """What ``fmnist run`` will make of one recipe: its folder, its runs, and the quick settings
+    (None for full runs)."""
+
+    recipe: Recipe
+    root: Path
+    jobs: list[RunSpec]
+    quick_settings: dict[str, Any] | None
+
+
+def plan_recipes(
+    recipes: Sequence[str | Recipe],
+    *,
+    out: str | Path = "runs",
+    seeds: int | None = None,
+    quick: bool = False,
+    overrides: Overrides | None = None,
+    machine: Machine | None = None,
+    points: list[str] = (),
+) -> list[RecipePlan]:
+    """The plan of each recipe named (a name, a shell pattern or a ``Recipe``; each recipe once,
+    in the order named), every run's config resolved: a bad --set fails here, not an hour in."""
+    chosen: list[Recipe] = []
+    for item in recipes:
+        found = [item] if isinstance(item, Recipe) else map(load_recipe, match_recipes([item]))
+        chosen += [one for one in found if one.name not in {c.name for c in chosen}]
+    return [
+        RecipePlan(
+            recipe,
+            recipe_root(recipe, out, quick=quick),
+            plan(
+                recipe,
+                out=out,
+                seeds=seeds,
+                quick=quick,
+                overrides=overrides,
+                machine=machine,
+                points=points,
+            ),
+            quick_overrides(recipe) if quick else None,
+        )
+        for recipe in chosen
+    ]
 
 
 def chosen_points(recipe: Recipe, patterns: list[str]) -> list[Point]:

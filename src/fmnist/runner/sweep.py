@@ -17,10 +17,35 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from fmnist.errors import ConfigError
+from fmnist.runner.cluster import SlurmJobs
 from fmnist.runner.make import make_run
 from fmnist.runner.resolve import RunSpec
+
+
+def make_runs(
+    jobs: list[RunSpec],
+    *,
+    workers: int = 1,
+    cluster: str | None = None,
+    slurm: SlurmJobs | None = None,
+    out: str | Path = "runs",
+    verbose: bool = True,
+    on_job: Callable[[RunSpec, str], None] | None = None,
+) -> list[tuple[RunSpec, str]]:
+    """Make ``jobs`` here (``run_jobs``: in order, or ``workers`` processes at once) or, with
+    ``cluster``, as tasks on Dask's workers ('local', a scheduler's address, or 'slurm' with
+    ``slurm``'s jobs; ``fmnist.runner.cluster``), every run folder under ``out``. Returns (job,
+    'skipped' | 'resumed' | 'trained') in finishing order."""
+    if cluster is None:
+        return run_jobs(jobs, workers=workers, verbose=verbose, on_job=on_job)
+    from fmnist.runner.cluster import run_on_cluster  # dask: the cluster extra
+
+    quiet = lambda _: None  # noqa: E731
+    echo = print if verbose else quiet
+    return run_on_cluster(jobs, cluster, out=Path(out), on_job=on_job, echo=echo, slurm=slurm)
 
 
 def run_jobs(
